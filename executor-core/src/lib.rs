@@ -1,0 +1,77 @@
+//! A work-stealing thread pool with the lifecycle control of Java's executors.
+//!
+//! * Build a pool with [`ThreadPool::new`] or [`ThreadPool::builder`] (thread count,
+//!   names, stack size, start/stop hooks, panic handler).
+//! * Hand it closures with [`ThreadPool::execute`] (fire-and-forget, one allocation
+//!   per job). Typed results, cancellation and async interop live in
+//!   `executor-futures`; completion order in `executor-completion`.
+//! * Shut it down with [`ThreadPool::shutdown`] (finish queued work),
+//!   [`ThreadPool::shutdown_now`] (get back what never started, interrupt what runs),
+//!   [`ThreadPool::await_termination`], or [`ThreadPool::close`] / drop.
+//!
+//! # Guarantees
+//!
+//! 1. A submission is accepted or rejected (the closure is handed back in
+//!    [`Rejected`]), never lost, even racing a shutdown.
+//! 2. Every accepted job runs exactly once, unless `shutdown_now` handed it back.
+//! 3. A panicking job never kills or shrinks the pool.
+//! 4. `shutdown` is idempotent; `shutdown_now` returns exactly the jobs that never
+//!    started.
+//! 5. `await_termination` is true iff the pool was shut down, every accepted job
+//!    finished (or was handed back) and every worker exited.
+//! 6. No worker sleeps while work it can reach is queued.
+//!
+//! # Layout
+//!
+//! | module | owns |
+//! |---|---|
+//! | `lifecycle` | the state word and the submission/shutdown handshake |
+//! | `registry` | the shared queues, the shutdown protocol, termination |
+//! | `worker` | a worker's loop: finding work, stealing, helping while waiting |
+//! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
+//! | `job` | the unit of work and the [`Runnable`] seam |
+//! | `wait` | [`wait_until`] / [`Waiter`]: waiting that helps on a worker |
+//!
+//! # Examples
+//!
+//! ```
+//! use executor_core::ThreadPool;
+//! let pool = ThreadPool::new(2).unwrap();
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! for i in 0..4 {
+//!     let tx = tx.clone();
+//!     pool.execute(move || tx.send(i * i).unwrap()).unwrap();
+//! }
+//! drop(tx);
+//! pool.close();
+//! let mut squares: Vec<i32> = rx.iter().collect();
+//! squares.sort();
+//! assert_eq!(squares, [0, 1, 4, 9]);
+//! ```
+
+mod builder;
+mod error;
+mod job;
+mod lifecycle;
+mod panic;
+mod pool;
+mod registry;
+mod sleep;
+mod stats;
+mod sync;
+mod wait;
+mod worker;
+
+pub use builder::{Builder, DEFAULT_STACK_SIZE};
+pub use error::{BuildError, RejectReason, Rejected};
+pub use job::{Job, Runnable};
+pub use panic::{payload_message, JobPanic};
+pub use pool::{Executor, InlineExecutor, ThreadPool};
+pub use registry::PanicOrigin;
+pub use stats::Stats;
+pub use wait::{current_thread_index, is_interrupted, run_pending_job, wait_until, Waiter};
+
+/// Locks a `std` mutex, ignoring poison (no user code runs under our locks).
+pub(crate) fn sync_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

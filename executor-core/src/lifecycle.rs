@@ -1,0 +1,202 @@
+//! The pool's lifecycle word (Java's `ctl`) and the submission/shutdown handshake.
+//!
+//! ```text
+//!            shutdown()            shutdown_now()         last worker exits
+//! RUNNING ─────────────▶ SHUTDOWN ─────────────▶ STOP ───────────────────▶ TERMINATED
+//!    │                                          ▲
+//!    └──────────────── shutdown_now() ──────────┘
+//! ```
+//!
+//! The state only moves forward ([`Lifecycle::advance`] takes the maximum).
+//!
+//! * RUNNING: submissions are accepted.
+//! * SHUTDOWN: submissions are rejected; queued jobs still run; workers exit once
+//!   the queues are empty.
+//! * STOP: submissions are rejected; `shutdown_now` drained the queues; running jobs
+//!   see `is_interrupted()`; workers exit after their current job.
+//! * TERMINATED: every worker has exited.
+//!
+//! ## The submission handshake (why no accepted job is ever lost)
+//!
+//! The word packs the state (top two bits) with `accepted`, the number of outside
+//! submissions that passed the state check. A submission from outside the pool:
+//!
+//! 1. `begin_submit`: one `fetch_add` on the word. If the state it returns is not
+//!    RUNNING (or, for a reschedule, is STOP or later) it subtracts again and rejects.
+//! 2. pushes the job to the injector,
+//! 3. `end_submit`: increments `finished`.
+//!
+//! `shutdown_now` advances the state, then waits for [`Lifecycle::quiescent`]:
+//! `finished >= accepted`, read in that order. Every `fetch_add` that came before
+//! the state change in the word's modification order was accepted and is counted in
+//! `accepted`; every one after it is rejected. So once quiescent, every accepted
+//! push has landed in a queue and the drain that follows sees it. A rejecting
+//! submitter can briefly inflate `accepted`; that only makes the wait longer.
+//!
+//! Submissions from a worker to its own deque use a cheaper handshake (push, fence,
+//! re-check) described in `registry.rs`.
+
+use crate::sync::{AtomicU64, Ordering};
+use crossbeam_utils::CachePadded;
+
+/// A lifecycle state, in the order the pool passes through them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum State {
+    Running = 0,
+    Shutdown = 1,
+    Stop = 2,
+    Terminated = 3,
+}
+
+const STATE_SHIFT: u32 = 62;
+const COUNT_MASK: u64 = (1 << STATE_SHIFT) - 1;
+
+impl State {
+    fn of(word: u64) -> State {
+        match word >> STATE_SHIFT {
+            0 => State::Running,
+            1 => State::Shutdown,
+            2 => State::Stop,
+            _ => State::Terminated,
+        }
+    }
+}
+
+/// The lifecycle word plus the `finished` counter of the submission handshake.
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    ctl: CachePadded<AtomicU64>,
+    finished: CachePadded<AtomicU64>,
+}
+
+impl Lifecycle {
+    pub(crate) fn new() -> Self {
+        Lifecycle {
+            ctl: CachePadded::new(AtomicU64::new(0)),
+            finished: CachePadded::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The current state. SeqCst: it takes part in the store-buffer handshakes
+    /// (local push vs. `shutdown_now`, sleep vs. `shutdown`).
+    pub(crate) fn state(&self) -> State {
+        State::of(self.ctl.load(Ordering::SeqCst))
+    }
+
+    /// Step 1 of the handshake. `limit` is the last state that still accepts:
+    /// RUNNING for new work, SHUTDOWN for a reschedule of already-accepted work.
+    /// On `Err` nothing needs undoing.
+    pub(crate) fn begin_submit(&self, limit: State) -> Result<(), State> {
+        let prev = self.ctl.fetch_add(1, Ordering::SeqCst);
+        let state = State::of(prev);
+        if state <= limit {
+            Ok(())
+        } else {
+            self.ctl.fetch_sub(1, Ordering::SeqCst);
+            Err(state)
+        }
+    }
+
+    /// Step 3 of the handshake, after the push. Release: the drain that observes
+    /// the new count must also observe the pushed job.
+    pub(crate) fn end_submit(&self) {
+        self.finished.fetch_add(1, Ordering::Release);
+    }
+
+    /// True when no accepted outside submission is between steps 1 and 3.
+    pub(crate) fn quiescent(&self) -> bool {
+        let accepted = self.ctl.load(Ordering::SeqCst) & COUNT_MASK;
+        self.finished.load(Ordering::Acquire) >= accepted
+    }
+
+    /// Outside submissions accepted so far (a statistic).
+    pub(crate) fn accepted(&self) -> u64 {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    /// Moves the state forward to `to` (never backward). Returns true iff this call
+    /// changed it.
+    pub(crate) fn advance(&self, to: State) -> bool {
+        let mut cur = self.ctl.load(Ordering::SeqCst);
+        loop {
+            if State::of(cur) >= to {
+                return false;
+            }
+            let next = (cur & COUNT_MASK) | ((to as u64) << STATE_SHIFT);
+            match self
+                .ctl
+                .compare_exchange_weak(cur, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_only_move_forward() {
+        let l = Lifecycle::new();
+        assert_eq!(l.state(), State::Running);
+        assert!(l.advance(State::Stop));
+        assert!(!l.advance(State::Shutdown));
+        assert_eq!(l.state(), State::Stop);
+        assert!(l.advance(State::Terminated));
+        assert_eq!(l.state(), State::Terminated);
+    }
+
+    #[test]
+    fn handshake_counts_accepted_and_rejects_after_shutdown() {
+        let l = Lifecycle::new();
+        assert!(l.begin_submit(State::Running).is_ok());
+        assert!(!l.quiescent());
+        l.end_submit();
+        assert!(l.quiescent());
+        l.advance(State::Shutdown);
+        assert_eq!(l.begin_submit(State::Running), Err(State::Shutdown));
+        assert!(l.begin_submit(State::Shutdown).is_ok());
+        l.end_submit();
+        assert!(l.quiescent());
+        assert_eq!(l.accepted(), 2);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::{Arc, Mutex};
+
+    /// A submission racing `shutdown_now` is either rejected, or accepted and then
+    /// seen by the drain: never lost, never both.
+    #[test]
+    fn loom_submit_vs_shutdown_now() {
+        loom::model(|| {
+            let life = Arc::new(Lifecycle::new());
+            let queue = Arc::new(Mutex::new(Vec::new()));
+            let submitter = {
+                let (life, queue) = (life.clone(), queue.clone());
+                loom::thread::spawn(move || {
+                    if life.begin_submit(State::Running).is_ok() {
+                        queue.lock().unwrap().push(7);
+                        life.end_submit();
+                        true
+                    } else {
+                        false
+                    }
+                })
+            };
+            life.advance(State::Stop);
+            while !life.quiescent() {
+                loom::thread::yield_now();
+            }
+            let drained: Vec<i32> = std::mem::take(&mut *queue.lock().unwrap());
+            let accepted = submitter.join().unwrap();
+            assert_eq!(accepted, drained == vec![7]);
+            assert!(queue.lock().unwrap().is_empty());
+        });
+    }
+}

@@ -1,0 +1,304 @@
+//! [`ThreadPool`]: the public handle of a pool.
+
+use crate::builder::Builder;
+use crate::error::{BuildError, Rejected};
+use crate::job::Job;
+use crate::lifecycle::State;
+use crate::registry::{Closure, Registry};
+use crate::stats::Stats;
+use crate::worker::WorkerThread;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A work-stealing thread pool with Java-style lifecycle control.
+///
+/// Cloning gives another handle to the same pool. When the last handle is dropped
+/// the pool is [closed](ThreadPool::close): shut down, queued work finished,
+/// threads joined. If that last handle is dropped on one of the pool's own
+/// workers, it shuts down without waiting (a thread cannot join itself).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use executor_core::ThreadPool;
+///
+/// let pool = ThreadPool::new(4).unwrap();
+/// let hits = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..100 {
+///     let hits = hits.clone();
+///     pool.execute(move || {
+///         hits.fetch_add(1, Ordering::Relaxed);
+///     })
+///     .unwrap();
+/// }
+/// pool.shutdown(); // reject new work, finish what is queued
+/// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+/// assert_eq!(hits.load(Ordering::Relaxed), 100);
+/// ```
+#[derive(Clone)]
+pub struct ThreadPool {
+    inner: Arc<Handle>,
+}
+
+/// The shared part of the user handles; its drop closes the pool.
+struct Handle {
+    registry: Arc<Registry>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.registry.close();
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("name", &self.inner.registry.name)
+            .field("threads", &self.num_threads())
+            .field("state", &self.inner.registry.lifecycle.state())
+            .finish()
+    }
+}
+
+impl ThreadPool {
+    /// A pool with `num_threads` workers and the other settings at their defaults.
+    ///
+    /// # Errors
+    ///
+    /// See [`Builder::build`]; zero threads is [`BuildError::ZeroThreads`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{BuildError, ThreadPool};
+    /// assert!(ThreadPool::new(2).is_ok());
+    /// assert!(matches!(ThreadPool::new(0), Err(BuildError::ZeroThreads)));
+    /// ```
+    pub fn new(num_threads: usize) -> Result<ThreadPool, BuildError> {
+        Builder::new().num_threads(num_threads).build()
+    }
+
+    /// A [`Builder`] for a pool with more settings.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_registry(registry: Arc<Registry>) -> ThreadPool {
+        ThreadPool {
+            inner: Arc::new(Handle { registry }),
+        }
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Runs `f` on the pool, fire-and-forget: one allocation, no handle. From one of
+    /// the pool's own workers the job goes to that worker's deque; otherwise to the
+    /// global queue. A panic in `f` is caught and reported to the panic handler.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] (holding `f`, unrun) once the pool is shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// pool.execute(move || tx.send(6 * 7).unwrap()).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 42);
+    /// ```
+    #[inline]
+    pub fn execute<F>(&self, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.registry()
+            .submit(Closure(f), State::Running)
+            .map_err(|r| r.map(|c| c.0))
+    }
+
+    /// Queues a ready-made [`Job`] (the seam for layers that build their own tasks).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding the job once the pool is shut down.
+    pub fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        self.registry().submit(job, State::Running)
+    }
+
+    /// Queues a job that continues work the pool already accepted (an async task
+    /// woken up): unlike [`execute_job`](ThreadPool::execute_job) it is still
+    /// accepted after `shutdown`, so accepted async tasks can finish; it is refused
+    /// once the pool is stopped or terminated.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding the job after `shutdown_now` or termination.
+    pub fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        self.registry().submit(job, State::Shutdown)
+    }
+
+    /// Starts an orderly shutdown: new submissions are rejected, queued jobs still
+    /// run. Does not wait (see [`await_termination`](ThreadPool::await_termination),
+    /// [`close`](ThreadPool::close)). Idempotent; callable from any thread,
+    /// including the pool's own jobs.
+    pub fn shutdown(&self) {
+        self.registry().shutdown();
+    }
+
+    /// Stops the pool: rejects new submissions, takes every job that has not started
+    /// out of the queues and returns them (run them, or drop them), and raises the
+    /// interrupt flag that running jobs see through
+    /// [`is_interrupted`](crate::is_interrupted). Does not wait for running jobs.
+    /// A second call returns an empty list.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use executor_core::ThreadPool;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let (started_tx, started_rx) = channel();
+    /// let (gate_tx, gate_rx) = channel::<()>();
+    /// pool.execute(move || {
+    ///     started_tx.send(()).unwrap();
+    ///     gate_rx.recv().unwrap();
+    /// })
+    /// .unwrap();
+    /// started_rx.recv().unwrap();
+    /// for _ in 0..3 {
+    ///     pool.execute(|| unreachable!("never starts")).unwrap();
+    /// }
+    /// let never_started = pool.shutdown_now();
+    /// assert_eq!(never_started.len(), 3);
+    /// gate_tx.send(()).unwrap();
+    /// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+    /// ```
+    pub fn shutdown_now(&self) -> Vec<Job> {
+        self.registry().shutdown_now()
+    }
+
+    /// Blocks until the pool has terminated (returns true) or `timeout` passes
+    /// (returns false). Never true before a shutdown. Called on one of the pool's
+    /// own workers it does not wait (the pool cannot terminate while the caller
+    /// runs) and returns false.
+    pub fn await_termination(&self, timeout: Duration) -> bool {
+        self.registry().await_termination(Some(timeout))
+    }
+
+    /// [`shutdown`](ThreadPool::shutdown), then wait for every queued job and join
+    /// the threads (Java's `close()`). On one of the pool's own workers it only
+    /// shuts down. Idempotent.
+    pub fn close(&self) {
+        self.registry().close();
+    }
+
+    /// True once `shutdown` or `shutdown_now` was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.registry().lifecycle.state() >= State::Shutdown
+    }
+
+    /// True once the pool shut down and every worker exited.
+    pub fn is_terminated(&self) -> bool {
+        self.registry().is_terminated()
+    }
+
+    /// The number of worker threads.
+    pub fn num_threads(&self) -> usize {
+        self.registry().num_threads()
+    }
+
+    /// The calling thread's index if it is one of this pool's workers.
+    pub fn current_thread_index(&self) -> Option<usize> {
+        WorkerThread::with_current(|w| {
+            w.filter(|w| std::ptr::eq(w.registry(), self.registry()))
+                .map(WorkerThread::index)
+        })
+    }
+
+    /// True if the calling thread is one of this pool's workers.
+    pub fn is_worker_thread(&self) -> bool {
+        self.current_thread_index().is_some()
+    }
+
+    /// A snapshot of the pool's counters.
+    pub fn stats(&self) -> Stats {
+        self.registry().stats()
+    }
+}
+
+/// The seam between this crate and the layers above it: something that runs
+/// [`Job`]s. Implemented by [`ThreadPool`] and [`InlineExecutor`]; upper layers
+/// are written against it so they can be tested without a pool.
+pub trait Executor: Send + Sync {
+    /// Queues new work.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding the job when the executor no longer accepts work.
+    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>>;
+
+    /// Queues work that continues an accepted task (see
+    /// [`ThreadPool::requeue_job`]). Defaults to `execute_job`.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding the job when the executor no longer accepts it.
+    fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        self.execute_job(job)
+    }
+}
+
+impl Executor for ThreadPool {
+    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        ThreadPool::execute_job(self, job)
+    }
+    fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        ThreadPool::requeue_job(self, job)
+    }
+}
+
+impl<E: Executor + ?Sized> Executor for &E {
+    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        (**self).execute_job(job)
+    }
+    fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        (**self).requeue_job(job)
+    }
+}
+
+impl<E: Executor + ?Sized> Executor for Arc<E> {
+    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        (**self).execute_job(job)
+    }
+    fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        (**self).requeue_job(job)
+    }
+}
+
+/// Runs every job at once on the calling thread. For tests and for code that must
+/// work with or without a pool.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::{Executor, InlineExecutor, Job};
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// InlineExecutor.execute_job(Job::new(move || tx.send(1).unwrap())).unwrap();
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InlineExecutor;
+
+impl Executor for InlineExecutor {
+    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        job.run();
+        Ok(())
+    }
+}

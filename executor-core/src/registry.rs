@@ -1,0 +1,410 @@
+//! The state one pool's threads share, and the shutdown protocol.
+//!
+//! Owns the queues (one global [`Injector`] for submissions from outside, one
+//! [`Stealer`] per worker deque), the [`Sleep`] state, the [`Lifecycle`] word, the
+//! per-worker counters and the termination signal.
+//!
+//! ## Where a submission goes
+//!
+//! * From outside the pool: the injector, inside the `begin_submit`/`end_submit`
+//!   handshake of [`crate::lifecycle`].
+//! * From one of the pool's own workers: that worker's deque (see
+//!   `WorkerThread::push_local`): check RUNNING, push, `fence(SeqCst)`, re-check.
+//!   If the re-check sees STOP, the worker pops the job back (its deque is LIFO and
+//!   only thieves take from the other end, so a successful pop returns exactly the
+//!   job just pushed) and rejects it; if the pop finds nothing, a thief (the drain
+//!   of `shutdown_now`, or another worker) owns it and the submission stands. The
+//!   fence pairs with the one in `shutdown_now` after the state change: either the
+//!   drain sees the job or the worker sees STOP.
+//!
+//! ## Shutdown protocol
+//!
+//! `shutdown`:
+//! 1. advance to SHUTDOWN (new submissions are rejected from here on);
+//! 2. wake every sleeper so it re-checks the state.
+//! 3. Workers keep running queued jobs; a worker exits when the state is SHUTDOWN,
+//!    no outside submission is in flight, and no queue holds work. A worker never
+//!    sleeps in SHUTDOWN (it yields while a submission is in flight).
+//!
+//! `shutdown_now`:
+//! 1. advance to STOP; `fence(SeqCst)`;
+//! 2. wait until no outside submission is in flight (quiescent);
+//! 3. drain the injector and every worker deque (from the thieves' end) and return
+//!    the jobs: these never started;
+//! 4. wake every sleeper. Running jobs now see `is_interrupted()`. A worker in STOP
+//!    only pops its own deque (jobs it had already claimed in a batch steal that
+//!    was in flight during the drain) and then exits.
+//!
+//! Termination (the last worker to exit): advance to STOP so that late re-queues of
+//! async tasks are refused, wait for quiescence, drop (abandon) anything left in the
+//! queues, advance to TERMINATED and signal `await_termination`.
+
+use crate::error::{RejectReason, Rejected};
+use crate::job::Job;
+use crate::lifecycle::{Lifecycle, State};
+use crate::sleep::Sleep;
+use crate::stats::{Stats, WorkerCounters};
+use crate::worker::WorkerThread;
+use crate::JobPanic;
+use crossbeam_deque::{Injector, Steal, Stealer};
+use crossbeam_utils::CachePadded;
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// User callbacks, shared by all workers.
+pub(crate) type ThreadHook = Arc<dyn Fn(usize) + Send + Sync>;
+/// The pool-level panic handler.
+pub(crate) type PanicHandler = Arc<dyn Fn(JobPanic) + Send + Sync>;
+
+pub(crate) struct Hooks {
+    pub(crate) on_start: Option<ThreadHook>,
+    pub(crate) on_stop: Option<ThreadHook>,
+    pub(crate) panic_handler: Option<PanicHandler>,
+}
+
+#[derive(Debug)]
+struct Termination {
+    live: usize,
+    terminated: bool,
+}
+
+/// Where a panic came from (see [`JobPanic`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PanicOrigin {
+    /// A job submitted with `execute` (or a task that did not catch its own panic).
+    Job,
+    /// The thread-start hook.
+    StartHook,
+    /// The thread-stop hook.
+    StopHook,
+}
+
+pub(crate) struct Registry {
+    pub(crate) name: String,
+    pub(crate) injector: Injector<Job>,
+    pub(crate) stealers: Box<[Stealer<Job>]>,
+    pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
+    pub(crate) sleep: Sleep,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) hooks: Hooks,
+    termination: Mutex<Termination>,
+    terminated_cv: Condvar,
+    rejected: AtomicU64,
+    pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("name", &self.name)
+            .field("threads", &self.stealers.len())
+            .field("state", &self.lifecycle.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Something the pool can queue: a closure (boxed into a [`Job`]; given back typed on
+/// rejection) or a ready-made [`Job`].
+pub(crate) trait IntoJob: Sized {
+    fn into_job(self) -> Job;
+    fn from_job(job: Job) -> Self;
+}
+
+impl IntoJob for Job {
+    fn into_job(self) -> Job {
+        self
+    }
+    fn from_job(job: Job) -> Self {
+        job
+    }
+}
+
+/// Wrapper that makes a closure an [`IntoJob`].
+pub(crate) struct Closure<F>(pub(crate) F);
+
+impl<F: FnOnce() + Send + 'static> IntoJob for Closure<F> {
+    fn into_job(self) -> Job {
+        Job::new(self.0)
+    }
+    fn from_job(job: Job) -> Self {
+        match job.downcast_closure::<F>() {
+            Ok(f) => Closure(f),
+            Err(_) => unreachable!("a popped-back job is the one just pushed"),
+        }
+    }
+}
+
+/// Runs `f`, swallowing a panic (used for dropping user values and calling hooks
+/// whose panics have nowhere else to go).
+pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(payload) => {
+            // Dropping a payload can panic too (a payload whose Drop panics).
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            None
+        }
+    }
+}
+
+impl Registry {
+    pub(crate) fn new(name: String, stealers: Vec<Stealer<Job>>, hooks: Hooks) -> Self {
+        let n = stealers.len();
+        Registry {
+            name,
+            injector: Injector::new(),
+            stealers: stealers.into_boxed_slice(),
+            counters: (0..n).map(|_| CachePadded::default()).collect(),
+            sleep: Sleep::new(n),
+            lifecycle: Lifecycle::new(),
+            hooks,
+            termination: Mutex::new(Termination {
+                live: n,
+                terminated: false,
+            }),
+            terminated_cv: Condvar::new(),
+            rejected: AtomicU64::new(0),
+            threads: Mutex::new(Vec::with_capacity(n)),
+        }
+    }
+
+    pub(crate) fn num_threads(&self) -> usize {
+        self.stealers.len()
+    }
+
+    /// Queues new work. `limit` is the last state that accepts it.
+    pub(crate) fn submit<T: IntoJob>(&self, task: T, limit: State) -> Result<(), Rejected<T>> {
+        WorkerThread::with_current(|worker| match worker {
+            Some(w) if std::ptr::eq(w.registry(), self) => w.push_local(task, limit),
+            _ => self.inject(task, limit),
+        })
+    }
+
+    /// The outside path: the injector, inside the lifecycle handshake.
+    fn inject<T: IntoJob>(&self, task: T, limit: State) -> Result<(), Rejected<T>> {
+        if let Err(state) = self.lifecycle.begin_submit(limit) {
+            return Err(self.reject(task, state));
+        }
+        self.injector.push(task.into_job());
+        self.lifecycle.end_submit();
+        self.sleep.notify_one();
+        Ok(())
+    }
+
+    #[cold]
+    pub(crate) fn reject<T>(&self, task: T, state: State) -> Rejected<T> {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        let reason = if state == State::Shutdown {
+            RejectReason::Shutdown
+        } else {
+            RejectReason::Stopped
+        };
+        tracing::debug!(pool = %self.name, ?reason, "submission rejected");
+        Rejected::new(task, reason)
+    }
+
+    /// True if any queue holds a job (a snapshot).
+    pub(crate) fn work_visible(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// The main loop's exit test (see the shutdown protocol above).
+    pub(crate) fn should_exit(&self) -> bool {
+        match self.lifecycle.state() {
+            State::Running => false,
+            State::Shutdown => self.lifecycle.quiescent() && !self.work_visible(),
+            State::Stop | State::Terminated => true,
+        }
+    }
+
+    pub(crate) fn shutdown(&self) {
+        if self.lifecycle.advance(State::Shutdown) {
+            tracing::info!(pool = %self.name, "shutdown: new work is rejected, queued work still runs");
+        }
+        self.sleep.notify_all();
+    }
+
+    pub(crate) fn shutdown_now(&self) -> Vec<Job> {
+        let first = self.lifecycle.advance(State::Stop);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        while !self.lifecycle.quiescent() {
+            std::thread::yield_now();
+        }
+        let drained = self.drain_queues();
+        self.sleep.notify_all();
+        if first {
+            tracing::info!(pool = %self.name, handed_back = drained.len(), "shutdown_now: queues drained, running jobs interrupted");
+        }
+        drained
+    }
+
+    /// Takes every queued job, oldest first per queue.
+    fn drain_queues(&self) -> Vec<Job> {
+        let mut out = Vec::new();
+        loop {
+            match self.injector.steal() {
+                Steal::Success(job) => out.push(job),
+                Steal::Empty => break,
+                Steal::Retry => continue,
+            }
+        }
+        for stealer in self.stealers.iter() {
+            loop {
+                match stealer.steal() {
+                    Steal::Success(job) => out.push(job),
+                    Steal::Empty => break,
+                    Steal::Retry => continue,
+                }
+            }
+        }
+        out
+    }
+
+    /// Reports a panic to the pool's handler (default: a `tracing` error event). A
+    /// panicking handler is survived.
+    pub(crate) fn handle_panic(&self, payload: Box<dyn Any + Send>, worker: Option<usize>, origin: PanicOrigin) {
+        let report = JobPanic::new(payload, worker, origin);
+        match &self.hooks.panic_handler {
+            Some(handler) => {
+                if quietly(|| handler(report)).is_none() {
+                    tracing::error!(pool = %self.name, ?worker, "the panic handler panicked");
+                }
+            }
+            None => {
+                tracing::error!(
+                    pool = %self.name,
+                    ?worker,
+                    ?origin,
+                    message = report.message().unwrap_or("<non-string payload>"),
+                    "job panicked"
+                );
+                quietly(move || drop(report));
+            }
+        }
+    }
+
+    /// Called by each worker as the last thing it does.
+    pub(crate) fn worker_exited(&self) {
+        let last = {
+            let mut t = crate::sync_lock(&self.termination);
+            t.live -= 1;
+            t.live == 0
+        };
+        // Sleepers re-check: in SHUTDOWN they may now be able to exit too.
+        self.sleep.notify_all();
+        if last {
+            self.terminate();
+        }
+    }
+
+    /// Removes workers that never started (a failed build).
+    pub(crate) fn forget_workers(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let last = {
+            let mut t = crate::sync_lock(&self.termination);
+            t.live -= count;
+            t.live == 0
+        };
+        if last {
+            self.terminate();
+        }
+    }
+
+    fn terminate(&self) {
+        self.lifecycle.advance(State::Stop);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        while !self.lifecycle.quiescent() {
+            std::thread::yield_now();
+        }
+        let leftovers = self.drain_queues();
+        if !leftovers.is_empty() {
+            tracing::debug!(pool = %self.name, count = leftovers.len(), "dropping jobs queued after the workers exited");
+        }
+        for job in leftovers {
+            quietly(move || drop(job));
+        }
+        self.lifecycle.advance(State::Terminated);
+        crate::sync_lock(&self.termination).terminated = true;
+        self.terminated_cv.notify_all();
+        tracing::info!(pool = %self.name, "terminated: every worker has exited");
+    }
+
+    pub(crate) fn is_terminated(&self) -> bool {
+        crate::sync_lock(&self.termination).terminated
+    }
+
+    /// Waits for termination; `None` waits forever.
+    pub(crate) fn await_termination(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        if WorkerThread::with_current(|w| w.is_some_and(|w| std::ptr::eq(w.registry(), self))) {
+            // A worker cannot wait for its own exit: answer at once.
+            tracing::warn!(pool = %self.name, "await_termination called on one of the pool's own workers; not waiting");
+            return self.is_terminated();
+        }
+        let mut t = crate::sync_lock(&self.termination);
+        while !t.terminated {
+            match deadline {
+                // No timeout, or one too large to represent: wait for as long as it takes.
+                None => {
+                    t = self
+                        .terminated_cv
+                        .wait(t)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                }
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    t = self
+                        .terminated_cv
+                        .wait_timeout(t, d - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        true
+    }
+
+    /// `shutdown` + wait + join the threads. On one of this pool's own workers only
+    /// `shutdown` (a thread cannot join itself); the workers then exit on their own.
+    pub(crate) fn close(&self) {
+        self.shutdown();
+        if WorkerThread::with_current(|w| w.is_some_and(|w| std::ptr::eq(w.registry(), self))) {
+            tracing::debug!(pool = %self.name, "pool closed from its own worker: not joining");
+            return;
+        }
+        self.await_termination(None);
+        let handles = std::mem::take(&mut *crate::sync_lock(&self.threads));
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let mut s = Stats {
+            threads: self.num_threads(),
+            submitted: self.lifecycle.accepted(),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            queued: self.injector.len() + self.stealers.iter().map(Stealer::len).sum::<usize>(),
+            ..Stats::default()
+        };
+        for c in self.counters.iter() {
+            c.add_to(&mut s);
+        }
+        s.active = if self.lifecycle.state() == State::Terminated {
+            0
+        } else {
+            s.threads.saturating_sub(self.sleep.idle_workers())
+        };
+        s
+    }
+}

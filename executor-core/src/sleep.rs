@@ -1,0 +1,316 @@
+//! Parking: how idle workers sleep and how new work wakes them, without lost
+//! wake-ups and without a wake-up per job.
+//!
+//! ## Who is where
+//!
+//! A worker is *running* (has a job), *searching* (idle, spinning through the
+//! queues) or *sleeping* (registered in `idle` and parked, or about to park).
+//! `counts` packs the number of searching workers (low 16 bits) and of sleeping
+//! ones (high bits); `idle` lists the sleepers' indices.
+//!
+//! ## The protocol
+//!
+//! ```text
+//!              found a job (last searcher with work still visible → notify_one)
+//!   searching ────────────────────────────────────────────────────────▶ running
+//!      │  ▲                                                               │
+//!      │  │ woken (notify_one moved it back to searching)                │ no job
+//!      ▼  │                                                               ▼
+//!   sleeping ◀──── register, re-check, park ──── searching ◀─────────────┘
+//! ```
+//!
+//! * **Publisher** (after pushing a job): `fence(SeqCst)`, load `counts`. If a
+//!   worker is searching it will find the job: do nothing. Else, if one sleeps, pop
+//!   one index from `idle`, move it from sleeping to searching in `counts`, unpark it.
+//! * **Going to sleep**: under the `idle` lock push own index and move self from
+//!   searching to sleeping (one SeqCst RMW); then **re-check** (queues, lifecycle,
+//!   the condition being waited for); only if that finds nothing, park.
+//! * **Last searcher leaving** (found a job): if it was the last searcher and more
+//!   work is visible, `notify_one` so parallelism ramps up one worker at a time.
+//!
+//! **No lost wake-up.** The publisher's push-fence-load and the sleeper's
+//! RMW-recheck are a store-buffer pair over SeqCst operations: either the publisher
+//! sees the worker searching/sleeping (and a searching worker re-checks after
+//! leaving the searching state; a sleeping one gets unparked), or the worker's
+//! re-check sees the job. An unpark that lands before the park leaves the token
+//! set, so the park returns at once. Each worker's parker is a token (a `bool`
+//! under a mutex, and a condvar), so extra unparks only cause a spurious turn.
+//!
+//! **Direct wake-ups.** A worker that helps while waiting for a condition
+//! (`wait_until`) sleeps with the same protocol; whoever makes the condition true
+//! calls [`Sleep::unpark`] on that worker's index. A woken worker that is still in
+//! `idle` removes itself.
+//!
+//! A loom model of the protocol is at the bottom of this file.
+
+use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering};
+use crossbeam_utils::CachePadded;
+use std::time::Instant;
+
+const ONE_SEARCHING: usize = 1;
+const ONE_SLEEPING: usize = 1 << 16;
+const SEARCHING_MASK: usize = ONE_SLEEPING - 1;
+
+/// A per-worker wake-up token.
+#[derive(Debug)]
+struct Parker {
+    token: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Parker {
+    fn new() -> Self {
+        Parker {
+            token: Mutex::new(false),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Blocks until the token is set (then clears it) or `deadline` passes.
+    fn park(&self, deadline: Option<Instant>) {
+        let mut token = lock(&self.token);
+        while !*token {
+            match deadline {
+                None => {
+                    token = self
+                        .cv
+                        .wait(token)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                }
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return;
+                    }
+                    token = self
+                        .cv
+                        .wait_timeout(token, d - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+        *token = false;
+    }
+
+    fn unpark(&self) {
+        *lock(&self.token) = true;
+        self.cv.notify_one();
+    }
+}
+
+/// The sleep state of one pool.
+#[derive(Debug)]
+pub(crate) struct Sleep {
+    counts: CachePadded<AtomicUsize>,
+    idle: Mutex<Vec<usize>>,
+    parkers: Box<[Parker]>,
+}
+
+impl Sleep {
+    pub(crate) fn new(workers: usize) -> Self {
+        Sleep {
+            counts: CachePadded::new(AtomicUsize::new(0)),
+            idle: Mutex::new(Vec::with_capacity(workers)),
+            parkers: (0..workers).map(|_| Parker::new()).collect(),
+        }
+    }
+
+    /// Number of workers searching or sleeping (for statistics).
+    pub(crate) fn idle_workers(&self) -> usize {
+        let c = self.counts.load(Ordering::Relaxed);
+        (c & SEARCHING_MASK) + c / ONE_SLEEPING
+    }
+
+    /// A running worker found no job and starts searching.
+    pub(crate) fn start_searching(&self) {
+        self.counts.fetch_add(ONE_SEARCHING, Ordering::SeqCst);
+    }
+
+    /// A searching worker found a job (or stops waiting). Returns true if it was the
+    /// last searcher: the caller then calls [`Sleep::notify_one`] if more work is
+    /// visible.
+    pub(crate) fn stop_searching(&self) -> bool {
+        let prev = self.counts.fetch_sub(ONE_SEARCHING, Ordering::SeqCst);
+        debug_assert!(prev & SEARCHING_MASK > 0);
+        prev & SEARCHING_MASK == 1
+    }
+
+    /// A searching worker goes to sleep: registers, runs `recheck` (true = there is
+    /// something to do after all), parks unless it found something, and returns in
+    /// the searching state.
+    pub(crate) fn sleep(&self, index: usize, recheck: impl FnOnce() -> bool, deadline: Option<Instant>) {
+        {
+            let mut idle = lock(&self.idle);
+            idle.push(index);
+            self.counts
+                .fetch_add(ONE_SLEEPING - ONE_SEARCHING, Ordering::SeqCst);
+        }
+        if !recheck() {
+            self.parkers[index].park(deadline);
+        }
+        // Still registered means nobody woke us through `idle` (we found work in the
+        // re-check, timed out, or were unparked directly): leave by ourselves.
+        let mut idle = lock(&self.idle);
+        if let Some(pos) = idle.iter().position(|&i| i == index) {
+            idle.swap_remove(pos);
+            self.counts
+                .fetch_sub(ONE_SLEEPING - ONE_SEARCHING, Ordering::SeqCst);
+        }
+    }
+
+    /// Called after making work visible: wakes one sleeper unless a worker is
+    /// already searching (it will find the work) or nobody sleeps.
+    #[inline]
+    pub(crate) fn notify_one(&self) {
+        fence(Ordering::SeqCst);
+        let c = self.counts.load(Ordering::SeqCst);
+        if c & SEARCHING_MASK != 0 || c < ONE_SLEEPING {
+            return;
+        }
+        self.wake_one();
+    }
+
+    #[cold]
+    fn wake_one(&self) {
+        let mut idle = lock(&self.idle);
+        if let Some(index) = idle.pop() {
+            self.counts
+                .fetch_sub(ONE_SLEEPING - ONE_SEARCHING, Ordering::SeqCst);
+            drop(idle);
+            self.parkers[index].unpark();
+        }
+    }
+
+    /// Wakes every sleeper (lifecycle changes: they must re-check the state).
+    pub(crate) fn notify_all(&self) {
+        let woken: Vec<usize> = {
+            let mut idle = lock(&self.idle);
+            let n = idle.len();
+            self.counts
+                .fetch_sub(n * (ONE_SLEEPING - ONE_SEARCHING), Ordering::SeqCst);
+            std::mem::take(&mut *idle)
+        };
+        for index in woken {
+            self.parkers[index].unpark();
+        }
+    }
+
+    /// Wakes worker `index` directly (the condition it waits for became true).
+    pub(crate) fn unpark(&self, index: usize) {
+        self.parkers[index].unpark();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn counts_track_searching_and_sleeping() {
+        let s = Sleep::new(2);
+        s.start_searching();
+        s.start_searching();
+        assert_eq!(s.idle_workers(), 2);
+        assert!(!s.stop_searching());
+        assert!(s.stop_searching());
+        assert_eq!(s.idle_workers(), 0);
+    }
+
+    #[test]
+    fn recheck_that_finds_work_does_not_park() {
+        let s = Sleep::new(1);
+        s.start_searching();
+        s.sleep(0, || true, None); // would hang if it parked
+        assert!(s.stop_searching(), "returns in the searching state");
+        assert_eq!(s.idle_workers(), 0);
+    }
+
+    #[test]
+    fn notify_one_wakes_a_sleeper() {
+        let s = Arc::new(Sleep::new(1));
+        let s2 = s.clone();
+        let t = std::thread::spawn(move || {
+            s2.start_searching();
+            s2.sleep(0, || false, None);
+            s2.stop_searching();
+        });
+        // Wait until it registered, then notify.
+        while s.counts.load(Ordering::SeqCst) < ONE_SLEEPING {
+            std::thread::yield_now();
+        }
+        s.notify_one();
+        t.join().unwrap();
+        assert_eq!(s.idle_workers(), 0);
+    }
+
+    #[test]
+    fn deadline_ends_a_sleep() {
+        let s = Sleep::new(1);
+        s.start_searching();
+        s.sleep(0, || false, Some(Instant::now() + std::time::Duration::from_millis(5)));
+        assert!(s.stop_searching());
+        assert_eq!(s.idle_workers(), 0);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicUsize as Jobs;
+    use loom::sync::Arc;
+
+    /// A worker going to sleep while a publisher pushes a job must not sleep
+    /// through it (loom reports a deadlock if it does).
+    #[test]
+    fn loom_no_lost_wakeup() {
+        loom::model(|| {
+            let sleep = Arc::new(Sleep::new(1));
+            let jobs = Arc::new(Jobs::new(0));
+            let worker = {
+                let (sleep, jobs) = (sleep.clone(), jobs.clone());
+                loom::thread::spawn(move || {
+                    sleep.start_searching();
+                    loop {
+                        if jobs.load(Ordering::SeqCst) > 0 {
+                            sleep.stop_searching();
+                            return;
+                        }
+                        sleep.sleep(0, || jobs.load(Ordering::SeqCst) > 0, None);
+                    }
+                })
+            };
+            jobs.fetch_add(1, Ordering::SeqCst); // the push
+            sleep.notify_one();
+            worker.join().unwrap();
+        });
+    }
+
+    /// Two workers, one job: whoever searches last and finds it passes the baton;
+    /// nobody is left asleep with the job queued, and `notify_all` reaches all.
+    #[test]
+    fn loom_notify_all_reaches_every_sleeper() {
+        loom::model(|| {
+            let sleep = Arc::new(Sleep::new(2));
+            let stop = Arc::new(Jobs::new(0));
+            let workers: Vec<_> = (0..2)
+                .map(|i| {
+                    let (sleep, stop) = (sleep.clone(), stop.clone());
+                    loom::thread::spawn(move || {
+                        sleep.start_searching();
+                        while stop.load(Ordering::SeqCst) == 0 {
+                            sleep.sleep(i, || stop.load(Ordering::SeqCst) != 0, None);
+                        }
+                        sleep.stop_searching();
+                    })
+                })
+                .collect();
+            stop.store(1, Ordering::SeqCst);
+            sleep.notify_all();
+            for w in workers {
+                w.join().unwrap();
+            }
+        });
+    }
+}

@@ -1,0 +1,186 @@
+//! Waiting without blocking the pool: the seam upper layers (typed handles,
+//! fork-join, completion services) use to wait for a condition.
+//!
+//! The waiting side registers a [`Waiter`] wherever the condition will be made
+//! true, then calls [`wait_until`]. The completing side makes the condition true,
+//! then calls [`Waiter::wake`]. The waiter's re-check of the condition after
+//! registering, together with wake-up tokens (a thread's park token, a worker's
+//! parker), means no wake-up is lost.
+//!
+//! On a worker thread, [`wait_until`] *helps*: it runs queued jobs (the worker's own
+//! deque first) while the condition is false, and sleeps only when there is nothing
+//! to run, so nested waits on a 1-thread pool cannot deadlock. Elsewhere it parks
+//! the thread.
+
+use crate::registry::Registry;
+use crate::worker::WorkerThread;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Whom to wake when a condition becomes true: a plain thread or a pool worker.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::{Arc, Mutex};
+/// use executor_core::{wait_until, ThreadPool, Waiter};
+///
+/// let pool = ThreadPool::new(1).unwrap();
+/// let done = Arc::new(AtomicBool::new(false));
+/// let waiter = Arc::new(Mutex::new(None::<Waiter>));
+/// // Register first, then wait: the completer wakes whoever registered.
+/// *waiter.lock().unwrap() = Some(Waiter::current());
+/// let (d, w) = (done.clone(), waiter.clone());
+/// pool.execute(move || {
+///     d.store(true, Ordering::SeqCst);
+///     if let Some(w) = w.lock().unwrap().take() {
+///         w.wake();
+///     }
+/// })
+/// .unwrap();
+/// assert!(wait_until(|| done.load(Ordering::SeqCst), None));
+/// ```
+#[derive(Clone)]
+pub struct Waiter(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    Thread(std::thread::Thread),
+    Worker { registry: Arc<Registry>, index: usize },
+}
+
+impl Waiter {
+    /// The waiter for the calling thread.
+    pub fn current() -> Waiter {
+        WorkerThread::with_current(|w| match w {
+            Some(w) => Waiter(Kind::Worker {
+                registry: w.registry_arc().clone(),
+                index: w.index(),
+            }),
+            None => Waiter(Kind::Thread(std::thread::current())),
+        })
+    }
+
+    /// Wakes the waiter so it re-checks its condition. Waking a waiter that is not
+    /// waiting is harmless (it costs at most one spurious re-check later).
+    pub fn wake(&self) {
+        match &self.0 {
+            Kind::Thread(t) => t.unpark(),
+            Kind::Worker { registry, index } => registry.sleep.unpark(*index),
+        }
+    }
+
+    /// True when the waiter is the calling thread.
+    pub fn is_current(&self) -> bool {
+        match &self.0 {
+            Kind::Thread(t) => t.id() == std::thread::current().id(),
+            Kind::Worker { registry, index } => WorkerThread::with_current(|w| {
+                w.is_some_and(|w| std::ptr::eq(w.registry(), &**registry) && w.index() == *index)
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::Thread(t) => f.debug_tuple("Waiter::Thread").field(&t.id()).finish(),
+            Kind::Worker { registry, index } => f
+                .debug_struct("Waiter::Worker")
+                .field("pool", &registry.name)
+                .field("index", index)
+                .finish(),
+        }
+    }
+}
+
+/// Blocks until `done()` returns true (then returns true) or `deadline` passes
+/// (then returns `done()`). Register a [`Waiter`] with whoever makes `done` true
+/// *before* calling this.
+///
+/// On a pool worker it runs other queued jobs while waiting (the worker's own jobs
+/// first), so waiting for a job that is still queued on the same worker makes
+/// progress instead of deadlocking.
+///
+/// # Examples
+///
+/// See [`Waiter`].
+pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
+    let helped = WorkerThread::with_current(|w| w.map(|w| w.help_until(&done, deadline)));
+    if let Some(result) = helped {
+        return result;
+    }
+    loop {
+        if done() {
+            return true;
+        }
+        match deadline {
+            None => std::thread::park(),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return done();
+                }
+                std::thread::park_timeout(d - now);
+            }
+        }
+    }
+}
+
+/// On a pool worker, runs one queued job (the worker's own first) and returns true;
+/// returns false when there was nothing to run or the caller is not a worker. For
+/// code that polls for a condition and wants to be useful meanwhile.
+///
+/// # Examples
+///
+/// ```
+/// assert!(!executor_core::run_pending_job()); // not on a worker
+/// ```
+pub fn run_pending_job() -> bool {
+    WorkerThread::with_current(|w| w.is_some_and(WorkerThread::run_one))
+}
+
+/// The index of the calling thread in its pool, if it is a pool worker.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::{current_thread_index, ThreadPool};
+/// assert_eq!(current_thread_index(), None);
+/// let pool = ThreadPool::new(3).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// pool.execute(move || tx.send(current_thread_index()).unwrap()).unwrap();
+/// assert!(rx.recv().unwrap().is_some_and(|i| i < 3));
+/// ```
+pub fn current_thread_index() -> Option<usize> {
+    WorkerThread::with_current(|w| w.map(WorkerThread::index))
+}
+
+/// True when the calling thread is a worker whose pool was stopped with
+/// `shutdown_now` while this job ran: Rust's `Thread.interrupted()`. Long-running
+/// jobs should check it and return early. Always false outside a pool.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::{is_interrupted, ThreadPool};
+/// let pool = ThreadPool::new(1).unwrap();
+/// let (started_tx, started_rx) = std::sync::mpsc::channel();
+/// pool.execute(move || {
+///     started_tx.send(()).unwrap();
+///     while !is_interrupted() {
+///         std::thread::yield_now();
+///     }
+/// })
+/// .unwrap();
+/// started_rx.recv().unwrap();
+/// assert!(pool.shutdown_now().is_empty());
+/// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+/// ```
+pub fn is_interrupted() -> bool {
+    WorkerThread::with_current(|w| {
+        w.is_some_and(|w| w.registry().lifecycle.state() >= crate::lifecycle::State::Stop)
+    })
+}

@@ -1,0 +1,276 @@
+//! A worker thread: its main loop, how it finds work, and how it helps while it
+//! waits for something.
+//!
+//! Each worker owns a LIFO deque (jobs its own jobs submit stay on it while hot)
+//! and finds work in this order: its deque, then the injector (taking a batch), then
+//! a peer's deque (taking a batch, peers tried from a random start). Every 61st
+//! look starts at the injector instead, so a worker whose own jobs keep spawning
+//! cannot starve outside submissions.
+//!
+//! When it finds nothing it becomes a searcher, spins briefly with backoff, then
+//! sleeps through [`crate::sleep`]. The same loop serves [`wait_until`](crate::wait_until)
+//! on a worker: the worker keeps running jobs (its own first) until the awaited
+//! condition holds, sleeping when there is nothing to run, so a 1-thread pool never
+//! deadlocks on a nested wait.
+//!
+//! The worker's state lives in a thread-local; it is set once when the thread starts
+//! and is how submissions from a job find the local deque.
+
+use crate::error::Rejected;
+use crate::job::Job;
+use crate::lifecycle::State;
+use crate::registry::{IntoJob, PanicOrigin, Registry};
+use crossbeam_deque::{Steal, Worker};
+use crossbeam_utils::Backoff;
+use std::cell::{Cell, OnceCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+thread_local! {
+    static CURRENT: OnceCell<WorkerThread> = const { OnceCell::new() };
+}
+
+/// The thread-local state of one worker.
+pub(crate) struct WorkerThread {
+    registry: Arc<Registry>,
+    index: usize,
+    deque: Worker<Job>,
+    rng: Cell<u64>,
+    tick: Cell<u32>,
+}
+
+impl WorkerThread {
+    /// Calls `f` with the current thread's worker state, if it is a worker.
+    #[inline]
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
+        let mut f = Some(f);
+        match CURRENT.try_with(|c| (f.take().expect("called once"))(c.get())) {
+            Ok(r) => r,
+            // Thread-local already destroyed: this is a thread on its way out.
+            Err(_) => (f.take().expect("not called"))(None),
+        }
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub(crate) fn registry_arc(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The local path of a submission (see `registry.rs` for the handshake).
+    #[inline]
+    pub(crate) fn push_local<T: IntoJob>(&self, task: T, limit: State) -> Result<(), Rejected<T>> {
+        let reg = &*self.registry;
+        let state = reg.lifecycle.state();
+        if state > limit {
+            return Err(reg.reject(task, state));
+        }
+        self.deque.push(task.into_job());
+        self.registry.counters[self.index].bump_submitted();
+        fence(Ordering::SeqCst);
+        if reg.lifecycle.state() >= State::Stop {
+            if let Some(job) = self.deque.pop() {
+                return Err(reg.reject(T::from_job(job), State::Stop));
+            }
+            // A thief owns it: the drain hands it back, or a worker runs it.
+        }
+        reg.sleep.notify_one();
+        Ok(())
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// One look through the queues. In STOP only the own deque is looked at: the
+    /// rest belongs to `shutdown_now`'s drain.
+    #[inline]
+    fn find_work(&self, stopping: bool) -> Option<Job> {
+        if stopping {
+            return self.deque.pop();
+        }
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % 61 == 0 {
+            if let Some(job) = self.steal_injector() {
+                return Some(job);
+            }
+        }
+        self.deque
+            .pop()
+            .or_else(|| self.steal_injector())
+            .or_else(|| self.steal_peers())
+    }
+
+    fn steal_injector(&self) -> Option<Job> {
+        loop {
+            match self.registry.injector.steal_batch_and_pop(&self.deque) {
+                Steal::Success(job) => return Some(job),
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
+        }
+    }
+
+    fn steal_peers(&self) -> Option<Job> {
+        let stealers = &self.registry.stealers;
+        let n = stealers.len();
+        if n <= 1 {
+            return None;
+        }
+        let start = (self.next_random() % n as u64) as usize;
+        loop {
+            let mut retry = false;
+            for k in 0..n {
+                let victim = (start + k) % n;
+                if victim == self.index {
+                    continue;
+                }
+                match stealers[victim].steal_batch_and_pop(&self.deque) {
+                    Steal::Success(job) => {
+                        self.registry.counters[self.index].bump_steals();
+                        return Some(job);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// The next job to run, sleeping while there is none; `None` once `stop()` holds
+    /// (checked only when no job is found) or `deadline` passes. `main_loop`: the
+    /// worker's own loop, which never sleeps once the pool is shutting down.
+    fn next_job(&self, stop: &dyn Fn() -> bool, deadline: Option<Instant>, main_loop: bool) -> Option<Job> {
+        let reg = &*self.registry;
+        if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
+            return Some(job);
+        }
+        reg.sleep.start_searching();
+        let backoff = Backoff::new();
+        loop {
+            if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
+                if reg.sleep.stop_searching() && reg.work_visible() {
+                    reg.sleep.notify_one();
+                }
+                return Some(job);
+            }
+            if stop() || deadline.is_some_and(|d| Instant::now() >= d) {
+                reg.sleep.stop_searching();
+                return None;
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            if main_loop && reg.lifecycle.state() >= State::Shutdown {
+                // An outside submission is still landing: it is about to be
+                // visible (or rejected), so wait for it without sleeping.
+                std::thread::yield_now();
+                continue;
+            }
+            reg.sleep.sleep(
+                self.index,
+                || {
+                    reg.work_visible()
+                        || stop()
+                        || (main_loop && reg.lifecycle.state() >= State::Shutdown)
+                },
+                deadline,
+            );
+            backoff.reset();
+        }
+    }
+
+    /// Runs one job, catching its panic (the worker survives it).
+    #[inline]
+    fn run_job(&self, job: Job) {
+        let result = catch_unwind(AssertUnwindSafe(|| job.run()));
+        let counters = &self.registry.counters[self.index];
+        counters.bump_executed();
+        if let Err(payload) = result {
+            counters.bump_panicked();
+            self.registry
+                .handle_panic(payload, Some(self.index), PanicOrigin::Job);
+        }
+    }
+
+    /// Runs queued jobs until `done()` holds or `deadline` passes; returns `done()`.
+    pub(crate) fn help_until(&self, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+        loop {
+            if done() {
+                return true;
+            }
+            match self.next_job(done, deadline, false) {
+                Some(job) => self.run_job(job),
+                None => return done(),
+            }
+        }
+    }
+
+    /// Runs at most one queued job, the worker's own first. Returns whether it ran one.
+    pub(crate) fn run_one(&self) -> bool {
+        match self.find_work(self.registry.lifecycle.state() >= State::Stop) {
+            Some(job) => {
+                self.run_job(job);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The body of a worker thread.
+pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
+    let span = tracing::debug_span!("worker", pool = %registry.name, index);
+    let _entered = span.enter();
+    let seed = 0x9E37_79B9_7F4A_7C15u64 ^ ((index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let installed = CURRENT.with(|c| {
+        c.set(WorkerThread {
+            registry: registry.clone(),
+            index,
+            deque,
+            rng: Cell::new(seed | 1),
+            tick: Cell::new(0),
+        })
+        .is_ok()
+    });
+    debug_assert!(installed, "a worker thread runs one worker");
+    if let Some(hook) = &registry.hooks.on_start {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
+            registry.handle_panic(payload, Some(index), PanicOrigin::StartHook);
+        }
+    }
+    tracing::trace!("worker started");
+    CURRENT.with(|c| {
+        let me = c.get().expect("installed above");
+        let stop = || registry.should_exit();
+        while let Some(job) = me.next_job(&stop, None, true) {
+            me.run_job(job);
+        }
+    });
+    if let Some(hook) = &registry.hooks.on_stop {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
+            registry.handle_panic(payload, Some(index), PanicOrigin::StopHook);
+        }
+    }
+    tracing::trace!("worker exiting");
+    registry.worker_exited();
+}
