@@ -157,7 +157,13 @@ impl Builder {
             let name = match &mut thread_name {
                 Some(f) => match catch_unwind(AssertUnwindSafe(|| f(index))) {
                     Ok(name) => name,
-                    Err(_) => return Err(abort(&registry, index, BuildError::ThreadNamePanicked { index })),
+                    Err(_) => {
+                        return Err(abort(
+                            &registry,
+                            index,
+                            BuildError::ThreadNamePanicked { index },
+                        ))
+                    }
                 },
                 None => format!("{pool_name}-{index}"),
             };
@@ -168,7 +174,9 @@ impl Builder {
                 .spawn(move || crate::worker::main(reg, index, deque));
             match spawned {
                 Ok(handle) => crate::sync_lock(&registry.threads).push(handle),
-                Err(source) => return Err(abort(&registry, index, BuildError::Spawn { index, source })),
+                Err(source) => {
+                    return Err(abort(&registry, index, BuildError::Spawn { index, source }))
+                }
             }
         }
         tracing::debug!(pool = %pool_name, threads = n, "pool started");

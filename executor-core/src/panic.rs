@@ -37,7 +37,11 @@ pub struct JobPanic {
 }
 
 impl JobPanic {
-    pub(crate) fn new(payload: Box<dyn Any + Send>, worker: Option<usize>, origin: PanicOrigin) -> Self {
+    pub(crate) fn new(
+        payload: Box<dyn Any + Send>,
+        worker: Option<usize>,
+        origin: PanicOrigin,
+    ) -> Self {
         JobPanic {
             payload,
             worker,

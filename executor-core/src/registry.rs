@@ -31,9 +31,13 @@
 //! 2. wait until no outside submission is in flight (quiescent);
 //! 3. drain the injector and every worker deque (from the thieves' end) and return
 //!    the jobs: these never started;
-//! 4. wake every sleeper. Running jobs now see `is_interrupted()`. A worker in STOP
-//!    only pops its own deque (jobs it had already claimed in a batch steal that
-//!    was in flight during the drain) and then exits.
+//! 4. wake every sleeper. Running jobs now see `is_interrupted()`. A worker in
+//!    STOP only pops its own deque (jobs it had already claimed in a batch steal
+//!    that was in flight during the drain) and then exits.
+//!
+//! Steps 1-3 hold `drain_lock`: STOP lets the workers exit at once, and the last
+//! one's termination drain must not take (and drop) jobs that belong to this
+//! call's result.
 //!
 //! Termination (the last worker to exit): advance to STOP so that late re-queues of
 //! async tasks are refused, wait for quiescence, drop (abandon) anything left in the
@@ -95,6 +99,9 @@ pub(crate) struct Registry {
     termination: Mutex<Termination>,
     terminated_cv: Condvar,
     rejected: AtomicU64,
+    /// Serialises the two drains: `shutdown_now`'s (jobs go to its caller) and
+    /// termination's (late leftovers are dropped).
+    drain_lock: Mutex<()>,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -169,6 +176,7 @@ impl Registry {
             }),
             terminated_cv: Condvar::new(),
             rejected: AtomicU64::new(0),
+            drain_lock: Mutex::new(()),
             threads: Mutex::new(Vec::with_capacity(n)),
         }
     }
@@ -230,12 +238,17 @@ impl Registry {
     }
 
     pub(crate) fn shutdown_now(&self) -> Vec<Job> {
+        // Held from the state change to the end of the drain, so that the last
+        // worker's `terminate` (which STOP may trigger at once) cannot drain, and
+        // drop, jobs that belong to this call's caller.
+        let drain_guard = crate::sync_lock(&self.drain_lock);
         let first = self.lifecycle.advance(State::Stop);
         std::sync::atomic::fence(Ordering::SeqCst);
         while !self.lifecycle.quiescent() {
             std::thread::yield_now();
         }
         let drained = self.drain_queues();
+        drop(drain_guard);
         self.sleep.notify_all();
         if first {
             tracing::info!(pool = %self.name, handed_back = drained.len(), "shutdown_now: queues drained, running jobs interrupted");
@@ -267,7 +280,12 @@ impl Registry {
 
     /// Reports a panic to the pool's handler (default: a `tracing` error event). A
     /// panicking handler is survived.
-    pub(crate) fn handle_panic(&self, payload: Box<dyn Any + Send>, worker: Option<usize>, origin: PanicOrigin) {
+    pub(crate) fn handle_panic(
+        &self,
+        payload: Box<dyn Any + Send>,
+        worker: Option<usize>,
+        origin: PanicOrigin,
+    ) {
         let report = JobPanic::new(payload, worker, origin);
         match &self.hooks.panic_handler {
             Some(handler) => {
@@ -318,12 +336,15 @@ impl Registry {
     }
 
     fn terminate(&self) {
-        self.lifecycle.advance(State::Stop);
-        std::sync::atomic::fence(Ordering::SeqCst);
-        while !self.lifecycle.quiescent() {
-            std::thread::yield_now();
-        }
-        let leftovers = self.drain_queues();
+        let leftovers = {
+            let _drain = crate::sync_lock(&self.drain_lock);
+            self.lifecycle.advance(State::Stop);
+            std::sync::atomic::fence(Ordering::SeqCst);
+            while !self.lifecycle.quiescent() {
+                std::thread::yield_now();
+            }
+            self.drain_queues()
+        };
         if !leftovers.is_empty() {
             tracing::debug!(pool = %self.name, count = leftovers.len(), "dropping jobs queued after the workers exited");
         }

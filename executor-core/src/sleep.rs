@@ -139,7 +139,12 @@ impl Sleep {
     /// A searching worker goes to sleep: registers, runs `recheck` (true = there is
     /// something to do after all), parks unless it found something, and returns in
     /// the searching state.
-    pub(crate) fn sleep(&self, index: usize, recheck: impl FnOnce() -> bool, deadline: Option<Instant>) {
+    pub(crate) fn sleep(
+        &self,
+        index: usize,
+        recheck: impl FnOnce() -> bool,
+        deadline: Option<Instant>,
+    ) {
         {
             let mut idle = lock(&self.idle);
             idle.push(index);
@@ -249,7 +254,11 @@ mod tests {
     fn deadline_ends_a_sleep() {
         let s = Sleep::new(1);
         s.start_searching();
-        s.sleep(0, || false, Some(Instant::now() + std::time::Duration::from_millis(5)));
+        s.sleep(
+            0,
+            || false,
+            Some(Instant::now() + std::time::Duration::from_millis(5)),
+        );
         assert!(s.stop_searching());
         assert_eq!(s.idle_workers(), 0);
     }

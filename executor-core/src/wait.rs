@@ -48,7 +48,10 @@ pub struct Waiter(Kind);
 #[derive(Clone)]
 enum Kind {
     Thread(std::thread::Thread),
-    Worker { registry: Arc<Registry>, index: usize },
+    Worker {
+        registry: Arc<Registry>,
+        index: usize,
+    },
 }
 
 impl Waiter {

@@ -158,7 +158,12 @@ impl WorkerThread {
     /// The next job to run, sleeping while there is none; `None` once `stop()` holds
     /// (checked only when no job is found) or `deadline` passes. `main_loop`: the
     /// worker's own loop, which never sleeps once the pool is shutting down.
-    fn next_job(&self, stop: &dyn Fn() -> bool, deadline: Option<Instant>, main_loop: bool) -> Option<Job> {
+    fn next_job(
+        &self,
+        stop: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
+        main_loop: bool,
+    ) -> Option<Job> {
         let reg = &*self.registry;
         if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
             return Some(job);

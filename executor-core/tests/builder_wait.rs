@@ -1,0 +1,219 @@
+//! Building pools (bad input is an error, not a panic or a leaked thread) and the
+//! help-while-waiting seam.
+
+mod common;
+use common::*;
+use executor_core::{current_thread_index, wait_until, BuildError, ThreadPool, Waiter};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[test]
+fn zero_threads_is_an_error() {
+    let err = ThreadPool::new(0).unwrap_err();
+    assert!(matches!(err, BuildError::ZeroThreads));
+    assert!(err.to_string().contains("at least one"));
+}
+
+#[test]
+fn default_thread_count_is_the_cpu_count() {
+    let pool = ThreadPool::builder().build().unwrap();
+    assert_eq!(pool.num_threads(), num_cpus_get());
+}
+
+fn num_cpus_get() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[test]
+fn a_thread_that_cannot_be_spawned_is_an_error_and_leaves_no_thread() {
+    let census = Census::default();
+    // No OS gives a thread an exabyte of stack.
+    let err = census.builder(2).stack_size(1 << 60).build().unwrap_err();
+    assert!(matches!(err, BuildError::Spawn { index: 0, .. }), "{err:?}");
+    assert!(std::error::Error::source(&err).is_some());
+    assert_eq!(census.live(), 0);
+}
+
+#[test]
+fn a_panicking_name_closure_fails_the_build_and_stops_started_workers() {
+    let census = Census::default();
+    let err = census
+        .builder(3)
+        .thread_name(|i| {
+            if i == 1 {
+                panic!("no name for 1")
+            } else {
+                format!("w{i}")
+            }
+        })
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::ThreadNamePanicked { index: 1 }));
+    // Worker 0 was started and has been stopped and joined.
+    assert_eq!(
+        census.started.load(Ordering::SeqCst),
+        census.stopped.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn names_and_indices_are_applied() {
+    within(LONG, || {
+        let pool = ThreadPool::builder()
+            .num_threads(2)
+            .thread_name(|i| format!("crunch-{i}"))
+            .build()
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let gate = Gate::new();
+        let both = Latch::new(2);
+        for _ in 0..2 {
+            let (s, g, b, p) = (seen.clone(), gate.clone(), both.clone(), pool.clone());
+            pool.execute(move || {
+                let name = std::thread::current().name().map(str::to_owned);
+                s.lock()
+                    .unwrap()
+                    .push((name, current_thread_index(), p.current_thread_index()));
+                b.count_down();
+                g.wait();
+            })
+            .unwrap();
+        }
+        both.wait();
+        gate.open();
+        let mut seen = seen.lock().unwrap().clone();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                (Some("crunch-0".into()), Some(0), Some(0)),
+                (Some("crunch-1".into()), Some(1), Some(1))
+            ]
+        );
+        assert_eq!(pool.current_thread_index(), None);
+    });
+}
+
+/// On a 1-thread pool, a job that waits for a job it queued itself makes progress
+/// by helping (it runs the queued job while waiting).
+#[test]
+fn waiting_on_a_worker_helps() {
+    within(LONG, || {
+        let pool = ThreadPool::new(1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = pool.clone();
+        pool.execute(move || {
+            let done = Arc::new(AtomicBool::new(false));
+            let d = done.clone();
+            p.execute(move || d.store(true, Ordering::SeqCst)).unwrap();
+            tx.send(wait_until(|| done.load(Ordering::SeqCst), None))
+                .unwrap();
+        })
+        .unwrap();
+        assert_eq!(rx.recv_timeout(LONG), Ok(true));
+    });
+}
+
+/// Nested helping to depth 200 on one thread.
+#[test]
+fn nested_waits_on_one_thread() {
+    fn level(pool: &ThreadPool, depth: usize, count: &Arc<AtomicUsize>) {
+        count.fetch_add(1, Ordering::SeqCst);
+        if depth == 0 {
+            return;
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let (p, d, c) = (pool.clone(), done.clone(), count.clone());
+        pool.execute(move || {
+            level(&p, depth - 1, &c);
+            d.store(true, Ordering::SeqCst);
+        })
+        .unwrap();
+        assert!(wait_until(|| done.load(Ordering::SeqCst), None));
+    }
+    within(LONG, || {
+        let pool = ThreadPool::new(1).unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (p, c) = (pool.clone(), count.clone());
+        pool.execute(move || {
+            level(&p, 200, &c);
+            tx.send(()).unwrap();
+        })
+        .unwrap();
+        rx.recv_timeout(LONG).unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 201);
+    });
+}
+
+/// A worker waiting for a condition that another thread makes true sleeps and is
+/// woken through its Waiter; a deadline ends the wait with `false`.
+#[test]
+fn waiter_wakes_a_sleeping_worker_and_deadlines_end_waits() {
+    within(LONG, || {
+        let pool = ThreadPool::new(1).unwrap();
+        let flag = Arc::new(AtomicBool::new(false));
+        let slot: Arc<Mutex<Option<Waiter>>> = Arc::new(Mutex::new(None));
+        let registered = Latch::new(1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (f, s, r) = (flag.clone(), slot.clone(), registered.clone());
+        pool.execute(move || {
+            let t = Instant::now();
+            let timed_out = !wait_until(|| false, Some(t + Duration::from_millis(20)));
+            *s.lock().unwrap() = Some(Waiter::current());
+            assert!(s.lock().unwrap().as_ref().unwrap().is_current());
+            r.count_down();
+            let ok = wait_until(|| f.load(Ordering::SeqCst), None);
+            tx.send((timed_out, t.elapsed() >= Duration::from_millis(20), ok))
+                .unwrap();
+        })
+        .unwrap();
+        registered.wait();
+        std::thread::sleep(Duration::from_millis(20)); // let it go to sleep
+        flag.store(true, Ordering::SeqCst);
+        slot.lock().unwrap().take().unwrap().wake();
+        assert_eq!(rx.recv_timeout(LONG), Ok((true, true, true)));
+    });
+}
+
+/// `wait_until` off the pool parks the thread and is woken by `Waiter::wake`.
+#[test]
+fn waiting_off_the_pool_parks() {
+    within(LONG, || {
+        let flag = Arc::new(AtomicBool::new(false));
+        let w = Waiter::current();
+        assert!(w.is_current());
+        let f = flag.clone();
+        let t = std::thread::spawn(move || {
+            f.store(true, Ordering::SeqCst);
+            w.wake();
+        });
+        assert!(wait_until(|| flag.load(Ordering::SeqCst), None));
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn stats_are_exact_after_close() {
+    let pool = ThreadPool::new(2).unwrap();
+    let p = pool.clone();
+    pool.execute(move || {
+        for _ in 0..10 {
+            p.execute(|| {}).unwrap();
+        }
+    })
+    .unwrap();
+    for _ in 0..5 {
+        pool.execute(|| panic!("expected")).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(10));
+    pool.close();
+    let s = pool.stats();
+    assert_eq!(s.threads, 2);
+    assert_eq!(s.submitted, 16);
+    assert_eq!(s.completed, 16);
+    assert_eq!(s.panicked, 5);
+    assert_eq!((s.queued, s.active), (0, 0));
+    assert!(format!("{pool:?}").contains("ThreadPool"));
+}

@@ -1,0 +1,98 @@
+//! TESTS.md B.10/B.11 (core part): dropping pools, and every closure dropped
+//! exactly once on every path.
+
+mod common;
+use common::*;
+use executor_core::ThreadPool;
+use std::sync::atomic::Ordering;
+
+/// D3: dropping the pool = shutdown + run everything queued + join the threads.
+#[test]
+fn dropping_the_pool_finishes_queued_work() {
+    within(LONG, || {
+        let (pool, census) = pool_with_census(2);
+        let log = RunLog::new(1000);
+        let drops = DropCounter::new(1000);
+        for i in 0..1000 {
+            let (log, d) = (log.clone(), drops.track(i));
+            pool.execute(move || {
+                let _d = d;
+                log.mark(i);
+            })
+            .unwrap();
+        }
+        drop(pool);
+        log.assert_all_once();
+        assert_eq!(drops.live(), 0);
+        assert_eq!(census.started.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            census.live(),
+            0,
+            "threads still running after drop returned"
+        );
+    });
+}
+
+/// Dropping the last handle from inside one of the pool's own jobs neither joins
+/// itself nor hangs; queued work still runs and the workers exit.
+#[test]
+fn dropping_the_pool_from_its_own_worker() {
+    within(LONG, || {
+        let (pool, census) = pool_with_census(2);
+        let log = RunLog::new(10);
+        let gate = block_all_workers(&pool);
+        for i in 0..10 {
+            let log = log.clone();
+            pool.execute(move || log.mark(i)).unwrap();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let last = pool.clone();
+        pool.execute(move || {
+            drop(last); // the last handle, once the test drops its own below
+            tx.send(()).unwrap();
+        })
+        .unwrap();
+        drop(pool);
+        // `drop(pool)` above was not the last handle: it returned at once.
+        gate.open();
+        rx.recv_timeout(LONG).unwrap();
+        while census.live() > 0 {
+            std::thread::yield_now();
+        }
+        log.assert_all_once();
+    });
+}
+
+/// Closures handed back by shutdown_now, rejected ones, and run ones are each
+/// dropped exactly once.
+#[test]
+fn every_closure_is_dropped_exactly_once() {
+    within(LONG, || {
+        let pool = ThreadPool::new(2).unwrap();
+        let drops = DropCounter::new(3000);
+        for i in 0..1000 {
+            let d = drops.track(i);
+            pool.execute(move || drop(d)).unwrap();
+        }
+        let gate = block_all_workers(&pool);
+        for i in 1000..2000 {
+            let d = drops.track(i);
+            pool.execute(move || drop(d)).unwrap();
+        }
+        let back = pool.shutdown_now();
+        for i in 2000..3000 {
+            let d = drops.track(i);
+            drop(pool.execute(move || drop(d)).unwrap_err());
+        }
+        gate.open();
+        assert!(pool.await_termination(LONG));
+        assert_eq!(back.len(), 1000);
+        assert_eq!(
+            drops.live(),
+            1000,
+            "handed-back closures are alive until dropped"
+        );
+        drop(back);
+        assert_eq!((drops.created(), drops.dropped()), (3000, 3000));
+    });
+}

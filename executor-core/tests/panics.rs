@@ -1,0 +1,140 @@
+//! TESTS.md B.4 (core part): panicking jobs, hooks and handlers never kill or
+//! shrink the pool.
+
+mod common;
+use common::*;
+use executor_core::{PanicOrigin, ThreadPool};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+
+/// P2: workers survive panics and the pool keeps its capacity.
+#[test]
+fn workers_survive_panics() {
+    within(LONG, || {
+        let census = Census::default();
+        let panics = Arc::new(AtomicUsize::new(0));
+        let p = panics.clone();
+        let pool = census
+            .builder(2)
+            .panic_handler(move |_| {
+                p.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap();
+        for _ in 0..1000 {
+            pool.execute(|| panic!("expected test panic")).unwrap();
+        }
+        // Two jobs that each wait for the other: only completes with 2 live workers.
+        let barrier = Arc::new(Barrier::new(2));
+        let done = Latch::new(2);
+        for _ in 0..2 {
+            let (b, d) = (barrier.clone(), done.clone());
+            pool.execute(move || {
+                b.wait();
+                d.count_down();
+            })
+            .unwrap();
+        }
+        done.wait();
+        let log = RunLog::new(1000);
+        for i in 0..1000 {
+            let log = log.clone();
+            pool.execute(move || log.mark(i)).unwrap();
+        }
+        pool.shutdown();
+        assert!(pool.await_termination(LONG));
+        log.assert_all_once();
+        assert_eq!(panics.load(Ordering::SeqCst), 1000);
+        assert_eq!(pool.stats().panicked, 1000);
+        assert_eq!(
+            census.started.load(Ordering::SeqCst),
+            2,
+            "no worker was respawned or lost"
+        );
+        assert_eq!(census.live(), 0);
+    });
+}
+
+/// P3: panics in fire-and-forget jobs are reported to the handler with message and
+/// worker, exactly once each.
+#[test]
+fn execute_panics_are_reported_exactly_once() {
+    within(LONG, || {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let pool = ThreadPool::builder()
+            .num_threads(2)
+            .panic_handler(move |p| {
+                assert_eq!(p.origin(), PanicOrigin::Job);
+                assert!(p.worker().is_some_and(|w| w < 2));
+                s.lock().unwrap().push(p.message().map(str::to_owned));
+            })
+            .build()
+            .unwrap();
+        for i in 0..50 {
+            pool.execute(move || panic!("job {i} failed")).unwrap();
+        }
+        pool.close();
+        let mut seen = seen.lock().unwrap().clone();
+        seen.sort();
+        let mut expected: Vec<_> = (0..50).map(|i| Some(format!("job {i} failed"))).collect();
+        expected.sort();
+        assert_eq!(seen, expected);
+    });
+}
+
+/// Panicking hooks and a panicking panic handler are survived.
+#[test]
+fn panicking_hooks_and_handler_are_survived() {
+    within(LONG, || {
+        let origins = Arc::new(Mutex::new(Vec::new()));
+        let o = origins.clone();
+        let pool = ThreadPool::builder()
+            .num_threads(2)
+            .on_thread_start(|i| panic!("start hook {i}"))
+            .on_thread_stop(|i| panic!("stop hook {i}"))
+            .panic_handler(move |p| {
+                o.lock().unwrap().push(p.origin());
+                panic!("the handler itself panics");
+            })
+            .build()
+            .unwrap();
+        let log = RunLog::new(100);
+        for i in 0..100 {
+            let log = log.clone();
+            pool.execute(move || log.mark(i)).unwrap();
+        }
+        pool.execute(|| panic!("job")).unwrap();
+        pool.close();
+        log.assert_all_once();
+        let origins = origins.lock().unwrap();
+        let count = |o: PanicOrigin| origins.iter().filter(|&&x| x == o).count();
+        assert_eq!(count(PanicOrigin::StartHook), 2);
+        assert_eq!(count(PanicOrigin::StopHook), 2);
+        assert_eq!(count(PanicOrigin::Job), 1);
+    });
+}
+
+/// A panic while dropping a job's captured value (after the job ran) is caught too.
+#[test]
+fn panic_in_a_captured_values_drop_is_survived() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("drop bomb");
+        }
+    }
+    within(LONG, || {
+        let pool = ThreadPool::new(1).unwrap();
+        let b = Bomb;
+        pool.execute(move || {
+            let _b = b;
+        })
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        pool.execute(move || tx.send(1).unwrap()).unwrap();
+        assert_eq!(rx.recv_timeout(LONG), Ok(1));
+        pool.close();
+        assert_eq!(pool.stats().panicked, 1);
+    });
+}
