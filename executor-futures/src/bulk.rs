@@ -1,0 +1,159 @@
+//! `invoke_all` and `invoke_any` (Java's `ExecutorService.invokeAll/invokeAny`,
+//! Python's `concurrent.futures.wait(ALL_COMPLETED / FIRST_COMPLETED)`).
+//!
+//! * `invoke_all` submits everything, then waits for the handles *in input order*
+//!   (on a pool worker each wait runs a not-yet-started task inline, so a 1-thread
+//!   pool can call it from a task). With a deadline, the tasks not done by then are
+//!   cancelled, so every returned handle is done.
+//! * `invoke_any` submits everything with a completion hook that pushes each done
+//!   handle into a small queue (a one-shot completion service) and waits for
+//!   arrivals with [`executor_core::wait_until`] (helping on a worker). The first
+//!   success wins and the rest are cancelled; if all fail, the failures come back
+//!   in input order.
+
+use crate::error::{InvokeAnyError, TaskError};
+use crate::handle::{TaskHandle, TaskRef};
+use crate::service::ExecutorService;
+use crate::Callable;
+use executor_core::{Executor, Rejected, Waiter};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+pub(crate) fn invoke_all<E, I, C, T>(
+    exec: &E,
+    tasks: I,
+    deadline: Option<Instant>,
+) -> Result<Vec<TaskHandle<T>>, Rejected<Vec<C>>>
+where
+    E: Executor + ?Sized,
+    I: IntoIterator<Item = C>,
+    C: Callable<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut iter = tasks.into_iter();
+    let mut handles = Vec::with_capacity(iter.size_hint().0);
+    while let Some(task) = iter.next() {
+        match exec.submit(task) {
+            Ok(handle) => handles.push(handle),
+            Err(rejected) => {
+                for handle in &handles {
+                    handle.cancel();
+                }
+                let reason = rejected.reason();
+                let mut back = vec![rejected.into_inner()];
+                back.extend(iter);
+                return Err(Rejected::new(back, reason));
+            }
+        }
+    }
+    for (i, handle) in handles.iter().enumerate() {
+        // A fresh task never runs below us on this thread, so no WouldDeadlock.
+        if !handle.wait_deadline(deadline).unwrap_or(true) {
+            for straggler in &handles[i..] {
+                straggler.cancel();
+            }
+            break;
+        }
+    }
+    Ok(handles)
+}
+
+/// The meeting point of the tasks of one `invoke_any` call.
+struct Race<T> {
+    arrivals: Mutex<VecDeque<(usize, TaskHandle<T>)>>,
+    arrived: AtomicUsize,
+    waiter: Waiter,
+}
+
+impl<T> Race<T> {
+    /// The completion hook of task `index`.
+    fn arrive(&self, index: usize, handle: TaskHandle<T>) {
+        self.arrivals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back((index, handle));
+        // Release: the push above happens-before the caller's Acquire load.
+        self.arrived.fetch_add(1, Ordering::Release);
+        self.waiter.wake();
+    }
+
+    fn next(&self) -> Option<(usize, TaskHandle<T>)> {
+        self.arrivals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front()
+    }
+}
+
+/// `invoke_any` with a classification of each outcome: `on_value` says whether a
+/// value counts as success, `on_error` turns a task error into a failure.
+pub(crate) fn invoke_any<E, I, C, T, R, F>(
+    exec: &E,
+    tasks: I,
+    deadline: Option<Instant>,
+    on_value: impl Fn(T) -> Result<R, F>,
+    on_error: impl Fn(TaskError) -> F,
+) -> Result<R, InvokeAnyError<F>>
+where
+    E: Executor + ?Sized,
+    I: IntoIterator<Item = C>,
+    C: Callable<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut iter = tasks.into_iter().peekable();
+    if iter.peek().is_none() {
+        return Err(InvokeAnyError::Empty);
+    }
+    let race = Arc::new(Race {
+        arrivals: Mutex::new(VecDeque::new()),
+        arrived: AtomicUsize::new(0),
+        waiter: Waiter::current(),
+    });
+    let mut refs: Vec<TaskRef> = Vec::with_capacity(iter.size_hint().0);
+    for (index, task) in iter.enumerate() {
+        let race = race.clone();
+        match exec.submit_with(task, move |handle| race.arrive(index, handle)) {
+            Ok(task_ref) => refs.push(task_ref),
+            Err(rejected) => {
+                cancel_all(&refs);
+                return Err(InvokeAnyError::Rejected(rejected.reason()));
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    let mut seen = 0;
+    while seen < refs.len() {
+        let Some((index, handle)) = race.next() else {
+            let arrived = &race.arrived;
+            if !executor_core::wait_until(|| arrived.load(Ordering::Acquire) > seen, deadline) {
+                cancel_all(&refs);
+                return Err(InvokeAnyError::Timeout);
+            }
+            continue;
+        };
+        seen += 1;
+        let outcome = match handle.get() {
+            Ok(value) => on_value(value),
+            Err(e) => Err(on_error(e)),
+        };
+        match outcome {
+            Ok(winner) => {
+                cancel_all(&refs);
+                return Ok(winner);
+            }
+            Err(failure) => failures.push((index, failure)),
+        }
+    }
+    failures.sort_by_key(|(index, _)| *index);
+    Err(InvokeAnyError::AllFailed(
+        failures.into_iter().map(|(_, f)| f).collect(),
+    ))
+}
+
+fn cancel_all(refs: &[TaskRef]) {
+    for task in refs {
+        task.cancel();
+    }
+}

@@ -1,0 +1,447 @@
+//! Errors as values: what a task's outcome can be besides its value, and what the
+//! waiting and bulk operations report. Every type here is `std::error::Error +
+//! Display + Debug + Send + Sync` and has predicates, so callers branch on
+//! `is_cancelled()` / `is_panic()` / `is_timeout()` rather than on strings.
+//!
+//! A callable that returns `Result<T, E>` is not special: its `Err(e)` is a *value*
+//! and comes back unchanged as `Ok(Err(e))` from [`TaskHandle::get`]; the
+//! [`TaskHandle::get_flat`] helper flattens it into [`Failure<E>`] keeping `e`.
+//!
+//! [`TaskHandle::get`]: crate::TaskHandle::get
+//! [`TaskHandle::get_flat`]: crate::TaskHandle::get_flat
+
+use executor_core::{payload_message, RejectReason};
+use std::any::Any;
+use std::error::Error;
+use std::fmt;
+use std::sync::Mutex;
+
+/// The payload of a task that panicked, with its message when it had one.
+///
+/// The payload sits behind a mutex only so that this type (and [`TaskError`]) is
+/// `Sync`, which `Box<dyn Error + Send + Sync>` needs; it is never contended.
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::ExecutorService;
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let err = pool.submit(|| -> u32 { panic!("boom") }).unwrap().get().unwrap_err();
+/// let panic = err.into_panic().unwrap();
+/// assert_eq!(panic.message(), Some("boom"));
+/// assert_eq!(panic.into_inner().downcast_ref::<&str>(), Some(&"boom"));
+/// ```
+pub struct PanicPayload {
+    message: Option<String>,
+    payload: Mutex<Box<dyn Any + Send + 'static>>,
+}
+
+impl PanicPayload {
+    pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> PanicPayload {
+        PanicPayload {
+            message: payload_message(&*payload).map(str::to_owned),
+            payload: Mutex::new(payload),
+        }
+    }
+
+    /// The panic message, when the payload is a `&str` or a `String` (as with
+    /// `panic!("...")`).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The payload, e.g. to `downcast` it or to re-raise it elsewhere.
+    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.payload
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Re-raises the panic on the calling thread with the original payload.
+    ///
+    /// # Panics
+    ///
+    /// Always: that is its purpose.
+    pub fn resume(self) -> ! {
+        std::panic::resume_unwind(self.into_inner())
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicPayload")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a task produced no value: it was cancelled, it panicked, or waiting for it
+/// would deadlock. The `Err` of [`TaskHandle::get`](crate::TaskHandle::get) and of
+/// `handle.await`.
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::{ExecutorService, TaskError};
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let err = pool.submit(|| -> () { panic!("bad input") }).unwrap().get().unwrap_err();
+/// assert!(err.is_panic() && !err.is_cancelled());
+/// assert_eq!(err.message(), Some("bad input"));
+/// assert_eq!(err.to_string(), "task panicked: bad input");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task was cancelled (by [`cancel`](crate::TaskHandle::cancel), a bulk
+    /// operation, or because its job was dropped unrun after `shutdown_now`).
+    Cancelled,
+    /// The task panicked; the payload is kept.
+    Panicked(PanicPayload),
+    /// The caller is the task itself (or runs inside it, nested on the same
+    /// thread): waiting would never end, so it was refused.
+    WouldDeadlock,
+}
+
+impl TaskError {
+    /// True if the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled)
+    }
+
+    /// True if the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+
+    /// True if the wait was refused because it would deadlock.
+    pub fn is_would_deadlock(&self) -> bool {
+        matches!(self, TaskError::WouldDeadlock)
+    }
+
+    /// The panic message, if the task panicked with a string message.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            TaskError::Panicked(p) => p.message(),
+            _ => None,
+        }
+    }
+
+    /// The panic payload, or the error itself if it is not a panic.
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` when the error is not [`TaskError::Panicked`].
+    pub fn into_panic(self) -> Result<PanicPayload, TaskError> {
+        match self {
+            TaskError::Panicked(p) => Ok(p),
+            other => Err(other),
+        }
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Cancelled => f.write_str("task was cancelled"),
+            TaskError::Panicked(p) => match p.message() {
+                Some(m) => write!(f, "task panicked: {m}"),
+                None => f.write_str("task panicked"),
+            },
+            TaskError::WouldDeadlock => {
+                f.write_str("waiting for this task from inside itself would deadlock")
+            }
+        }
+    }
+}
+
+impl Error for TaskError {}
+
+impl From<WouldDeadlock> for TaskError {
+    fn from(_: WouldDeadlock) -> TaskError {
+        TaskError::WouldDeadlock
+    }
+}
+
+impl From<Cancelled> for TaskError {
+    fn from(_: Cancelled) -> TaskError {
+        TaskError::Cancelled
+    }
+}
+
+/// The error of [`TaskHandle::get_timeout`](crate::TaskHandle::get_timeout): the
+/// deadline passed (the handle and the eventual result are kept), or the task
+/// failed.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use executor_futures::ExecutorService;
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let mut handle = pool.submit(move || rx.recv().map(|_| 5)).unwrap();
+/// let err = handle.get_timeout(Duration::from_millis(10)).unwrap_err();
+/// assert!(err.is_timeout());
+/// tx.send(()).unwrap();
+/// assert_eq!(handle.get().unwrap(), Ok(5)); // nothing was lost
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GetTimeoutError {
+    /// The deadline passed before the task finished.
+    Timeout,
+    /// The task finished without a value.
+    Task(TaskError),
+}
+
+impl GetTimeoutError {
+    /// True if the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, GetTimeoutError::Timeout)
+    }
+
+    /// True if the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, GetTimeoutError::Task(e) if e.is_cancelled())
+    }
+
+    /// True if the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, GetTimeoutError::Task(e) if e.is_panic())
+    }
+
+    /// The task's error, unless this is a timeout.
+    pub fn into_task_error(self) -> Option<TaskError> {
+        match self {
+            GetTimeoutError::Task(e) => Some(e),
+            GetTimeoutError::Timeout => None,
+        }
+    }
+}
+
+impl From<TaskError> for GetTimeoutError {
+    fn from(e: TaskError) -> Self {
+        GetTimeoutError::Task(e)
+    }
+}
+
+impl fmt::Display for GetTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetTimeoutError::Timeout => f.write_str("timed out waiting for the task"),
+            GetTimeoutError::Task(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl Error for GetTimeoutError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            GetTimeoutError::Task(e) => Some(e),
+            GetTimeoutError::Timeout => None,
+        }
+    }
+}
+
+/// Returned by [`TaskHandle::wait`](crate::TaskHandle::wait) and friends when the
+/// caller is (or runs nested inside) the very task it waits for.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc::channel;
+/// use executor_futures::{ExecutorService, TaskRef};
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let (tx, rx) = channel::<TaskRef>();
+/// let handle = pool.submit(move || rx.recv().unwrap().wait()).unwrap();
+/// tx.send(handle.task_ref()).unwrap();
+/// assert!(handle.get().unwrap().is_err()); // Err(WouldDeadlock), not a hang
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WouldDeadlock;
+
+impl fmt::Display for WouldDeadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("waiting for this task from inside itself would deadlock")
+    }
+}
+
+impl Error for WouldDeadlock {}
+
+/// The error of [`checkpoint`](crate::checkpoint): the current task was cancelled
+/// (or its pool stopped). Return it with `?` to stop early.
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::Cancelled;
+/// assert_eq!(Cancelled.to_string(), "the task was cancelled");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the task was cancelled")
+    }
+}
+
+impl Error for Cancelled {}
+
+/// A flattened failure of a task whose callable returns `Result<T, E>`: either the
+/// callable's own error, unchanged, or a [`TaskError`].
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::{ExecutorService, Failure};
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let handle = pool.submit(|| "x".parse::<u8>()).unwrap();
+/// match handle.get_flat() {
+///     Err(Failure::Failed(e)) => assert_eq!(e, "x".parse::<u8>().unwrap_err()),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
+#[derive(Debug)]
+pub enum Failure<E> {
+    /// The callable returned `Err(e)`.
+    Failed(E),
+    /// The task produced no value.
+    Task(TaskError),
+}
+
+impl<E> Failure<E> {
+    /// True if the callable returned an error (rather than panicking or being cancelled).
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Failure::Failed(_))
+    }
+
+    /// True if the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Failure::Task(e) if e.is_cancelled())
+    }
+
+    /// True if the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Failure::Task(e) if e.is_panic())
+    }
+
+    /// The callable's own error, if that is what this is.
+    pub fn into_failed(self) -> Option<E> {
+        match self {
+            Failure::Failed(e) => Some(e),
+            Failure::Task(_) => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Failure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Failed(e) => write!(f, "task failed: {e}"),
+            Failure::Task(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl<E: Error + 'static> Error for Failure<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Failure::Failed(e) => Some(e),
+            Failure::Task(e) => Some(e),
+        }
+    }
+}
+
+/// The error of the `invoke_any` family.
+///
+/// `F` is what one failed task reports: [`TaskError`] for
+/// [`invoke_any`](crate::ExecutorService::invoke_any), [`Failure<E>`] for
+/// [`invoke_any_ok`](crate::ExecutorService::invoke_any_ok).
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::{ExecutorService, InvokeAnyError};
+/// let pool = executor_core::ThreadPool::new(2).unwrap();
+/// let none: Vec<fn() -> u8> = Vec::new();
+/// assert!(matches!(pool.invoke_any(none), Err(InvokeAnyError::Empty)));
+/// let err = pool.invoke_any([|| -> u8 { panic!("a") }, || -> u8 { panic!("b") }]).unwrap_err();
+/// assert_eq!(err.failures().map(|f| f.len()), Some(2));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InvokeAnyError<F = TaskError> {
+    /// No task was given.
+    Empty,
+    /// Every task failed; the failures in input order.
+    AllFailed(Vec<F>),
+    /// The deadline passed before any task succeeded; all were cancelled.
+    Timeout,
+    /// The executor refused a task; the ones already accepted were cancelled and
+    /// the callables not accepted were dropped.
+    Rejected(RejectReason),
+}
+
+impl<F> InvokeAnyError<F> {
+    /// True if the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, InvokeAnyError::Timeout)
+    }
+
+    /// True if every task failed.
+    pub fn is_all_failed(&self) -> bool {
+        matches!(self, InvokeAnyError::AllFailed(_))
+    }
+
+    /// The failures, when every task failed.
+    pub fn failures(&self) -> Option<&[F]> {
+        match self {
+            InvokeAnyError::AllFailed(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<F> fmt::Display for InvokeAnyError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvokeAnyError::Empty => f.write_str("invoke_any needs at least one task"),
+            InvokeAnyError::AllFailed(v) => write!(f, "all {} tasks failed", v.len()),
+            InvokeAnyError::Timeout => f.write_str("no task succeeded before the deadline"),
+            InvokeAnyError::Rejected(r) => write!(f, "a task was rejected ({r:?})"),
+        }
+    }
+}
+
+impl<F: fmt::Debug> Error for InvokeAnyError<F> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_error<E: Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn errors_are_send_sync_errors() {
+        assert_error::<TaskError>();
+        assert_error::<GetTimeoutError>();
+        assert_error::<WouldDeadlock>();
+        assert_error::<Cancelled>();
+        assert_error::<Failure<std::io::Error>>();
+        assert_error::<InvokeAnyError>();
+        assert_error::<InvokeAnyError<Failure<std::io::Error>>>();
+    }
+
+    #[test]
+    fn panic_payload_keeps_string_messages() {
+        let p = PanicPayload::new(Box::new(String::from("owned")));
+        assert_eq!(p.message(), Some("owned"));
+        let p = PanicPayload::new(Box::new(7u8));
+        assert_eq!(p.message(), None);
+        assert_eq!(p.into_inner().downcast_ref::<u8>(), Some(&7));
+        let e = TaskError::Panicked(PanicPayload::new(Box::new(1)));
+        assert_eq!(e.to_string(), "task panicked");
+        assert!(GetTimeoutError::from(e).is_panic());
+    }
+}

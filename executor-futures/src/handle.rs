@@ -1,0 +1,530 @@
+//! [`TaskHandle`]: the typed result of a submitted task (Java's `Future`, Python's
+//! `concurrent.futures.Future`), and [`TaskRef`], a cloneable untyped reference for
+//! cancelling and waiting.
+//!
+//! ## Waiting
+//!
+//! Every blocking wait goes through one routine:
+//!
+//! 1. done? return at once (no lock, no allocation);
+//! 2. the awaited task runs on this thread, below the caller (the caller is the
+//!    task, or nested inside it)? refuse with [`WouldDeadlock`];
+//! 3. untimed wait on a pool worker, task not started? claim it (PENDING →
+//!    RUNNING) and run it inline: the queued job becomes a tombstone;
+//! 4. register a [`Waiter`](executor_core::Waiter) with the cell, then
+//!    [`executor_core::wait_until`] the task is done: on a worker this runs other
+//!    queued jobs meanwhile (the worker's own first), elsewhere it parks. A timed
+//!    wait that times out removes its registration again.
+//!
+//! Steps 3 and 4 are why nested waits never deadlock, even on a 1-thread pool.
+//!
+//! ## Dropping
+//!
+//! Dropping a handle detaches the task: it still runs; its output is dropped by
+//! the completing thread (or at once, if already complete). A waker left by a
+//! dropped `.await` is released at the same time.
+
+use crate::current;
+use crate::error::{Failure, GetTimeoutError, PanicPayload, TaskError, WouldDeadlock};
+use crate::state::{TaskState, CANCELLED, DONE};
+use crate::task::{RawTask, TaskCore};
+use executor_core::Waiter;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// The identity of a task: unique within the process, never reused.
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::ExecutorService;
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let a = pool.submit(|| ()).unwrap();
+/// let b = pool.submit(|| ()).unwrap();
+/// assert_ne!(a.id(), b.id());
+/// assert_eq!(a.id(), a.task_ref().id());
+/// println!("{}", a.id()); // "task#…"
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    /// Ids are handed out in blocks per thread, so that concurrent submitters do
+    /// not contend on one counter.
+    pub(crate) fn next() -> TaskId {
+        const BLOCK: u64 = 1024;
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        thread_local! {
+            static RANGE: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+        }
+        let id = RANGE
+            .try_with(|r| {
+                let (next, end) = r.get();
+                if next < end {
+                    r.set((next + 1, end));
+                    next
+                } else {
+                    let start = NEXT.fetch_add(BLOCK, Ordering::Relaxed);
+                    r.set((start + 1, start + BLOCK));
+                    start
+                }
+            })
+            .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed));
+        TaskId(id)
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task#{}", self.0)
+    }
+}
+
+fn deadline_after(timeout: Duration) -> Option<Instant> {
+    // A timeout too large to represent waits for as long as it takes.
+    Instant::now().checked_add(timeout)
+}
+
+/// The one waiting routine (module docs). `Ok(true)`: done; `Ok(false)`: deadline.
+fn wait_on<R: TaskCore + ?Sized>(
+    task: &Arc<R>,
+    deadline: Option<Instant>,
+    claim: bool,
+) -> Result<bool, WouldDeadlock> {
+    let state = task.state_word();
+    if state.is_done() {
+        return Ok(true);
+    }
+    if current::is_running_here(Arc::as_ptr(task).cast::<()>()) {
+        return Err(WouldDeadlock);
+    }
+    if claim && executor_core::current_thread_index().is_some() && task.clone().run_inline() {
+        return Ok(true);
+    }
+    let Some(key) = task.add_waiter(Waiter::current()) else {
+        return Ok(true);
+    };
+    let done = executor_core::wait_until(|| state.is_done(), deadline);
+    if !done {
+        task.remove_waiter(key);
+    }
+    Ok(done)
+}
+
+/// The handle of a submitted task: wait for it, take its result, cancel it, or
+/// `.await` it.
+///
+/// * [`get`](TaskHandle::get) blocks and consumes the handle;
+///   [`get_timeout`](TaskHandle::get_timeout) keeps the handle (and the eventual
+///   result) when it times out; [`try_get`](TaskHandle::try_get) never blocks.
+/// * [`wait`](TaskHandle::wait) / [`wait_timeout`](TaskHandle::wait_timeout) take
+///   `&self`, so several threads can wait on one handle; all of them are woken on
+///   completion and on cancel.
+/// * It is a [`Future`] with `Output = Result<T, TaskError>`, usable on any
+///   runtime; the latest waker registered is the one woken.
+/// * Dropping it detaches the task (it still runs; its output is dropped).
+///
+/// Waiting on a pool worker never blocks the worker: it runs the awaited task
+/// itself if it has not started, or other queued work meanwhile.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use executor_futures::ExecutorService;
+///
+/// let pool = executor_core::ThreadPool::new(2).unwrap();
+/// let handle = pool.submit(|| "done").unwrap();
+/// assert_eq!(handle.get().unwrap(), "done");
+///
+/// let mut handle = pool.submit(|| 7).unwrap();
+/// assert_eq!(handle.get_timeout(Duration::from_secs(10)).unwrap(), 7);
+///
+/// let handle = pool.submit(|| 8).unwrap();
+/// assert_eq!(futures::executor::block_on(handle).unwrap(), 8);
+/// ```
+pub struct TaskHandle<T> {
+    raw: Arc<dyn RawTask<T>>,
+    /// The outcome was handed out (by `get_timeout`, `try_get` or `poll`).
+    finished: bool,
+}
+
+impl<T> TaskHandle<T> {
+    pub(crate) fn from_raw(raw: Arc<dyn RawTask<T>>) -> Self {
+        TaskHandle {
+            raw,
+            finished: false,
+        }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.raw.id()
+    }
+
+    /// The task's current state.
+    pub fn state(&self) -> TaskState {
+        TaskState::from_bits(self.raw.state_word().load())
+    }
+
+    /// True once the task completed, panicked or was cancelled; then `get` returns
+    /// at once. Never goes back to false.
+    pub fn is_done(&self) -> bool {
+        self.raw.state_word().is_done()
+    }
+
+    /// True if the task was cancelled (before or while running).
+    pub fn is_cancelled(&self) -> bool {
+        self.raw.state_word().is_cancelled()
+    }
+
+    /// Cancels the task. Returns true iff this call moved it to cancelled:
+    ///
+    /// * not started yet: it will never start; its closure (or future) is dropped
+    ///   by this call;
+    /// * running: its cancellation flag is raised ([`is_cancelled`](crate::is_cancelled)
+    ///   turns true inside it) and its output will be dropped when it returns;
+    /// * already done (or cancelled): false, nothing changes.
+    ///
+    /// Either way, every waiter is woken and the completion hook runs (on this
+    /// thread) if this call cancelled the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use executor_futures::ExecutorService;
+    ///
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let (tx, rx) = channel::<()>();
+    /// let blocker = pool.submit(move || rx.recv().unwrap()).unwrap();
+    /// let queued = pool.submit(|| unreachable!("cancelled before it started")).unwrap();
+    /// assert!(queued.cancel());
+    /// assert!(!queued.cancel()); // only the first cancel wins
+    /// assert!(queued.is_cancelled() && queued.is_done());
+    /// tx.send(()).unwrap();
+    /// blocker.get().unwrap();
+    /// assert!(queued.get().unwrap_err().is_cancelled());
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.raw.clone().cancel()
+    }
+
+    /// A cloneable, untyped reference to the task (to cancel or wait for it from
+    /// elsewhere). It does not keep the output alive.
+    pub fn task_ref(&self) -> TaskRef {
+        TaskRef::from_core(self.raw.clone().into_core())
+    }
+
+    /// Blocks until the task is done. Several threads may wait on one handle.
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`] if called from inside the task itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let handle = pool.submit(|| 1).unwrap();
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..3 {
+    ///         s.spawn(|| handle.wait().unwrap());
+    ///     }
+    /// });
+    /// assert!(handle.is_done());
+    /// ```
+    pub fn wait(&self) -> Result<(), WouldDeadlock> {
+        wait_on(&self.raw, None, true).map(|_| ())
+    }
+
+    /// Blocks until the task is done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`] if called from inside the task itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let handle = pool.submit(move || rx.recv().unwrap()).unwrap();
+    /// assert_eq!(handle.wait_timeout(Duration::from_millis(5)), Ok(false));
+    /// tx.send(()).unwrap();
+    /// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(true));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
+        wait_on(&self.raw, deadline_after(timeout), false)
+    }
+
+    /// Waits until done or `deadline` (`None`: forever, claiming the task inline on
+    /// a worker). `Ok(true)`: done.
+    pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> Result<bool, WouldDeadlock> {
+        wait_on(&self.raw, deadline, deadline.is_none())
+    }
+
+    /// Blocks until the task is done and returns its result, consuming the handle.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Cancelled`], [`TaskError::Panicked`] (payload kept), or
+    /// [`TaskError::WouldDeadlock`] when called from inside the task itself.
+    ///
+    /// # Panics
+    ///
+    /// If the result was already taken through `get_timeout`, `try_get` or `.await`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// assert_eq!(pool.submit(|| 2 + 2).unwrap().get().unwrap(), 4);
+    /// ```
+    pub fn get(mut self) -> Result<T, TaskError> {
+        if !self.is_done() {
+            wait_on(&self.raw, None, true)?;
+        }
+        self.take_result()
+    }
+
+    /// Like [`get`](TaskHandle::get) but gives up after `timeout`; a timeout keeps
+    /// the handle and the eventual result.
+    ///
+    /// # Errors
+    ///
+    /// [`GetTimeoutError::Timeout`] when the deadline passes, otherwise the task's
+    /// [`TaskError`] inside [`GetTimeoutError::Task`].
+    ///
+    /// # Panics
+    ///
+    /// If the result was already taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let mut handle = pool.submit(|| 3).unwrap();
+    /// assert_eq!(handle.get_timeout(Duration::from_secs(10)).unwrap(), 3);
+    /// ```
+    pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, GetTimeoutError> {
+        assert!(!self.finished, "TaskHandle: the result was already taken");
+        if !self.is_done() {
+            match wait_on(&self.raw, deadline_after(timeout), false) {
+                Ok(true) => {}
+                Ok(false) => return Err(GetTimeoutError::Timeout),
+                Err(WouldDeadlock) => return Err(GetTimeoutError::Task(TaskError::WouldDeadlock)),
+            }
+        }
+        self.take_result().map_err(GetTimeoutError::Task)
+    }
+
+    /// The result if the task is done, without blocking; `None` otherwise.
+    ///
+    /// # Panics
+    ///
+    /// If the result was already taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let mut handle = pool.submit(|| 5).unwrap();
+    /// handle.wait().unwrap();
+    /// assert_eq!(handle.try_get().unwrap().unwrap(), 5);
+    /// ```
+    pub fn try_get(&mut self) -> Option<Result<T, TaskError>> {
+        assert!(!self.finished, "TaskHandle: the result was already taken");
+        self.is_done().then(|| self.take_result())
+    }
+
+    /// Hands out the outcome of a done task, once.
+    fn take_result(&mut self) -> Result<T, TaskError> {
+        assert!(!self.finished, "TaskHandle: the result was already taken");
+        let s = self.raw.state_word().load();
+        debug_assert!(s & DONE != 0, "take_result before the task is done");
+        self.finished = true;
+        if s & CANCELLED != 0 {
+            return Err(TaskError::Cancelled);
+        }
+        match self.raw.take_output() {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(payload)) => Err(TaskError::Panicked(PanicPayload::new(payload))),
+            None => unreachable!("a complete task holds its output while its handle lives"),
+        }
+    }
+}
+
+impl<U, E> TaskHandle<Result<U, E>> {
+    /// [`get`](TaskHandle::get) for a callable returning `Result<U, E>`, flattened:
+    /// the callable's own `Err(e)` comes back unchanged as [`Failure::Failed`].
+    ///
+    /// # Errors
+    ///
+    /// [`Failure::Failed`] with the callable's error, or [`Failure::Task`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::{ExecutorService, Failure};
+    /// #[derive(Debug, PartialEq)]
+    /// struct MyError { id: u32 }
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let handle = pool.submit(|| Err::<(), _>(MyError { id: 9 })).unwrap();
+    /// assert!(matches!(handle.get_flat(), Err(Failure::Failed(MyError { id: 9 }))));
+    /// ```
+    pub fn get_flat(self) -> Result<U, Failure<E>> {
+        match self.get() {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(Failure::Failed(e)),
+            Err(e) => Err(Failure::Task(e)),
+        }
+    }
+}
+
+impl<T> Future for TaskHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    /// # Panics
+    ///
+    /// If polled again after it returned `Ready`.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        assert!(!this.finished, "TaskHandle polled after completion");
+        if this.is_done() || !this.raw.register_waker(cx.waker()) {
+            return Poll::Ready(this.take_result());
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for TaskHandle<T> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.raw.drop_interest();
+        }
+    }
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.id())
+            .field("state", &self.state())
+            .field("result_taken", &self.finished)
+            .finish()
+    }
+}
+
+/// A cloneable, untyped reference to a task: its id and state, `cancel`, and
+/// `wait`. It does not give access to the result (that is the [`TaskHandle`]'s)
+/// and does not keep the result alive.
+///
+/// Returned by [`ExecutorService::submit_with`](crate::ExecutorService::submit_with)
+/// (where the handle goes to the completion hook), [`TaskHandle::task_ref`] and
+/// [`current_task`](crate::current_task).
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::ExecutorService;
+/// let pool = executor_core::ThreadPool::new(2).unwrap();
+/// let handle = pool.submit(|| 1).unwrap();
+/// let r = handle.task_ref();
+/// let waiter = std::thread::spawn(move || r.wait().map(|_| r.is_done()));
+/// assert_eq!(waiter.join().unwrap(), Ok(true));
+/// assert_eq!(handle.get().unwrap(), 1);
+/// ```
+#[derive(Clone)]
+pub struct TaskRef {
+    core: Arc<dyn TaskCore>,
+}
+
+impl TaskRef {
+    pub(crate) fn from_core(core: Arc<dyn TaskCore>) -> TaskRef {
+        TaskRef { core }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.core.id()
+    }
+
+    /// The task's current state.
+    pub fn state(&self) -> TaskState {
+        TaskState::from_bits(self.core.state_word().load())
+    }
+
+    /// True once the task is done (completed, panicked or cancelled).
+    pub fn is_done(&self) -> bool {
+        self.core.state_word().is_done()
+    }
+
+    /// True if the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.core.state_word().is_cancelled()
+    }
+
+    /// Cancels the task; see [`TaskHandle::cancel`].
+    pub fn cancel(&self) -> bool {
+        self.core.clone().cancel()
+    }
+
+    /// Blocks until the task is done; see [`TaskHandle::wait`].
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`] if called from inside the task itself.
+    pub fn wait(&self) -> Result<(), WouldDeadlock> {
+        wait_on(&self.core, None, true).map(|_| ())
+    }
+
+    /// Blocks until the task is done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`] if called from inside the task itself.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
+        wait_on(&self.core, deadline_after(timeout), false)
+    }
+}
+
+impl PartialEq for TaskRef {
+    fn eq(&self, other: &TaskRef) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for TaskRef {}
+
+impl std::hash::Hash for TaskRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskRef")
+            .field("id", &self.id())
+            .field("state", &self.state())
+            .finish()
+    }
+}

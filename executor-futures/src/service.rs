@@ -1,0 +1,443 @@
+//! [`ExecutorService`]: `submit`, `spawn` and the bulk operations for every
+//! [`Executor`], and [`Spawner`], the `futures::task::Spawn` adapter.
+
+use crate::async_task::AsyncWork;
+use crate::bulk;
+use crate::error::{Failure, InvokeAnyError};
+use crate::handle::{TaskHandle, TaskRef};
+use crate::task::{Call, Hook, NoHook, OnComplete, TaskCell, Work};
+use crate::Callable;
+use executor_core::{Executor, Job, Rejected};
+use futures_task::{FutureObj, Spawn, SpawnError};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Queues a new cell; on rejection takes its work back out for the caller.
+#[inline]
+fn queue<E, W, T, H>(exec: &E, work: W, hook: H) -> Result<Arc<TaskCell<W, T, H>>, Rejected<W>>
+where
+    E: Executor + ?Sized,
+    W: Work<T>,
+    T: Send + 'static,
+    H: Hook<T>,
+{
+    let cell = TaskCell::new(work, hook);
+    match exec.execute_job(Job::from_runnable(cell.clone())) {
+        Ok(()) => Ok(cell),
+        Err(rejected) => {
+            let reason = rejected.reason();
+            // Reclaim first: dropping the job would abandon (cancel) the cell.
+            let work = cell.reclaim();
+            drop(rejected);
+            Err(Rejected::new(work, reason))
+        }
+    }
+}
+
+fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Typed tasks on any [`Executor`]: Java's `ExecutorService` (`submit`,
+/// `invokeAll`, `invokeAny`) plus async tasks.
+///
+/// Implemented for every `Executor` (a [`ThreadPool`](executor_core::ThreadPool),
+/// `&E`, `Arc<E>`, [`InlineExecutor`](executor_core::InlineExecutor), ...): bring
+/// it into scope and call `pool.submit(...)`.
+///
+/// Every accepted task is one allocation (the task cell, which is also the job the
+/// pool queues). Rejections hand the callable (or future) back in [`Rejected`].
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::ExecutorService;
+/// let pool = executor_core::ThreadPool::new(2).unwrap();
+/// let handles: Vec<_> = (0..4u64).map(|i| pool.submit(move || i * i).unwrap()).collect();
+/// let squares: Vec<u64> = handles.into_iter().map(|h| h.get().unwrap()).collect();
+/// assert_eq!(squares, [0, 1, 4, 9]);
+/// ```
+pub trait ExecutorService: Executor {
+    /// Submits `task` and returns its [`TaskHandle`].
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding `task` (never run) when the executor refuses it, e.g.
+    /// after `shutdown`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// assert_eq!(pool.submit(|| 42).unwrap().get().unwrap(), 42);
+    /// pool.shutdown();
+    /// let rejected = pool.submit(|| 43).unwrap_err();
+    /// assert_eq!(rejected.into_inner()(), 43); // the closure comes back unrun
+    /// ```
+    #[inline]
+    fn submit<C, T>(&self, task: C) -> Result<TaskHandle<T>, Rejected<C>>
+    where
+        C: Callable<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match queue(self, Call(task), NoHook) {
+            Ok(cell) => Ok(TaskHandle::from_raw(cell)),
+            Err(rejected) => Err(rejected.map(|Call(task)| task)),
+        }
+    }
+
+    /// Submits `task` with a completion hook: `on_complete` receives the task's
+    /// (done) [`TaskHandle`] exactly once, whatever the ending — it returned,
+    /// panicked, was cancelled (also while running: then at cancel time), or its
+    /// job was dropped unrun (`shutdown_now`, a refused re-queue). The hook runs on
+    /// the thread that made the task done (a worker, or the cancelling thread),
+    /// after every waiter was woken; a panic in it is caught and reported through
+    /// `tracing`. The caller gets a [`TaskRef`] for cancelling and waiting.
+    ///
+    /// This is the building block of completion services (Java's
+    /// `FutureTask.done()`): the hook owns the result and can queue the handle.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding `task`; `on_complete` is then dropped without running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use executor_futures::ExecutorService;
+    ///
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let (tx, rx) = channel();
+    /// for i in 0..3u32 {
+    ///     let tx = tx.clone();
+    ///     pool.submit_with(move || i * 10, move |handle| tx.send(handle).unwrap()).unwrap();
+    /// }
+    /// let mut results: Vec<u32> = rx.iter().take(3).map(|h| h.get().unwrap()).collect();
+    /// results.sort();
+    /// assert_eq!(results, [0, 10, 20]);
+    /// ```
+    fn submit_with<C, T, F>(&self, task: C, on_complete: F) -> Result<TaskRef, Rejected<C>>
+    where
+        C: Callable<T> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(TaskHandle<T>) + Send + 'static,
+    {
+        match queue(self, Call(task), OnComplete(on_complete)) {
+            Ok(cell) => Ok(TaskRef::from_core(cell)),
+            Err(rejected) => Err(rejected.map(|Call(task)| task)),
+        }
+    }
+
+    /// Runs `future` on the executor as an async task and returns its handle.
+    ///
+    /// The task is polled on the executor's threads; each wake re-queues it (with
+    /// [`Executor::requeue_job`], so an accepted task can finish after `shutdown`).
+    /// If a re-queue is refused (the pool was stopped) the task resolves as
+    /// cancelled and its future is dropped; cancelling drops the future too.
+    /// [`is_cancelled`](crate::is_cancelled) works inside its `poll`.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding `future` (never polled) when the executor refuses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let inner = pool.submit(|| 20).unwrap();
+    /// let outer = pool.spawn(async move { inner.await.unwrap() + 1 }).unwrap();
+    /// assert_eq!(outer.get().unwrap(), 21);
+    /// ```
+    fn spawn<F>(&self, future: F) -> Result<TaskHandle<F::Output>, Rejected<F>>
+    where
+        Self: Clone + Sized + 'static,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match queue(self, AsyncWork::new(future, self.clone()), NoHook) {
+            Ok(cell) => Ok(TaskHandle::from_raw(cell)),
+            Err(rejected) => Err(rejected.map(|w| w.into_future().expect("never polled"))),
+        }
+    }
+
+    /// [`spawn`](ExecutorService::spawn) with a completion hook; see
+    /// [`submit_with`](ExecutorService::submit_with).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding `future`; `on_complete` is dropped without running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let (tx, rx) = channel();
+    /// pool.spawn_with(async { 5 }, move |h| tx.send(h.get().unwrap()).unwrap()).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 5);
+    /// ```
+    fn spawn_with<F, H>(&self, future: F, on_complete: H) -> Result<TaskRef, Rejected<F>>
+    where
+        Self: Clone + Sized + 'static,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+        H: FnOnce(TaskHandle<F::Output>) + Send + 'static,
+    {
+        match queue(
+            self,
+            AsyncWork::new(future, self.clone()),
+            OnComplete(on_complete),
+        ) {
+            Ok(cell) => Ok(TaskRef::from_core(cell)),
+            Err(rejected) => Err(rejected.map(|w| w.into_future().expect("never polled"))),
+        }
+    }
+
+    /// A [`Spawner`]: this executor as a `futures::task::Spawn`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::task::SpawnExt;
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// pool.spawner().spawn(async move { tx.send(1).unwrap() }).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 1);
+    /// ```
+    fn spawner(&self) -> Spawner<Self>
+    where
+        Self: Clone + Sized + 'static,
+    {
+        Spawner { exec: self.clone() }
+    }
+
+    /// Submits every task, waits until all are done, and returns their handles in
+    /// input order (all done). On a pool worker the waits run not-yet-started
+    /// tasks inline, so this works from inside a task on a 1-thread pool.
+    ///
+    /// # Errors
+    ///
+    /// If the executor refuses a task: the tasks already accepted are cancelled,
+    /// and [`Rejected`] holds the refused callable followed by those not yet
+    /// submitted, in input order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let handles = pool.invoke_all((0..5).map(|i| move || i * 2)).unwrap();
+    /// assert!(handles.iter().all(|h| h.is_done()));
+    /// let values: Vec<i32> = handles.into_iter().map(|h| h.get().unwrap()).collect();
+    /// assert_eq!(values, [0, 2, 4, 6, 8]);
+    /// ```
+    fn invoke_all<I, C, T>(&self, tasks: I) -> Result<Vec<TaskHandle<T>>, Rejected<Vec<C>>>
+    where
+        I: IntoIterator<Item = C>,
+        C: Callable<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        bulk::invoke_all(self, tasks, None)
+    }
+
+    /// [`invoke_all`](ExecutorService::invoke_all) with a deadline: the tasks not
+    /// done when `timeout` passes are cancelled (running ones see
+    /// [`is_cancelled`](crate::is_cancelled)), so every returned handle is done.
+    ///
+    /// # Errors
+    ///
+    /// As [`invoke_all`](ExecutorService::invoke_all).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_futures::{is_cancelled, ExecutorService};
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let slow = || {
+    ///     while !is_cancelled() {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     0
+    /// };
+    /// let tasks: Vec<Box<dyn FnOnce() -> i32 + Send>> = vec![Box::new(|| 1), Box::new(slow)];
+    /// let handles = pool.invoke_all_timeout(tasks, Duration::from_millis(20)).unwrap();
+    /// assert!(!handles[0].is_cancelled() && handles[1].is_cancelled());
+    /// ```
+    fn invoke_all_timeout<I, C, T>(
+        &self,
+        tasks: I,
+        timeout: Duration,
+    ) -> Result<Vec<TaskHandle<T>>, Rejected<Vec<C>>>
+    where
+        I: IntoIterator<Item = C>,
+        C: Callable<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let deadline = deadline_after(timeout);
+        bulk::invoke_all(self, tasks, deadline)
+    }
+
+    /// Submits every task and returns the value of the first one that finishes
+    /// without panicking; the others are cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`InvokeAnyError::Empty`] at once for no tasks; [`InvokeAnyError::AllFailed`]
+    /// with every [`TaskError`] (input order) when all panicked or were cancelled;
+    /// [`InvokeAnyError::Rejected`] when the executor refused a task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let tasks: Vec<Box<dyn FnOnce() -> &'static str + Send>> =
+    ///     vec![Box::new(|| panic!("no")), Box::new(|| "yes")];
+    /// assert_eq!(pool.invoke_any(tasks).unwrap(), "yes");
+    /// ```
+    fn invoke_any<I, C, T>(&self, tasks: I) -> Result<T, InvokeAnyError>
+    where
+        I: IntoIterator<Item = C>,
+        C: Callable<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        bulk::invoke_any(self, tasks, None, Ok, |e| e)
+    }
+
+    /// [`invoke_any`](ExecutorService::invoke_any) with a deadline.
+    ///
+    /// # Errors
+    ///
+    /// As [`invoke_any`](ExecutorService::invoke_any), plus
+    /// [`InvokeAnyError::Timeout`] when no task succeeded in time (all are then
+    /// cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_futures::{is_cancelled, ExecutorService};
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let never = || {
+    ///     while !is_cancelled() {
+    ///         std::thread::yield_now();
+    ///     }
+    /// };
+    /// let err = pool.invoke_any_timeout([never], Duration::from_millis(10)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// ```
+    fn invoke_any_timeout<I, C, T>(&self, tasks: I, timeout: Duration) -> Result<T, InvokeAnyError>
+    where
+        I: IntoIterator<Item = C>,
+        C: Callable<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        bulk::invoke_any(self, tasks, deadline_after(timeout), Ok, |e| e)
+    }
+
+    /// [`invoke_any`](ExecutorService::invoke_any) for callables returning
+    /// `Result<T, E>`, where an `Err` counts as a failure too: the first `Ok` wins.
+    /// `timeout: None` waits as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// As [`invoke_any_timeout`](ExecutorService::invoke_any_timeout), with each
+    /// failure a [`Failure<E>`] (the callable's own error kept unchanged).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::{ExecutorService, Failure};
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let parse = |s: &'static str| move || s.parse::<u8>();
+    /// assert_eq!(pool.invoke_any_ok([parse("x"), parse("7")], None).unwrap(), 7);
+    /// let err = pool.invoke_any_ok([parse("x"), parse("y")], None).unwrap_err();
+    /// assert!(err.failures().unwrap().iter().all(Failure::is_failed));
+    /// ```
+    fn invoke_any_ok<I, C, T, E>(
+        &self,
+        tasks: I,
+        timeout: Option<Duration>,
+    ) -> Result<T, InvokeAnyError<Failure<E>>>
+    where
+        I: IntoIterator<Item = C>,
+        C: Callable<Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let deadline = timeout.and_then(deadline_after);
+        bulk::invoke_any(
+            self,
+            tasks,
+            deadline,
+            |r: Result<T, E>| r.map_err(Failure::Failed),
+            Failure::Task,
+        )
+    }
+}
+
+impl<E: Executor + ?Sized> ExecutorService for E {}
+
+/// An executor as a [`futures::task::Spawn`](futures_task::Spawn): spawned
+/// futures run as detached async tasks (see [`ExecutorService::spawn`]).
+///
+/// Why a newtype: `Spawn` (futures-task) and `ThreadPool` (executor-core) are both
+/// foreign to this crate, so the orphan rule forbids `impl Spawn for ThreadPool`
+/// here; `Spawner<E>` is local and works for every executor.
+///
+/// # Examples
+///
+/// ```
+/// use futures::task::SpawnExt;
+/// use executor_futures::{ExecutorService, Spawner};
+/// let pool = executor_core::ThreadPool::new(2).unwrap();
+/// let spawner: Spawner<_> = pool.spawner();
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// for i in 0..3 {
+///     let tx = tx.clone();
+///     spawner.spawn(async move { tx.send(i).unwrap() }).unwrap();
+/// }
+/// let mut got: Vec<i32> = rx.iter().take(3).collect();
+/// got.sort();
+/// assert_eq!(got, [0, 1, 2]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Spawner<E> {
+    exec: E,
+}
+
+impl<E: Executor + Clone + 'static> Spawner<E> {
+    /// A spawner for `exec`.
+    pub fn new(exec: E) -> Spawner<E> {
+        Spawner { exec }
+    }
+
+    /// The executor the futures run on.
+    pub fn executor(&self) -> &E {
+        &self.exec
+    }
+}
+
+impl<E: Executor + Clone + 'static> Spawn for Spawner<E> {
+    /// Spawns a detached task.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::shutdown`] when the executor refuses it.
+    fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
+        match self.exec.spawn(future) {
+            Ok(handle) => {
+                drop(handle);
+                Ok(())
+            }
+            Err(_) => Err(SpawnError::shutdown()),
+        }
+    }
+}
