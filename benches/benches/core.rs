@@ -17,6 +17,11 @@
 //! | `ping_pong` | a round trip | a token bounced between a "ping" and a "pong" job, each hop a new job: two chained spawns per round trip |
 //! | `round_trip` | a job | one job from outside into an idle pool and back to the waiting bench thread: wake-up latency |
 //!
+//! `chained_spawn` and `ping_pong` also run `executor_core_borrowed`: our pool
+//! reached through a `&'static` reference, so jobs that spawn jobs do not clone the
+//! pool handle (`rayon::spawn` and `tokio::spawn` need no handle; our API does).
+//! The difference between the two `executor_core` rows is the price of that clone.
+//!
 //! `N` is `EXECUTOR_BENCH_N` (default 1,000,000). Throughput is set per element,
 //! so criterion prints element rates; the per-element time is the printed time
 //! divided by the element count.
@@ -47,11 +52,14 @@ fn bulk_n() -> usize {
 ///
 /// `elements` is the number of jobs (or links, or round trips) one iteration runs;
 /// it is also the criterion throughput, so the printed rate is per element.
+/// `long`: one iteration takes a large fraction of a second. `borrowed`: also run
+/// `executor_core_borrowed` (our pool without the per-job handle clone).
 fn group(
     c: &mut Criterion,
     name: &str,
     elements: usize,
     long: bool,
+    borrowed: bool,
     routine: impl Fn(&dyn ErasedHarness, usize),
 ) {
     let threads = bench_threads();
@@ -70,7 +78,7 @@ fn group(
             .measurement_time(Duration::from_secs(3));
     }
     // One pool at a time: built here, measured, dropped before the next is built.
-    for_each_peer(threads, |h| {
+    for_each_peer(threads, borrowed, |h| {
         g.bench_function(BenchmarkId::new(h.name(), threads), |b| {
             b.iter(|| routine(h, elements));
         });
@@ -79,27 +87,31 @@ fn group(
 }
 
 fn spawn_outside(c: &mut Criterion) {
-    group(c, "spawn_outside", bulk_n(), true, |h, n| {
+    group(c, "spawn_outside", bulk_n(), true, false, |h, n| {
         h.spawn_outside(n)
     });
 }
 
 fn spawn_inside(c: &mut Criterion) {
-    group(c, "spawn_inside", bulk_n(), true, |h, n| h.spawn_inside(n));
+    group(c, "spawn_inside", bulk_n(), true, false, |h, n| {
+        h.spawn_inside(n)
+    });
 }
 
 fn chained_spawn(c: &mut Criterion) {
-    group(c, "chained_spawn", bulk_n() / 10, false, |h, n| {
+    group(c, "chained_spawn", bulk_n() / 10, false, true, |h, n| {
         h.chained_spawn(n);
     });
 }
 
 fn ping_pong(c: &mut Criterion) {
-    group(c, "ping_pong", bulk_n() / 20, false, |h, n| h.ping_pong(n));
+    group(c, "ping_pong", bulk_n() / 20, false, true, |h, n| {
+        h.ping_pong(n)
+    });
 }
 
 fn round_trip(c: &mut Criterion) {
-    group(c, "round_trip", 1, false, |h, _| h.round_trip());
+    group(c, "round_trip", 1, false, false, |h, _| h.round_trip());
 }
 
 criterion_group!(

@@ -8,7 +8,9 @@
 //! * [`Peer`] is the smallest common surface of the pools compared: submit a job
 //!   from a thread outside the pool, and spawn a job from inside one of the pool's
 //!   own jobs. [`Ours`], [`Rayon`], [`Tokio`], [`StdThreadpool`] and
-//!   [`FuturesPool`] implement it, each the way a user of that pool would write it.
+//!   [`FuturesPool`] implement it, each the way a user of that pool would write it;
+//!   [`OursBorrowed`] is our pool without the per-job handle clone, to split that
+//!   cost out.
 //! * [`Countdown`] is the one completion mechanism: an atomic countdown plus a
 //!   latch that the last job opens. Every pool gets the same one, so it costs every
 //!   pool the same.
@@ -147,6 +149,48 @@ impl Peer for Ours {
     #[inline]
     fn spawn_inside<F: FnOnce() + Send + 'static>(spawner: &Self::Spawner, f: F) {
         spawner.execute(f).expect("executor_core rejected a job");
+    }
+}
+
+/// `executor_core::ThreadPool` reached through a `&'static` reference, so that jobs
+/// spawning jobs copy a pointer instead of cloning the pool handle (an `Arc`
+/// increment and decrement per job, on a cache line both workers touch). It is what
+/// our pool would cost with an ambient spawn like `rayon::spawn`; the difference to
+/// [`Ours`] in `chained_spawn`/`ping_pong` is the price of the handle clone.
+///
+/// The pool is leaked (it must outlive every job); dropping this shuts it down and
+/// waits for its threads, so only the few bytes of the handle stay behind.
+#[derive(Debug)]
+pub struct OursBorrowed(pub &'static executor_core::ThreadPool);
+
+impl Peer for OursBorrowed {
+    const NAME: &'static str = "executor_core_borrowed";
+    type Spawner = &'static executor_core::ThreadPool;
+
+    fn build(threads: usize) -> Self {
+        OursBorrowed(Box::leak(Box::new(Ours::build(threads).0)))
+    }
+
+    #[inline]
+    fn submit<F: FnOnce() + Send + 'static>(&self, f: F) {
+        Ours::spawn_inside(self.0, f);
+    }
+
+    fn spawner(&self) -> Self::Spawner {
+        self.0
+    }
+
+    #[inline]
+    fn spawn_inside<F: FnOnce() + Send + 'static>(spawner: &Self::Spawner, f: F) {
+        Ours::spawn_inside(spawner, f);
+    }
+}
+
+impl Drop for OursBorrowed {
+    fn drop(&mut self) {
+        self.0.shutdown();
+        let ended = self.0.await_termination(std::time::Duration::from_secs(30));
+        debug_assert!(ended, "the leaked executor_core pool did not terminate");
     }
 }
 
@@ -381,11 +425,14 @@ fn pong<P: Peer>(spawner: P::Spawner, done: &'static Countdown, rounds: usize) {
 }
 
 /// Runs `f` once with a freshly built harness of every pool, in a fixed order: ours
-/// first, then rayon, tokio, threadpool, futures. Each harness is dropped (its
-/// threads shut down) before the next is built, so only one pool's threads exist at
-/// a time.
-pub fn for_each_peer(threads: usize, mut f: impl FnMut(&dyn ErasedHarness)) {
+/// first (and, if `borrowed`, [`OursBorrowed`] right after it), then rayon, tokio,
+/// threadpool, futures. Each harness is dropped (its threads shut down) before the
+/// next is built, so only one pool's threads exist at a time.
+pub fn for_each_peer(threads: usize, borrowed: bool, mut f: impl FnMut(&dyn ErasedHarness)) {
     f(&Harness::<Ours>::new(threads));
+    if borrowed {
+        f(&Harness::<OursBorrowed>::new(threads));
+    }
     f(&Harness::<Rayon>::new(threads));
     f(&Harness::<Tokio>::new(threads));
     f(&Harness::<StdThreadpool>::new(threads));
@@ -437,7 +484,7 @@ mod tests {
     /// or in a pool).
     #[test]
     fn every_workload_completes_on_every_pool() {
-        for_each_peer(2, |h| {
+        for_each_peer(2, true, |h| {
             h.spawn_outside(1000);
             h.spawn_inside(1000);
             h.chained_spawn(100);

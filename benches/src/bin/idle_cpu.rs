@@ -131,7 +131,7 @@ fn main() {
         "", "", "", "", ""
     );
     print_row("(no pool)", idle_seconds());
-    for_each_peer(threads, |h| {
+    for_each_peer(threads, false, |h| {
         h.spawn_outside(burst);
         h.spawn_inside(burst);
         print_row(h.name(), idle_seconds());
