@@ -112,13 +112,53 @@ pub(crate) trait RawTask<T>: TaskCore {
     fn into_core(self: Arc<Self>) -> Arc<dyn TaskCore>;
 }
 
-struct Slots<W, T, H> {
-    work: Option<W>,
-    output: Option<Output<T>>,
-    hook: Option<H>,
-    waiters: Vec<(u64, Waiter)>,
+/// The work and the output never coexist (the work is consumed or dropped before
+/// the output exists), so they share one slot.
+enum Stage<W, T> {
+    Work(W),
+    Output(Output<T>),
+    Empty,
+}
+
+/// Blocked threads and the latest waker; boxed on first use, so a task nobody
+/// waits for does not carry it.
+#[derive(Default)]
+struct Waiters {
+    threads: Vec<(u64, Waiter)>,
     next_key: u64,
     waker: Option<Waker>,
+}
+
+struct Slots<W, T, H> {
+    stage: Stage<W, T>,
+    hook: Option<H>,
+    waiters: Option<Box<Waiters>>,
+}
+
+impl<W, T, H> Slots<W, T, H> {
+    fn take_work(&mut self) -> Option<W> {
+        match std::mem::replace(&mut self.stage, Stage::Empty) {
+            Stage::Work(w) => Some(w),
+            other => {
+                self.stage = other;
+                None
+            }
+        }
+    }
+
+    fn take_output(&mut self) -> Option<Output<T>> {
+        match std::mem::replace(&mut self.stage, Stage::Empty) {
+            Stage::Output(o) => Some(o),
+            other => {
+                self.stage = other;
+                None
+            }
+        }
+    }
+
+    fn waiters(&mut self) -> &mut Waiters {
+        self.waiters.get_or_insert_with(Box::default)
+    }
 }
 
 /// One task: see the module docs.
@@ -150,12 +190,9 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
             state: StateWord::new(INITIAL),
             id: TaskId::next(),
             slots: Mutex::new(Slots {
-                work: Some(work),
-                output: None,
+                stage: Stage::Work(work),
                 hook: Some(hook),
-                waiters: Vec::new(),
-                next_key: 0,
-                waker: None,
+                waiters: None,
             }),
         })
     }
@@ -166,17 +203,20 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
 
     /// Takes the work out (the caller owns the claim).
     pub(crate) fn take_work(&self) -> Option<W> {
-        lock(&self.slots).work.take()
+        lock(&self.slots).take_work()
     }
 
     /// Puts the work back (an async runner between polls).
     pub(crate) fn put_work(&self, work: W) {
-        lock(&self.slots).work = Some(work);
+        lock(&self.slots).stage = Stage::Work(work);
     }
 
     /// Applies `f` to the work in its slot, if it is there.
     pub(crate) fn with_work<R>(&self, f: impl FnOnce(&W) -> R) -> Option<R> {
-        lock(&self.slots).work.as_ref().map(f)
+        match &lock(&self.slots).stage {
+            Stage::Work(w) => Some(f(w)),
+            _ => None,
+        }
     }
 
     /// After the executor refused the cell's job: takes the work back so it can be
@@ -190,7 +230,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         debug_assert!(matches!(cancel, Cancel::WasIdle { .. }), "{cancel:?}");
         let (work, hook) = {
             let mut slots = lock(&self.slots);
-            (slots.work.take(), slots.hook.take())
+            (slots.take_work(), slots.hook.take())
         };
         drop_quietly(hook);
         work.expect("an executor returned a job as rejected after running it")
@@ -203,19 +243,19 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         let keep = seen & JOIN_INTEREST != 0 && seen & DONE == 0;
         let mut garbage = None;
         if keep {
-            lock(&self.slots).output = Some(result);
+            lock(&self.slots).stage = Stage::Output(result);
         } else {
             garbage = Some(result);
         }
         match self.state.transition_to_complete(panicked) {
             Finish::Discard => {
                 if keep {
-                    garbage = lock(&self.slots).output.take();
+                    garbage = lock(&self.slots).take_output();
                 }
             }
             Finish::Completed { prev } => {
                 if keep && prev & JOIN_INTEREST == 0 {
-                    garbage = lock(&self.slots).output.take();
+                    garbage = lock(&self.slots).take_output();
                 }
                 self.notify_done(prev);
             }
@@ -227,15 +267,14 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// the waker (if the terminal CAS saw `WAITING`), then calls the hook.
     fn notify_done(self: &Arc<Self>, prev: usize) {
         if prev & WAITING != 0 {
-            let (waiters, waker) = {
-                let mut slots = lock(&self.slots);
-                (std::mem::take(&mut slots.waiters), slots.waker.take())
-            };
-            for (_, waiter) in &waiters {
-                waiter.wake();
-            }
-            if let Some(waker) = waker {
-                quietly(move || waker.wake());
+            let waiters = lock(&self.slots).waiters.take();
+            if let Some(mut waiters) = waiters {
+                for (_, waiter) in &waiters.threads {
+                    waiter.wake();
+                }
+                if let Some(waker) = waiters.waker.take() {
+                    quietly(move || waker.wake());
+                }
             }
         }
         if H::PRESENT {
@@ -319,13 +358,14 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
             drop(waiter);
             return None;
         }
-        let key = slots.next_key;
-        slots.next_key += 1;
-        slots.waiters.push((key, waiter));
+        let waiters = slots.waiters();
+        let key = waiters.next_key;
+        waiters.next_key += 1;
+        waiters.threads.push((key, waiter));
         if self.state.set_waiting() & DONE != 0 {
             // Completed between the check and the RMW: the completer will not see
             // this entry's WAITING; do not wait, and do not leave the entry behind.
-            let mine = slots.waiters.pop();
+            let mine = slots.waiters().threads.pop();
             drop(slots);
             drop(mine);
             return None;
@@ -336,8 +376,10 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
     fn remove_waiter(&self, key: u64) {
         let removed = {
             let mut slots = lock(&self.slots);
-            let at = slots.waiters.iter().position(|(k, _)| *k == key);
-            at.map(|i| slots.waiters.swap_remove(i))
+            slots.waiters.as_mut().and_then(|w| {
+                let at = w.threads.iter().position(|(k, _)| *k == key);
+                at.map(|i| w.threads.swap_remove(i))
+            })
         };
         drop(removed);
     }
@@ -349,7 +391,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
 
 impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H> {
     fn take_output(&self) -> Option<Output<T>> {
-        lock(&self.slots).output.take()
+        lock(&self.slots).take_output()
     }
 
     fn register_waker(&self, waker: &Waker) -> bool {
@@ -361,12 +403,13 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H>
             drop(new);
             return false;
         }
-        let replaced = match &slots.waker {
+        let waiters = slots.waiters();
+        let replaced = match &waiters.waker {
             Some(old) if old.will_wake(&new) => Some(new),
-            _ => slots.waker.replace(new),
+            _ => waiters.waker.replace(new),
         };
         if self.state.set_waiting() & DONE != 0 {
-            let mine = slots.waker.take();
+            let mine = slots.waiters().waker.take();
             drop(slots);
             drop(mine);
             drop(replaced);
@@ -380,11 +423,11 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H>
     fn drop_interest(&self) {
         let prev = self.state.drop_join_interest();
         if prev & COMPLETE != 0 {
-            let output = lock(&self.slots).output.take();
+            let output = lock(&self.slots).take_output();
             drop_quietly(output);
         } else if prev & WAITING != 0 && prev & DONE == 0 {
             // Release a waker a dropped `.await` left behind (select!, timeouts).
-            let waker = lock(&self.slots).waker.take();
+            let waker = lock(&self.slots).waiters.as_mut().and_then(|w| w.waker.take());
             drop_quietly(waker);
         }
     }
