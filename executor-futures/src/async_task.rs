@@ -16,6 +16,10 @@
 //!
 //! * A re-queue the executor refuses (pool stopped or terminated) drops the job,
 //!   which abandons the cell: it resolves as Cancelled and its future is dropped.
+//!   Note that the pool does not know about async tasks that are idle (waiting for
+//!   a wake): after `shutdown` it terminates once its queues are empty, and an
+//!   async task woken after that is cancelled. Wait for async tasks (their
+//!   handles) before shutting the pool down if they must finish.
 //! * Cancel drops the future: at once if idle, after the current poll if running.
 //! * The future is pinned in its own `Box` at its first poll (this crate has no
 //!   `unsafe`, so it cannot pin inside the shared cell): spawning costs two
