@@ -1,0 +1,143 @@
+//! The `core` bench's workloads, interleaved: ratios that hold up on a busy machine.
+//!
+//! Criterion measures one pool after the other, so when the load of a shared
+//! machine changes between two pools' windows (other builds starting or stopping),
+//! their ratio moves by ±50%. Here every pool is built up front and kept (idle
+//! pools park), and each *round* runs one iteration of a workload on every pool
+//! back to back, in an order that rotates each round. A round's ratio `ours / peer`
+//! compares two measurements taken a fraction of a second apart; the table prints
+//! the median of those paired ratios over the rounds, with the 25th–75th
+//! percentile, next to each pool's median time per element.
+//!
+//! Workloads (see `benches/src/lib.rs` and `benches/core.rs` for what each
+//! measures): `spawn_outside` and `spawn_inside` (`N` jobs), `chained_spawn`
+//! (`N/10` links), `ping_pong` (`N/20` round trips), `round_trip` (1,000 single
+//! jobs from outside, one at a time). `executor_core_borrowed` is our pool without
+//! the per-job handle clone (see `OursBorrowed`).
+//!
+//! | variable | default |
+//! |---|---|
+//! | `EXECUTOR_BENCH_THREADS` | 2 |
+//! | `EXECUTOR_BENCH_N` | 1,000,000 |
+//! | `EXECUTOR_BENCH_ROUNDS` | 15 (plus one warm-up round, not counted) |
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/target-bench cargo run --release -p benches --bin interleaved
+//! CARGO_TARGET_DIR=/work/target-bench cargo run --release -p benches --bin interleaved -- chained_spawn ping_pong
+//! ```
+//! (arguments, if any, select workloads by name).
+
+use benches::{
+    bench_threads, env_usize, ErasedHarness, FuturesPool, Harness, Ours, OursBorrowed, Rayon,
+    StdThreadpool, Tokio,
+};
+use std::time::Instant;
+
+/// One workload: its name, elements per iteration, and how to run one iteration.
+struct Workload {
+    name: &'static str,
+    elements: usize,
+    run: fn(&dyn ErasedHarness, usize),
+}
+
+/// Single round trips per `round_trip` iteration (one is too short to time).
+const ROUND_TRIPS: usize = 1000;
+
+fn workloads(n: usize) -> Vec<Workload> {
+    vec![
+        Workload {
+            name: "spawn_outside",
+            elements: n,
+            run: |h, n| h.spawn_outside(n),
+        },
+        Workload {
+            name: "spawn_inside",
+            elements: n,
+            run: |h, n| h.spawn_inside(n),
+        },
+        Workload {
+            name: "chained_spawn",
+            elements: n / 10,
+            run: |h, n| h.chained_spawn(n),
+        },
+        Workload {
+            name: "ping_pong",
+            elements: n / 20,
+            run: |h, n| h.ping_pong(n),
+        },
+        Workload {
+            name: "round_trip",
+            elements: ROUND_TRIPS,
+            run: |h, n| {
+                for _ in 0..n {
+                    h.round_trip();
+                }
+            },
+        },
+    ]
+}
+
+/// The `q`-quantile (0..=1) of `v`, by nearest rank; `v` must not be empty.
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn main() {
+    let threads = bench_threads();
+    let n = env_usize("EXECUTOR_BENCH_N", 1_000_000);
+    let rounds = env_usize("EXECUTOR_BENCH_ROUNDS", 15);
+    let selected: Vec<String> = std::env::args().skip(1).collect();
+
+    // Ours first: it is the reference of every ratio.
+    let pools: Vec<Box<dyn ErasedHarness>> = vec![
+        Box::new(Harness::<Ours>::new(threads)),
+        Box::new(Harness::<OursBorrowed>::new(threads)),
+        Box::new(Harness::<Rayon>::new(threads)),
+        Box::new(Harness::<Tokio>::new(threads)),
+        Box::new(Harness::<StdThreadpool>::new(threads)),
+        Box::new(Harness::<FuturesPool>::new(threads)),
+    ];
+    println!("{threads} worker threads per pool, N = {n}, {rounds} rounds (+1 warm-up)");
+
+    for w in workloads(n) {
+        if !selected.is_empty() && !selected.iter().any(|s| s == w.name) {
+            continue;
+        }
+        // times[pool][round]: nanoseconds per element.
+        let mut times = vec![Vec::with_capacity(rounds); pools.len()];
+        for round in 0..=rounds {
+            for k in 0..pools.len() {
+                let p = (round + k) % pools.len();
+                let start = Instant::now();
+                (w.run)(&*pools[p], w.elements);
+                let ns = start.elapsed().as_nanos() as f64 / w.elements as f64;
+                if round > 0 {
+                    times[p].push(ns);
+                }
+            }
+        }
+        println!("\n{} ({} elements per iteration)", w.name, w.elements);
+        println!(
+            "| {:<22} | {:>12} | {:>10} | {:>15} |",
+            "pool", "ns/element", "ours/this", "p25-p75"
+        );
+        println!("|{:-<24}|{:->14}|{:->12}|{:->17}|", "", "", "", "");
+        for (p, pool) in pools.iter().enumerate() {
+            let ratios: Vec<f64> = times[0]
+                .iter()
+                .zip(&times[p])
+                .map(|(ours, this)| ours / this)
+                .collect();
+            println!(
+                "| {:<22} | {:>12.1} | {:>10.2} | {:>7.2}-{:<7.2} |",
+                pool.name(),
+                quantile(&times[p], 0.5),
+                quantile(&ratios, 0.5),
+                quantile(&ratios, 0.25),
+                quantile(&ratios, 0.75),
+            );
+        }
+    }
+}
