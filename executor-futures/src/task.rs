@@ -30,8 +30,9 @@
 //!    output; otherwise keep it aside.
 //! 3. CAS RUNNING → COMPLETE (or → CANCELLED if cancel won meanwhile).
 //! 4. If cancelled meanwhile, or the handle went away meanwhile, take the output
-//!    back. Otherwise wake the waiters that the CAS saw (`WAITING`) and call the hook.
-//! 5. Drop whatever output nobody will read (a panic in its `Drop` is caught).
+//!    back and drop it (a panic in its `Drop` is caught).
+//! 5. Unless cancelled meanwhile (the canceller did this part), wake the waiters
+//!    that the CAS saw (`WAITING`) and call the hook.
 
 use crate::current;
 use crate::handle::{TaskHandle, TaskId};
@@ -236,31 +237,32 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         work.expect("an executor returned a job as rejected after running it")
     }
 
-    /// Steps 2–5 of the completion (module docs).
+    /// Steps 2–5 of the completion (module docs). An output nobody will read is
+    /// dropped *before* the waiters are woken, so a woken waiter observes it gone.
     pub(crate) fn finish(self: Arc<Self>, result: Output<T>) {
         let panicked = result.is_err();
         let seen = self.state.load();
         let keep = seen & JOIN_INTEREST != 0 && seen & DONE == 0;
-        let mut garbage = None;
         if keep {
             lock(&self.slots).stage = Stage::Output(result);
         } else {
-            garbage = Some(result);
+            drop_quietly(result);
         }
         match self.state.transition_to_complete(panicked) {
             Finish::Discard => {
                 if keep {
-                    garbage = lock(&self.slots).take_output();
+                    let output = lock(&self.slots).take_output();
+                    drop_quietly(output);
                 }
             }
             Finish::Completed { prev } => {
                 if keep && prev & JOIN_INTEREST == 0 {
-                    garbage = lock(&self.slots).take_output();
+                    let output = lock(&self.slots).take_output();
+                    drop_quietly(output);
                 }
                 self.notify_done(prev);
             }
         }
-        drop_quietly(garbage);
     }
 
     /// Called by the thread that made the task terminal: wakes every waiter and
