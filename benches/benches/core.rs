@@ -17,10 +17,10 @@
 //! | `ping_pong` | a round trip | a token bounced between a "ping" and a "pong" job, each hop a new job: two chained spawns per round trip |
 //! | `round_trip` | a job | one job from outside into an idle pool and back to the waiting bench thread: wake-up latency |
 //!
-//! `chained_spawn` and `ping_pong` also run `executor_core_borrowed`: our pool
-//! reached through a `&'static` reference, so jobs that spawn jobs do not clone the
-//! pool handle (`rayon::spawn` and `tokio::spawn` need no handle; our API does).
-//! The difference between the two `executor_core` rows is the price of that clone.
+//! `chained_spawn` and `ping_pong` also run `executor_core_handle`: our pool with
+//! jobs that spawn through a cloned `ThreadPool` handle instead of the ambient
+//! `executor_core::spawn`. The difference between the two `executor_core` rows is
+//! the price of that clone.
 //!
 //! `N` is `EXECUTOR_BENCH_N` (default 1,000,000). Throughput is set per element,
 //! so criterion prints element rates; the per-element time is the printed time
@@ -53,7 +53,7 @@ fn bulk_n() -> usize {
 /// `elements` is the number of jobs (or links, or round trips) one iteration runs;
 /// it is also the criterion throughput, so the printed rate is per element.
 /// `long`: one iteration takes a large fraction of a second. `borrowed`: also run
-/// `executor_core_borrowed` (our pool without the per-job handle clone).
+/// `executor_core_handle` (our pool, spawning through a cloned handle).
 fn group(
     c: &mut Criterion,
     name: &str,

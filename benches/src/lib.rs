@@ -124,17 +124,47 @@ pub trait Peer: Sized {
     fn spawn_inside<F: FnOnce() + Send + 'static>(spawner: &Self::Spawner, f: F);
 }
 
-/// `executor_core::ThreadPool`: `execute` goes to the injector from outside and to
-/// the current worker's deque from inside.
+/// `executor_core::ThreadPool`: `execute` (the injector) from outside;
+/// `executor_core::spawn` (the current worker's deque, no handle) from inside, like
+/// `rayon::spawn` and `tokio::spawn`.
 #[derive(Debug)]
 pub struct Ours(pub executor_core::ThreadPool);
 
 impl Peer for Ours {
     const NAME: &'static str = "executor_core";
-    type Spawner = executor_core::ThreadPool;
+    type Spawner = ();
 
     fn build(threads: usize) -> Self {
         Ours(executor_core::ThreadPool::new(threads).expect("build executor_core pool"))
+    }
+
+    #[inline]
+    fn submit<F: FnOnce() + Send + 'static>(&self, f: F) {
+        self.0.execute(f).expect("executor_core rejected a job");
+    }
+
+    fn spawner(&self) -> Self::Spawner {}
+
+    #[inline]
+    fn spawn_inside<F: FnOnce() + Send + 'static>((): &(), f: F) {
+        executor_core::spawn(f).expect("executor_core rejected a job");
+    }
+}
+
+/// `executor_core::ThreadPool` whose jobs spawn through a cloned pool handle
+/// (`pool.clone()` captured, then `execute`), as code that holds a `ThreadPool` does.
+/// The difference to [`Ours`] in `chained_spawn`/`ping_pong` is the price of the
+/// handle clone: an `Arc` increment and decrement per job, on a cache line both
+/// workers touch.
+#[derive(Debug)]
+pub struct OursHandle(pub executor_core::ThreadPool);
+
+impl Peer for OursHandle {
+    const NAME: &'static str = "executor_core_handle";
+    type Spawner = executor_core::ThreadPool;
+
+    fn build(threads: usize) -> Self {
+        OursHandle(Ours::build(threads).0)
     }
 
     #[inline]
@@ -149,48 +179,6 @@ impl Peer for Ours {
     #[inline]
     fn spawn_inside<F: FnOnce() + Send + 'static>(spawner: &Self::Spawner, f: F) {
         spawner.execute(f).expect("executor_core rejected a job");
-    }
-}
-
-/// `executor_core::ThreadPool` reached through a `&'static` reference, so that jobs
-/// spawning jobs copy a pointer instead of cloning the pool handle (an `Arc`
-/// increment and decrement per job, on a cache line both workers touch). It is what
-/// our pool would cost with an ambient spawn like `rayon::spawn`; the difference to
-/// [`Ours`] in `chained_spawn`/`ping_pong` is the price of the handle clone.
-///
-/// The pool is leaked (it must outlive every job); dropping this shuts it down and
-/// waits for its threads, so only the few bytes of the handle stay behind.
-#[derive(Debug)]
-pub struct OursBorrowed(pub &'static executor_core::ThreadPool);
-
-impl Peer for OursBorrowed {
-    const NAME: &'static str = "executor_core_borrowed";
-    type Spawner = &'static executor_core::ThreadPool;
-
-    fn build(threads: usize) -> Self {
-        OursBorrowed(Box::leak(Box::new(Ours::build(threads).0)))
-    }
-
-    #[inline]
-    fn submit<F: FnOnce() + Send + 'static>(&self, f: F) {
-        Ours::spawn_inside(self.0, f);
-    }
-
-    fn spawner(&self) -> Self::Spawner {
-        self.0
-    }
-
-    #[inline]
-    fn spawn_inside<F: FnOnce() + Send + 'static>(spawner: &Self::Spawner, f: F) {
-        Ours::spawn_inside(spawner, f);
-    }
-}
-
-impl Drop for OursBorrowed {
-    fn drop(&mut self) {
-        self.0.shutdown();
-        let ended = self.0.await_termination(std::time::Duration::from_secs(30));
-        debug_assert!(ended, "the leaked executor_core pool did not terminate");
     }
 }
 
@@ -425,13 +413,13 @@ fn pong<P: Peer>(spawner: P::Spawner, done: &'static Countdown, rounds: usize) {
 }
 
 /// Runs `f` once with a freshly built harness of every pool, in a fixed order: ours
-/// first (and, if `borrowed`, [`OursBorrowed`] right after it), then rayon, tokio,
+/// first (and, if `borrowed`, [`OursHandle`] right after it), then rayon, tokio,
 /// threadpool, futures. Each harness is dropped (its threads shut down) before the
 /// next is built, so only one pool's threads exist at a time.
 pub fn for_each_peer(threads: usize, borrowed: bool, mut f: impl FnMut(&dyn ErasedHarness)) {
     f(&Harness::<Ours>::new(threads));
     if borrowed {
-        f(&Harness::<OursBorrowed>::new(threads));
+        f(&Harness::<OursHandle>::new(threads));
     }
     f(&Harness::<Rayon>::new(threads));
     f(&Harness::<Tokio>::new(threads));

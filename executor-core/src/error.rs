@@ -55,6 +55,8 @@ pub enum RejectReason {
     Shutdown,
     /// `shutdown_now` was called, or the pool has terminated.
     Stopped,
+    /// [`spawn`](crate::spawn) was called on a thread that is not a pool worker.
+    NotInPool,
 }
 
 /// A submission the pool refused; owns the task, which the caller gets back with
@@ -124,6 +126,9 @@ impl<T> fmt::Display for Rejected<T> {
             RejectReason::Stopped => {
                 f.write_str("task rejected: the pool has been stopped (shutdown_now) or terminated")
             }
+            RejectReason::NotInPool => f.write_str(
+                "task rejected: spawn was called outside a pool (use ThreadPool::execute)",
+            ),
         }
     }
 }

@@ -66,7 +66,7 @@ pub use builder::{Builder, DEFAULT_STACK_SIZE};
 pub use error::{BuildError, RejectReason, Rejected};
 pub use job::{Job, Runnable};
 pub use panic::{payload_message, JobPanic};
-pub use pool::{Executor, InlineExecutor, ThreadPool};
+pub use pool::{spawn, Executor, InlineExecutor, ThreadPool};
 pub use registry::PanicOrigin;
 pub use stats::Stats;
 pub use wait::{current_thread_index, is_interrupted, run_pending_job, wait_until, Waiter};

@@ -174,7 +174,9 @@ mod loom_tests {
     /// seen by the drain: never lost, never both.
     #[test]
     fn loom_submit_vs_shutdown_now() {
-        loom::model(|| {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
             let life = Arc::new(Lifecycle::new());
             let queue = Arc::new(Mutex::new(Vec::new()));
             let submitter = {

@@ -1,7 +1,7 @@
 //! [`ThreadPool`]: the public handle of a pool.
 
 use crate::builder::Builder;
-use crate::error::{BuildError, Rejected};
+use crate::error::{BuildError, RejectReason, Rejected};
 use crate::job::Job;
 use crate::lifecycle::State;
 use crate::registry::{Closure, Registry};
@@ -231,6 +231,51 @@ impl ThreadPool {
     pub fn stats(&self) -> Stats {
         self.registry().stats()
     }
+}
+
+/// Runs `f` on the pool of the calling worker, fire-and-forget: rayon's ambient
+/// `spawn`. The job goes to the calling worker's own deque (idle workers steal
+/// it), with no pool handle to clone, which matters for jobs that spawn jobs.
+///
+/// # Errors
+///
+/// [`Rejected`] holding `f` when the pool is shut down, or with
+/// [`RejectReason::NotInPool`] when the caller is not a pool worker.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc::channel;
+/// use executor_core::{spawn, RejectReason, ThreadPool};
+///
+/// assert_eq!(spawn(|| ()).unwrap_err().reason(), RejectReason::NotInPool);
+/// let pool = ThreadPool::new(2).unwrap();
+/// let (tx, rx) = channel();
+/// pool.execute(move || {
+///     // A chain: each link spawns the next without a pool handle.
+///     fn link(n: u32, tx: std::sync::mpsc::Sender<u32>) {
+///         if n == 0 {
+///             tx.send(0).unwrap();
+///         } else {
+///             spawn(move || link(n - 1, tx)).unwrap();
+///         }
+///     }
+///     link(100, tx);
+/// })
+/// .unwrap();
+/// assert_eq!(rx.recv().unwrap(), 0);
+/// ```
+#[inline]
+pub fn spawn<F>(f: F) -> Result<(), Rejected<F>>
+where
+    F: FnOnce() + Send + 'static,
+{
+    WorkerThread::with_current(|w| match w {
+        Some(w) => w
+            .push_local(Closure(f), State::Running)
+            .map_err(|r| r.map(|c| c.0)),
+        None => Err(Rejected::new(f, RejectReason::NotInPool)),
+    })
 }
 
 /// The seam between this crate and the layers above it: something that runs

@@ -7,8 +7,8 @@
 //! look starts at the injector instead, so a worker whose own jobs keep spawning
 //! cannot starve outside submissions.
 //!
-//! When it finds nothing it becomes a searcher, spins briefly with backoff, then
-//! sleeps through [`crate::sleep`]. The same loop serves [`wait_until`](crate::wait_until)
+//! When it finds nothing it becomes a searcher, spins with backoff and then yields
+//! for up to `SEARCH_BEFORE_PARK` (50 µs), then sleeps through [`crate::sleep`]. The same loop serves [`wait_until`](crate::wait_until)
 //! on a worker: the worker keeps running jobs (its own first) until the awaited
 //! condition holds, sleeping when there is nothing to run, so a 1-thread pool never
 //! deadlocks on a nested wait.
@@ -26,7 +26,13 @@ use std::cell::{Cell, OnceCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long an idle worker keeps searching (spinning, then yielding) before it
+/// parks. Parking and being woken costs tens of microseconds; searching a little
+/// longer than that catches the next job of a steady trickle without a wake-up,
+/// and costs an idle pool nothing measurable (it parks after this, once).
+const SEARCH_BEFORE_PARK: Duration = Duration::from_micros(50);
 
 thread_local! {
     static CURRENT: OnceCell<WorkerThread> = const { OnceCell::new() };
@@ -82,7 +88,8 @@ impl WorkerThread {
             }
             // A thief owns it: the drain hands it back, or a worker runs it.
         }
-        reg.sleep.notify_one();
+        // The fence above also orders the push before the sleepers check.
+        reg.sleep.notify_one_fenced();
         Ok(())
     }
 
@@ -170,6 +177,7 @@ impl WorkerThread {
         }
         reg.sleep.start_searching();
         let backoff = Backoff::new();
+        let mut idle_since: Option<Instant> = None;
         loop {
             if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
                 if reg.sleep.stop_searching() && reg.work_visible() {
@@ -183,6 +191,11 @@ impl WorkerThread {
             }
             if !backoff.is_completed() {
                 backoff.snooze();
+                continue;
+            }
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < SEARCH_BEFORE_PARK {
+                std::thread::yield_now();
                 continue;
             }
             if main_loop && reg.lifecycle.state() >= State::Shutdown {
@@ -201,6 +214,7 @@ impl WorkerThread {
                 deadline,
             );
             backoff.reset();
+            idle_since = None;
         }
     }
 

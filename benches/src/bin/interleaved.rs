@@ -12,8 +12,8 @@
 //! Workloads (see `benches/src/lib.rs` and `benches/core.rs` for what each
 //! measures): `spawn_outside` and `spawn_inside` (`N` jobs), `chained_spawn`
 //! (`N/10` links), `ping_pong` (`N/20` round trips), `round_trip` (1,000 single
-//! jobs from outside, one at a time). `executor_core_borrowed` is our pool without
-//! the per-job handle clone (see `OursBorrowed`).
+//! jobs from outside, one at a time). `executor_core_handle` is our pool spawning
+//! through a cloned handle instead of `executor_core::spawn` (see `OursHandle`).
 //!
 //! | variable | default |
 //! |---|---|
@@ -28,7 +28,7 @@
 //! (arguments, if any, select workloads by name).
 
 use benches::{
-    bench_threads, env_usize, ErasedHarness, FuturesPool, Harness, Ours, OursBorrowed, Rayon,
+    bench_threads, env_usize, ErasedHarness, FuturesPool, Harness, Ours, OursHandle, Rayon,
     StdThreadpool, Tokio,
 };
 use std::time::Instant;
@@ -93,7 +93,7 @@ fn main() {
     // Ours first: it is the reference of every ratio.
     let pools: Vec<Box<dyn ErasedHarness>> = vec![
         Box::new(Harness::<Ours>::new(threads)),
-        Box::new(Harness::<OursBorrowed>::new(threads)),
+        Box::new(Harness::<OursHandle>::new(threads)),
         Box::new(Harness::<Rayon>::new(threads)),
         Box::new(Harness::<Tokio>::new(threads)),
         Box::new(Harness::<StdThreadpool>::new(threads)),
