@@ -429,7 +429,10 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H>
             drop_quietly(output);
         } else if prev & WAITING != 0 && prev & DONE == 0 {
             // Release a waker a dropped `.await` left behind (select!, timeouts).
-            let waker = lock(&self.slots).waiters.as_mut().and_then(|w| w.waker.take());
+            let waker = lock(&self.slots)
+                .waiters
+                .as_mut()
+                .and_then(|w| w.waker.take());
             drop_quietly(waker);
         }
     }
@@ -457,5 +460,127 @@ where
         let (cell, result) =
             cell.run_as_current(move || catch_unwind(AssertUnwindSafe(move || callable.call())));
         cell.finish(result);
+    }
+}
+
+/// Model checks of the cell protocol: run vs cancel vs waker registration, and
+/// handle drop vs completion. Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p executor-futures --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::*;
+    use crate::handle::TaskHandle;
+    use loom::thread;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    use std::task::{Context, Poll, Wake};
+
+    #[derive(Default)]
+    struct Flag(AtomicUsize);
+
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, StdOrdering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn loom_run_cancel_and_waker_registration() {
+        loom::model(|| {
+            let cell = TaskCell::new(Call(|| 7u32), NoHook);
+            let job: Arc<dyn Runnable> = cell.clone();
+            let mut handle = TaskHandle::from_raw(cell as Arc<dyn RawTask<u32>>);
+            let canceller = handle.task_ref();
+            let runner = thread::spawn(move || job.run());
+            let cancel = thread::spawn(move || canceller.cancel());
+            let flag = Arc::new(Flag::default());
+            let waker = Waker::from(flag.clone());
+            let first = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+            runner.join().unwrap();
+            let won = cancel.join().unwrap();
+            let result = match first {
+                Poll::Ready(r) => r,
+                Poll::Pending => {
+                    // Registered before completion: the completer must have woken us.
+                    assert_eq!(flag.0.load(StdOrdering::SeqCst), 1, "lost wake-up");
+                    match Pin::new(&mut handle).poll(&mut Context::from_waker(&waker)) {
+                        Poll::Ready(r) => r,
+                        Poll::Pending => panic!("woken but not done"),
+                    }
+                }
+            };
+            match result {
+                Ok(v) => {
+                    assert!(!won, "cancel won but the value was delivered");
+                    assert_eq!(v, 7);
+                }
+                Err(e) => {
+                    assert!(won && e.is_cancelled(), "{e:?}");
+                }
+            }
+        });
+    }
+
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, StdOrdering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn loom_handle_drop_vs_completion_drops_output_once() {
+        loom::model(|| {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let d = drops.clone();
+            let cell = TaskCell::new(Call(move || Counted(d)), NoHook);
+            let job: Arc<dyn Runnable> = cell.clone();
+            let handle = TaskHandle::from_raw(cell as Arc<dyn RawTask<Counted>>);
+            let runner = thread::spawn(move || job.run());
+            drop(handle);
+            runner.join().unwrap();
+            assert_eq!(drops.load(StdOrdering::SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn loom_cancel_vs_abandon_vs_claim() {
+        loom::model(|| {
+            let runs = Arc::new(AtomicUsize::new(0));
+            let closure_drops = Arc::new(AtomicUsize::new(0));
+            let r = runs.clone();
+            let token = Counted(closure_drops.clone());
+            let cell = TaskCell::new(
+                Call(move || {
+                    let _token = token;
+                    r.fetch_add(1, StdOrdering::SeqCst);
+                }),
+                NoHook,
+            );
+            let job: Arc<dyn Runnable> = cell.clone();
+            let inline = cell.clone();
+            let abandon = thread::spawn(move || job.abandon());
+            let claim = thread::spawn(move || inline.run_inline());
+            let cancelled = cell.clone().cancel();
+            abandon.join().unwrap();
+            let claimed = claim.join().unwrap();
+            let ran = runs.load(StdOrdering::SeqCst);
+            assert_eq!(ran, claimed as usize, "ran iff claimed, at most once");
+            assert!(cell.state().is_done());
+            assert_eq!(
+                closure_drops.load(StdOrdering::SeqCst),
+                1,
+                "closure dropped once"
+            );
+            if !claimed {
+                // Cancelled while pending (by cancel or abandon): never ran.
+                assert!(cell.state().is_cancelled());
+            } else if cancelled {
+                // Cancel won while it ran: the outcome is Cancelled anyway.
+                assert!(cell.state().is_cancelled());
+            }
+        });
     }
 }

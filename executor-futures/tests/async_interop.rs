@@ -68,7 +68,10 @@ fn a2_pending_then_one_wake_then_ready_and_no_wake_after_completion() {
         done.wait().unwrap();
         let panic_waker = Waker::from(Arc::new(PanicWaker));
         let mut cx = Context::from_waker(&panic_waker);
-        assert!(matches!(Pin::new(&mut done).poll(&mut cx), Poll::Ready(Ok(5))));
+        assert!(matches!(
+            Pin::new(&mut done).poll(&mut cx),
+            Poll::Ready(Ok(5))
+        ));
     });
 }
 
@@ -79,12 +82,23 @@ fn latest_registered_waker_is_the_one_woken() {
         let gate = Gate::new();
         let g = gate.clone();
         let mut h = pool.submit(move || g.wait()).unwrap();
-        let (first, second) = (Arc::new(CountWaker::default()), Arc::new(CountWaker::default()));
+        let (first, second) = (
+            Arc::new(CountWaker::default()),
+            Arc::new(CountWaker::default()),
+        );
         let w1 = Waker::from(first.clone());
         let w2 = Waker::from(second.clone());
-        assert!(Pin::new(&mut h).poll(&mut Context::from_waker(&w1)).is_pending());
-        assert!(Pin::new(&mut h).poll(&mut Context::from_waker(&w2)).is_pending());
-        assert_eq!(Arc::strong_count(&first), 2, "the replaced waker was released");
+        assert!(Pin::new(&mut h)
+            .poll(&mut Context::from_waker(&w1))
+            .is_pending());
+        assert!(Pin::new(&mut h)
+            .poll(&mut Context::from_waker(&w2))
+            .is_pending());
+        assert_eq!(
+            Arc::strong_count(&first),
+            2,
+            "the replaced waker was released"
+        );
         gate.open();
         until(|| second.count() == 1, "the latest waker");
         assert_eq!(first.count(), 0);
@@ -122,7 +136,10 @@ fn a5_cancel_and_panic_seen_through_await() {
         let h1 = pool.submit(|| 1).unwrap();
         let r1 = h1.task_ref();
         let awaiting = std::thread::spawn(move || block_on(h1));
-        until(|| r1.state() == executor_futures::TaskState::Pending, "pending");
+        until(
+            || r1.state() == executor_futures::TaskState::Pending,
+            "pending",
+        );
         assert!(r1.cancel());
         assert!(awaiting.join().unwrap().unwrap_err().is_cancelled());
         gate.open();
@@ -163,7 +180,9 @@ fn a6_dropping_the_await_releases_the_waker_and_keeps_the_result() {
         let mut h = pool.submit(move || g.wait()).unwrap();
         let counter = Arc::new(CountWaker::default());
         let waker = Waker::from(counter.clone());
-        assert!(Pin::new(&mut h).poll(&mut Context::from_waker(&waker)).is_pending());
+        assert!(Pin::new(&mut h)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
         let baseline = 1; // `counter` itself
         assert_eq!(Arc::strong_count(&counter), baseline + 2); // + `waker` + stored
         drop(h); // detach: the stored waker is released at once
@@ -299,7 +318,10 @@ fn x5_wake_after_shutdown_now_resolves_cancelled() {
             })
             .unwrap();
         until(|| slot.lock().unwrap().is_some(), "first poll");
-        assert!(pool.shutdown_now().is_empty(), "idle async tasks are not queued");
+        assert!(
+            pool.shutdown_now().is_empty(),
+            "idle async tasks are not queued"
+        );
         assert!(pool.await_termination(LONG));
         let waker = slot.lock().unwrap().take().unwrap();
         waker.wake();
@@ -391,7 +413,10 @@ fn a8_waker_called_from_a_drop_during_shutdown() {
             })
             .unwrap();
         let r2 = f2.task_ref();
-        until(|| r2.state() == executor_futures::TaskState::Running, "f2 polled");
+        until(
+            || r2.state() == executor_futures::TaskState::Running,
+            "f2 polled",
+        );
         assert!(f2.cancel()); // drops f2's future (now or after its poll), whose Drop wakes f1
         until(|| drops.is_dropped(1), "f2's future dropped");
         // f1 is now queued again or idle; either way stopping the pool neither

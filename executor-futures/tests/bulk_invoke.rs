@@ -71,7 +71,9 @@ fn i3_timed_invoke_all_cancels_the_stragglers() {
             }),
         ];
         let start = Instant::now();
-        let handles = pool.invoke_all_timeout(tasks, Duration::from_millis(50)).unwrap();
+        let handles = pool
+            .invoke_all_timeout(tasks, Duration::from_millis(50))
+            .unwrap();
         assert!(start.elapsed() >= Duration::from_millis(50));
         assert!(handles.iter().all(|h| h.is_done()));
         assert_eq!(handles[1].state(), TaskState::Cancelled);
@@ -155,7 +157,10 @@ fn invoke_any_cancels_the_losers() {
         assert_eq!(pool.invoke_any(tasks).unwrap(), 7);
         opener.join().unwrap();
         pool.shutdown();
-        assert!(pool.await_termination(LONG), "the loser was cancelled and stopped");
+        assert!(
+            pool.await_termination(LONG),
+            "the loser was cancelled and stopped"
+        );
     });
 }
 

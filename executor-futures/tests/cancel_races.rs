@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use executor_core::ThreadPool;
-use executor_futures::{checkpoint, current_task, is_cancelled, Cancelled, ExecutorService, TaskHandle};
+use executor_futures::{
+    checkpoint, current_task, is_cancelled, Cancelled, ExecutorService, TaskHandle,
+};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Barrier};
@@ -118,7 +120,11 @@ fn r3_cancelled_task_never_starts() {
             b.wait();
             let (won, result) = res_rx.recv_timeout(LONG).unwrap();
             let (ran, unrun) = (ran.load(Ordering::SeqCst), unrun.load(Ordering::SeqCst));
-            assert_eq!(ran + unrun, 1, "iteration {i}: ran {ran}, dropped unrun {unrun}");
+            assert_eq!(
+                ran + unrun,
+                1,
+                "iteration {i}: ran {ran}, dropped unrun {unrun}"
+            );
             if won {
                 assert_eq!(result, Err(true));
                 if unrun == 1 {
@@ -316,7 +322,10 @@ fn current_task_is_a_cancellation_token_for_helper_threads() {
         let r = h.task_ref();
         assert!(h.cancel());
         r.wait().unwrap();
-        until(|| stopped.load(Ordering::SeqCst), "helper thread saw the token");
+        until(
+            || stopped.load(Ordering::SeqCst),
+            "helper thread saw the token",
+        );
         assert!(current_task().is_none());
     });
 }

@@ -103,7 +103,8 @@ fn get_never_hangs_on_a_drained_task_dropped_from_another_thread() {
             })
             .unwrap();
         started.wait();
-        let queued: Vec<TaskHandle<u32>> = (0..5).map(|i| pool.submit(move || i).unwrap()).collect();
+        let queued: Vec<TaskHandle<u32>> =
+            (0..5).map(|i| pool.submit(move || i).unwrap()).collect();
         let (tx, rx) = channel();
         let waiters: Vec<_> = queued
             .into_iter()
@@ -182,7 +183,11 @@ fn m2_cancelled_closures_are_released_promptly() {
         for h in &handles {
             assert!(h.cancel());
         }
-        assert_eq!(closures.live(), 0, "released by cancel, before the gate opens");
+        assert_eq!(
+            closures.live(),
+            0,
+            "released by cancel, before the gate opens"
+        );
         gate.open();
         blocker.get().unwrap();
         assert_eq!(pool.submit(|| 1).unwrap().get().unwrap(), 1);
@@ -218,7 +223,10 @@ fn m3_outputs_of_detached_tasks_are_not_retained() {
         }
         assert_eq!(outputs.live(), 0);
         outputs.assert_all_dropped_once(N);
-        assert!(peak.load(Ordering::SeqCst) <= 2 + 2, "peak live outputs stays small");
+        assert!(
+            peak.load(Ordering::SeqCst) <= 2 + 2,
+            "peak live outputs stays small"
+        );
     });
 }
 
@@ -241,7 +249,9 @@ fn hook_runs_exactly_once_on_every_path() {
         let r0 = pool.submit_with(|| 1, hook(0)).unwrap();
         r0.wait().unwrap();
         // 1: panicked
-        let r1 = pool.submit_with(|| -> u32 { panic!("x") }, hook(1)).unwrap();
+        let r1 = pool
+            .submit_with(|| -> u32 { panic!("x") }, hook(1))
+            .unwrap();
         r1.wait().unwrap();
         // 2: cancelled while running; 3: cancelled before start; 4: abandoned
         let started = Latch::new(1);
@@ -298,15 +308,21 @@ fn hook_owns_the_result_and_a_rejected_submission_drops_the_hook_unrun() {
         // Dropping the hook's handle drops the output.
         let o = outputs.clone();
         pool.submit_with(move || o.token(1), drop).unwrap();
-        until(|| outputs.dropped() == 2, "output dropped with the hook's handle");
+        until(
+            || outputs.dropped() == 2,
+            "output dropped with the hook's handle",
+        );
         // Rejected: hook never runs.
         pool.shutdown();
         let ran = Arc::new(AtomicUsize::new(0));
         let r = ran.clone();
         let rejected = pool
-            .submit_with(|| 5, move |_h: TaskHandle<i32>| {
-                r.fetch_add(1, Ordering::SeqCst);
-            })
+            .submit_with(
+                || 5,
+                move |_h: TaskHandle<i32>| {
+                    r.fetch_add(1, Ordering::SeqCst);
+                },
+            )
             .unwrap_err();
         assert_eq!(rejected.into_inner()(), 5);
         assert_eq!(ran.load(Ordering::SeqCst), 0);

@@ -40,9 +40,8 @@ fn s6_happens_before_submit_task_get() {
             let f = flag.clone();
             let h = pool
                 .submit(move || {
-                    let ok = data.len() == 1000
-                        && data[999] == 999
-                        && f.load(Ordering::Relaxed) == 1;
+                    let ok =
+                        data.len() == 1000 && data[999] == 999 && f.load(Ordering::Relaxed) == 1;
                     f.store(2, Ordering::Relaxed);
                     ok
                 })
@@ -216,7 +215,10 @@ fn f9_cancel_running_task_discards_output_after_body_finishes() {
             .unwrap();
         started.wait();
         assert!(h.cancel());
-        assert!(h.is_done() && h.is_cancelled(), "done at once, before the body ends");
+        assert!(
+            h.is_done() && h.is_cancelled(),
+            "done at once, before the body ends"
+        );
         let r = h.task_ref();
         assert!(h.get().unwrap_err().is_cancelled());
         assert_eq!(drops.created(), 0, "body still blocked");
@@ -247,7 +249,10 @@ fn f10_cancel_raises_the_flag_of_a_running_task() {
         assert!(h.cancel());
         assert!(h.get().unwrap_err().is_cancelled());
         pool.shutdown();
-        assert!(pool.await_termination(LONG), "the loop saw the flag and exited");
+        assert!(
+            pool.await_termination(LONG),
+            "the loop saw the flag and exited"
+        );
     });
 }
 
@@ -473,7 +478,9 @@ fn get_on_own_handle_is_would_deadlock() {
         let h = pool
             .submit(move || {
                 let me = rx.recv().unwrap();
-                res_tx.send(me.get().unwrap_err().is_would_deadlock()).unwrap();
+                res_tx
+                    .send(me.get().unwrap_err().is_would_deadlock())
+                    .unwrap();
                 5u32
             })
             .unwrap();

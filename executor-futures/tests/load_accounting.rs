@@ -37,7 +37,9 @@ fn round_trips(total: usize) {
 /// About 4 s in a debug build on a 2-core machine, so it always runs.
 #[test]
 fn ld_one_million_submit_get_round_trips() {
-    bounded_for(std::time::Duration::from_secs(120), || round_trips(1_000_000));
+    bounded_for(std::time::Duration::from_secs(120), || {
+        round_trips(1_000_000)
+    });
 }
 
 #[test]

@@ -72,7 +72,11 @@ fn w5_p6_helping_get_on_cancelled_and_panicked_children() {
                 assert!(c1.cancel());
                 let e1 = c1.get().unwrap_err();
                 let e2 = c2.get().unwrap_err();
-                (e1.is_cancelled(), e2.message().map(str::to_owned), s.get().unwrap())
+                (
+                    e1.is_cancelled(),
+                    e2.message().map(str::to_owned),
+                    s.get().unwrap(),
+                )
             })
             .unwrap();
         let (cancelled, msg, s) = parent.get().unwrap();

@@ -21,7 +21,10 @@ pub fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     bounded_for(TEST_BOUND, f)
 }
 
-pub fn bounded_for<R: Send + 'static>(bound: Duration, f: impl FnOnce() -> R + Send + 'static) -> R {
+pub fn bounded_for<R: Send + 'static>(
+    bound: Duration,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
     let (tx, rx) = mpsc::channel();
     let t = std::thread::Builder::new()
         .name("bounded".into())
@@ -82,7 +85,10 @@ impl Gate {
             if executor_futures::is_cancelled() {
                 return false;
             }
-            assert!(Instant::now() < deadline, "neither opened nor cancelled within LONG");
+            assert!(
+                Instant::now() < deadline,
+                "neither opened nor cancelled within LONG"
+            );
             open = self
                 .0
                  .1
