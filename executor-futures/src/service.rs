@@ -290,7 +290,7 @@ pub trait ExecutorService: Executor {
     /// # Errors
     ///
     /// [`InvokeAnyError::Empty`] at once for no tasks; [`InvokeAnyError::AllFailed`]
-    /// with every [`TaskError`] (input order) when all panicked or were cancelled;
+    /// with every [`TaskError`](crate::TaskError) (input order) when all panicked or were cancelled;
     /// [`InvokeAnyError::Rejected`] when the executor refused a task.
     ///
     /// # Examples

@@ -224,7 +224,7 @@ fn spawn_runs_futures_on_the_pool_and_requeues_on_wake() {
         assert_eq!(block_on(outer).unwrap(), 21);
         // A panicking future.
         let p = pool.spawn(async { panic!("async boom") }).unwrap();
-        let e: TaskError = p.get().map(|()| ()).unwrap_err();
+        let e: TaskError = p.get().unwrap_err();
         assert_eq!(e.message(), Some("async boom"));
     });
 }
