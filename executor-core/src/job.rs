@@ -65,6 +65,49 @@ impl<F: FnOnce() + Send + 'static> BoxedFn for F {
 enum Kind {
     Closure(Box<dyn BoxedFn>),
     Task(Arc<dyn Runnable>),
+    /// Fork-join work owned by a waiting caller (see [`JobRef`]).
+    Internal(JobRef),
+}
+
+/// What an internal job does when run or abandoned.
+pub(crate) struct JobVTable {
+    /// Runs the job. Called at most once, and then `abandon` is not called.
+    pub(crate) execute: unsafe fn(*const ()),
+    /// Gives the job back to its owner unrun (the pool is stopping). Called at most
+    /// once, and then `execute` is not called.
+    pub(crate) abandon: unsafe fn(*const ()),
+}
+
+/// A pointer to fork-join work whose owner waits for it: the second closure of a
+/// `join` (on the owner's stack), a `scope`'s spawned closure, an `install`.
+///
+/// Such a job borrows from its owner's frame, so it must run, or be given back to
+/// its owner (`abandon`), before the owner returns; it is never handed to the user
+/// (`shutdown_now` abandons it instead), and dropping it unrun abandons it.
+pub(crate) struct JobRef {
+    ptr: *const (),
+    vtable: &'static JobVTable,
+}
+
+// SAFETY: a JobRef is only created (`JobRef::new`) for data that may be run and
+// abandoned from any thread: its constructors require the pointee to be `Sync` and
+// its closures `Send`, and the owner keeps it alive until one of the two was called.
+#[allow(unsafe_code)]
+unsafe impl Send for JobRef {}
+
+impl JobRef {
+    /// # Safety
+    ///
+    /// `ptr` must stay valid until `execute` or `abandon` has been called with it
+    /// (exactly one of them, once), and both must be safe to call from any thread.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn new(ptr: *const (), vtable: &'static JobVTable) -> JobRef {
+        JobRef { ptr, vtable }
+    }
+
+    pub(crate) fn ptr(&self) -> *const () {
+        self.ptr
+    }
 }
 
 /// A unit of work queued on a pool: a boxed closure (one allocation) or a
@@ -94,11 +137,36 @@ impl Job {
         Job(Some(Kind::Task(task)))
     }
 
+    /// Queues internal fork-join work (see [`JobRef`]).
+    pub(crate) fn internal(job: JobRef) -> Job {
+        Job(Some(Kind::Internal(job)))
+    }
+
+    /// True for internal fork-join work, which is never handed to the user.
+    pub(crate) fn is_internal(&self) -> bool {
+        matches!(self.0, Some(Kind::Internal(_)))
+    }
+
+    /// If this is the internal job `ptr`, takes it out without running or
+    /// abandoning it (its owner will run the work inline).
+    pub(crate) fn take_internal(&mut self, ptr: *const ()) -> bool {
+        if matches!(&self.0, Some(Kind::Internal(r)) if std::ptr::eq(r.ptr(), ptr)) {
+            self.0 = None;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Runs the job on the current thread. A panic propagates to the caller.
+    #[allow(unsafe_code)]
     pub fn run(mut self) {
         match self.0.take() {
             Some(Kind::Closure(f)) => f.call(),
             Some(Kind::Task(t)) => t.run(),
+            // SAFETY: the JobRef contract: the pointee is alive until execute or
+            // abandon is called; `take` makes this the only call.
+            Some(Kind::Internal(r)) => unsafe { (r.vtable.execute)(r.ptr) },
             None => {}
         }
     }
@@ -119,9 +187,13 @@ impl Job {
 }
 
 impl Drop for Job {
+    #[allow(unsafe_code)]
     fn drop(&mut self) {
-        if let Some(Kind::Task(t)) = self.0.take() {
-            t.abandon();
+        match self.0.take() {
+            Some(Kind::Task(t)) => t.abandon(),
+            // SAFETY: as in `run`: alive until this one call.
+            Some(Kind::Internal(r)) => unsafe { (r.vtable.abandon)(r.ptr) },
+            _ => {}
         }
     }
 }
@@ -131,6 +203,7 @@ impl fmt::Debug for Job {
         let kind = match self.0 {
             Some(Kind::Closure(_)) => "closure",
             Some(Kind::Task(_)) => "task",
+            Some(Kind::Internal(_)) => "internal",
             None => "consumed",
         };
         f.debug_struct("Job").field("kind", &kind).finish()

@@ -31,6 +31,7 @@
 //! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
 //! | `job` | the unit of work and the [`Runnable`] seam |
 //! | `wait` | [`wait_until`] / [`Waiter`]: waiting that helps on a worker |
+//! | `join`, `scope`, `latch` | fork-join: [`join`], [`Scope`], `install` (the only `unsafe` code) |
 //!
 //! # Examples
 //!
@@ -52,10 +53,13 @@
 mod builder;
 mod error;
 mod job;
+mod join;
+mod latch;
 mod lifecycle;
 mod panic;
 mod pool;
 mod registry;
+mod scope;
 mod sleep;
 mod stats;
 mod sync;
@@ -65,11 +69,15 @@ mod worker;
 pub use builder::{Builder, DEFAULT_STACK_SIZE};
 pub use error::{BuildError, RejectReason, Rejected};
 pub use job::{Job, Runnable};
+pub use join::join;
 pub use panic::{payload_message, JobPanic};
 pub use pool::{spawn, Executor, InlineExecutor, ThreadPool};
 pub use registry::PanicOrigin;
+pub use scope::{scope, Scope};
 pub use stats::Stats;
-pub use wait::{current_thread_index, is_interrupted, run_pending_job, wait_until, Waiter};
+pub use wait::{
+    current_thread_index, is_interrupted, run_pending_job, wait_until, yield_now, Waiter, Yield,
+};
 
 /// Locks a `std` mutex, ignoring poison (no user code runs under our locks).
 pub(crate) fn sync_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -231,6 +231,97 @@ impl ThreadPool {
     pub fn stats(&self) -> Stats {
         self.registry().stats()
     }
+
+    /// The process-wide default pool (`num_cpus` threads), built on first use; the
+    /// free functions [`join`](crate::join) and [`scope`](crate::scope) use it when
+    /// called outside any pool. It is never shut down.
+    ///
+    /// # Panics
+    ///
+    /// If its threads cannot be spawned.
+    pub fn global() -> &'static ThreadPool {
+        static GLOBAL: std::sync::OnceLock<ThreadPool> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(|| {
+            Builder::new()
+                .name("executor-global")
+                .build()
+                .expect("spawning the global pool's threads")
+        })
+    }
+
+    /// Runs `op` on one of this pool's workers and returns its result, blocking
+    /// the caller (or, on another pool's worker, helping that pool) meanwhile.
+    /// `op` may borrow from the caller. On one of this pool's workers it just
+    /// calls `op`. If the pool has shut down, `op` runs on the calling thread.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic of `op`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let data = vec![1, 2, 3];
+    /// let index = pool.install(|| (data.iter().sum::<i32>(), pool.current_thread_index()));
+    /// assert_eq!(index.0, 6);
+    /// assert!(index.1.is_some());
+    /// ```
+    pub fn install<OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce() -> R + Send,
+        R: Send,
+    {
+        if self.is_worker_thread() {
+            return op();
+        }
+        crate::join::install_from_outside(self.registry(), op)
+    }
+
+    /// [`join`](crate::join) on this pool: runs `a` and `b`, potentially in
+    /// parallel, and returns both results.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic of `a` or `b`, after both finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let v: Vec<u64> = (1..=100).collect();
+    /// let (left, right) = v.split_at(50);
+    /// let (a, b) = pool.join(|| left.iter().sum::<u64>(), || right.iter().sum::<u64>());
+    /// assert_eq!(a + b, 5050);
+    /// ```
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        self.install(|| crate::join(a, b))
+    }
+
+    /// Runs `op` in a fork-join [`Scope`](crate::Scope) on this pool: tasks
+    /// spawned in it may borrow from the caller, and this returns only after all of
+    /// them finished (see [`Scope`](crate::Scope)).
+    ///
+    /// # Panics
+    ///
+    /// Re-raises the first panic of `op` or a spawned task, after all finished.
+    pub fn scope<'scope, OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce(&crate::Scope<'scope>) -> R + Send,
+        R: Send,
+    {
+        self.install(|| {
+            WorkerThread::with_current(|w| {
+                crate::scope::scope_on_worker(w.expect("install runs on a worker"), op)
+            })
+        })
+    }
 }
 
 /// Runs `f` on the pool of the calling worker, fire-and-forget: rayon's ambient

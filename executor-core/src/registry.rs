@@ -249,6 +249,11 @@ impl Registry {
         }
         let drained = self.drain_queues();
         drop(drain_guard);
+        // Fork-join work is never handed to the user: dropping it gives it back to
+        // its waiting owner, which runs it itself (see `job::JobRef`).
+        let (internal, drained): (Vec<Job>, Vec<Job>) =
+            drained.into_iter().partition(Job::is_internal);
+        drop(internal);
         self.sleep.notify_all();
         if first {
             tracing::info!(pool = %self.name, handed_back = drained.len(), "shutdown_now: queues drained, running jobs interrupted");

@@ -145,6 +145,42 @@ pub fn run_pending_job() -> bool {
     WorkerThread::with_current(|w| w.is_some_and(WorkerThread::run_one))
 }
 
+/// What [`yield_now`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Yield {
+    /// It ran one pending job.
+    Executed,
+    /// There was no pending job to run.
+    Idle,
+}
+
+/// Lets a worker run one pending job (its own deque first, then stealing), like
+/// rayon's `yield_now`. `None` when the caller is not a pool worker.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::{yield_now, ThreadPool, Yield};
+/// assert_eq!(yield_now(), None);
+/// let pool = ThreadPool::new(1).unwrap();
+/// let r = pool.install(|| {
+///     executor_core::spawn(|| ()).unwrap();
+///     (yield_now(), yield_now())
+/// });
+/// assert_eq!(r, (Some(Yield::Executed), Some(Yield::Idle)));
+/// ```
+pub fn yield_now() -> Option<Yield> {
+    WorkerThread::with_current(|w| {
+        w.map(|w| {
+            if w.run_one() {
+                Yield::Executed
+            } else {
+                Yield::Idle
+            }
+        })
+    })
+}
+
 /// The index of the calling thread in its pool, if it is a pool worker.
 ///
 /// # Examples

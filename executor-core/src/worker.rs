@@ -218,9 +218,15 @@ impl WorkerThread {
         }
     }
 
+    /// Pops the newest job of this worker's own deque.
+    #[inline]
+    pub(crate) fn pop_local(&self) -> Option<Job> {
+        self.deque.pop()
+    }
+
     /// Runs one job, catching its panic (the worker survives it).
     #[inline]
-    fn run_job(&self, job: Job) {
+    pub(crate) fn run_job(&self, job: Job) {
         let result = catch_unwind(AssertUnwindSafe(|| job.run()));
         let counters = &self.registry.counters[self.index];
         counters.bump_executed();
