@@ -31,7 +31,7 @@
 //! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
 //! | `job` | the unit of work and the [`Runnable`] seam |
 //! | `wait` | [`wait_until`] / [`Waiter`]: waiting that helps on a worker |
-//! | `join`, `scope`, `latch` | fork-join: [`join`], [`Scope`], `install` (the only `unsafe` code) |
+//! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`], [`Scope`], `install`, `broadcast` (the only `unsafe` code) |
 //!
 //! # Examples
 //!
@@ -50,6 +50,7 @@
 //! assert_eq!(squares, [0, 1, 4, 9]);
 //! ```
 
+mod broadcast;
 mod builder;
 mod error;
 mod job;
@@ -66,6 +67,7 @@ mod sync;
 mod wait;
 mod worker;
 
+pub use broadcast::BroadcastContext;
 pub use builder::{Builder, DEFAULT_STACK_SIZE};
 pub use error::{BuildError, RejectReason, Rejected};
 pub use job::{Job, Runnable};

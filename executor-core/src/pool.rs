@@ -278,6 +278,37 @@ impl ThreadPool {
         crate::join::install_from_outside(self.registry(), op)
     }
 
+    /// Runs `op` once on every worker of the pool and returns the results, in
+    /// worker-index order. Each call gets a [`BroadcastContext`](crate::BroadcastContext)
+    /// with its worker's index. A worker runs its call before any other queued job,
+    /// but after the job it is running; calling this from a worker of the pool is
+    /// fine (that worker runs its own call while waiting).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] (holding `op`) when the pool is shut down.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises the first panic of `op` after every call finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::new(3).unwrap();
+    /// let indices = pool
+    ///     .broadcast(|ctx| (ctx.index(), executor_core::current_thread_index()))
+    ///     .unwrap();
+    /// assert_eq!(indices, vec![(0, Some(0)), (1, Some(1)), (2, Some(2))]);
+    /// ```
+    pub fn broadcast<OP, R>(&self, op: OP) -> Result<Vec<R>, Rejected<OP>>
+    where
+        OP: Fn(crate::BroadcastContext) -> R + Sync,
+        R: Send,
+    {
+        crate::broadcast::broadcast(self.registry(), op)
+    }
+
     /// [`join`](crate::join) on this pool: runs `a` and `b`, potentially in
     /// parallel, and returns both results.
     ///

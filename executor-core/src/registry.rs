@@ -91,6 +91,8 @@ pub enum PanicOrigin {
 pub(crate) struct Registry {
     pub(crate) name: String,
     pub(crate) injector: Injector<Job>,
+    /// One queue per worker for `broadcast` jobs; only that worker takes from it.
+    pub(crate) broadcasts: Box<[Injector<Job>]>,
     pub(crate) stealers: Box<[Stealer<Job>]>,
     pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
     pub(crate) sleep: Sleep,
@@ -165,6 +167,7 @@ impl Registry {
         Registry {
             name,
             injector: Injector::new(),
+            broadcasts: (0..n).map(|_| Injector::new()).collect(),
             stealers: stealers.into_boxed_slice(),
             counters: (0..n).map(|_| CachePadded::default()).collect(),
             sleep: Sleep::new(n),
@@ -218,7 +221,9 @@ impl Registry {
 
     /// True if any queue holds a job (a snapshot).
     pub(crate) fn work_visible(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+        !self.injector.is_empty()
+            || self.stealers.iter().any(|s| !s.is_empty())
+            || self.broadcasts.iter().any(|b| !b.is_empty())
     }
 
     /// The main loop's exit test (see the shutdown protocol above).
@@ -274,6 +279,15 @@ impl Registry {
         for stealer in self.stealers.iter() {
             loop {
                 match stealer.steal() {
+                    Steal::Success(job) => out.push(job),
+                    Steal::Empty => break,
+                    Steal::Retry => continue,
+                }
+            }
+        }
+        for queue in self.broadcasts.iter() {
+            loop {
+                match queue.steal() {
                     Steal::Success(job) => out.push(job),
                     Steal::Empty => break,
                     Steal::Retry => continue,
@@ -420,7 +434,9 @@ impl Registry {
             threads: self.num_threads(),
             submitted: self.lifecycle.accepted(),
             rejected: self.rejected.load(Ordering::Relaxed),
-            queued: self.injector.len() + self.stealers.iter().map(Stealer::len).sum::<usize>(),
+            queued: self.injector.len()
+                + self.stealers.iter().map(Stealer::len).sum::<usize>()
+                + self.broadcasts.iter().map(Injector::len).sum::<usize>(),
             ..Stats::default()
         };
         for c in self.counters.iter() {

@@ -106,8 +106,11 @@ where
         // SAFETY: the same pointer and vtable, handed to the owner, which executes
         // it exactly once (`run_orphans`).
         let job = unsafe { JobRef::new(ptr, Self::VTABLE) };
+        // Once pushed, the owner may run it and return (freeing the scope): wake
+        // through copies taken before.
+        let (registry, index) = (scope.registry.clone(), scope.owner_index);
         crate::sync_lock(&scope.orphans).push(job);
-        scope.registry.sleep.unpark(scope.owner_index);
+        registry.sleep.unpark(index);
     }
 }
 

@@ -107,6 +107,12 @@ impl WorkerThread {
     /// rest belongs to `shutdown_now`'s drain.
     #[inline]
     fn find_work(&self, stopping: bool) -> Option<Job> {
+        let broadcasts = &self.registry.broadcasts[self.index];
+        if !broadcasts.is_empty() {
+            if let Steal::Success(job) = broadcasts.steal() {
+                return Some(job);
+            }
+        }
         if stopping {
             return self.deque.pop();
         }

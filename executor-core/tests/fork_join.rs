@@ -310,3 +310,91 @@ fn global_scope_outside_any_pool() {
     });
     assert_eq!(v, [2, 3, 4]);
 }
+
+#[test]
+fn broadcast_visits_each_worker_exactly_once() {
+    within(LONG, || {
+        for threads in [1, 2, 4] {
+            let pool = ThreadPool::new(threads).unwrap();
+            let calls = AtomicUsize::new(0);
+            let r = pool
+                .broadcast(|ctx| {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    assert_eq!(ctx.num_threads(), threads);
+                    (ctx.index(), executor_core::current_thread_index())
+                })
+                .unwrap();
+            let expected: Vec<_> = (0..threads).map(|i| (i, Some(i))).collect();
+            assert_eq!(r, expected);
+            assert_eq!(calls.load(Ordering::SeqCst), threads);
+            // From inside the pool too (the calling worker runs its own call).
+            let inner = pool.install(|| pool.broadcast(|ctx| ctx.index()).unwrap());
+            assert_eq!(inner, (0..threads).collect::<Vec<_>>());
+        }
+    });
+}
+
+#[test]
+fn broadcast_waits_for_busy_workers_and_is_rejected_after_shutdown() {
+    within(LONG, || {
+        let pool = ThreadPool::new(2).unwrap();
+        let gate = block_all_workers(&pool);
+        let p = pool.clone();
+        let t = std::thread::spawn(move || p.broadcast(|ctx| ctx.index() * 10).unwrap());
+        gate.open();
+        assert_eq!(t.join().unwrap(), vec![0, 10]);
+        pool.shutdown();
+        let err = pool.broadcast(|_| ()).unwrap_err();
+        assert_eq!(err.reason(), executor_core::RejectReason::Shutdown);
+    });
+}
+
+/// A broadcast in flight when shutdown_now drains the queues still returns one
+/// result per worker (calls the pool cannot run any more run on the caller).
+#[test]
+fn broadcast_survives_shutdown_now() {
+    within(LONG, || {
+        let pool = ThreadPool::new(2).unwrap();
+        let gate = block_all_workers(&pool);
+        let p = pool.clone();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let t = std::thread::spawn(move || {
+            p.broadcast(move |ctx| {
+                c.fetch_add(1, Ordering::SeqCst);
+                ctx.index()
+            })
+            .unwrap()
+        });
+        // Wait until both broadcast jobs are queued, then stop the pool.
+        while pool.stats().queued < 2 {
+            std::thread::yield_now();
+        }
+        assert!(
+            pool.shutdown_now().is_empty(),
+            "broadcast jobs are never handed back"
+        );
+        gate.open();
+        assert_eq!(t.join().unwrap(), vec![0, 1]);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(pool.await_termination(LONG));
+    });
+}
+
+#[test]
+fn yield_now_runs_pending_work() {
+    use executor_core::{yield_now, Yield};
+    let pool = ThreadPool::new(1).unwrap();
+    let ran = AtomicUsize::new(0);
+    let r = pool.install(|| {
+        executor_core::scope(|s| {
+            s.spawn(|_| {
+                ran.fetch_add(1, Ordering::SeqCst);
+            });
+            (yield_now(), yield_now())
+        })
+    });
+    assert_eq!(r, (Some(Yield::Executed), Some(Yield::Idle)));
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(yield_now(), None);
+}
