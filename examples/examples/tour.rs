@@ -2,34 +2,52 @@
 //!
 //! Run it with `cargo run --release --example tour`. It builds a pool, runs
 //! fire-and-forget work from outside and from inside the pool, shows how panics
-//! are survived and reported, and shuts pools down the three ways (`shutdown`,
-//! `shutdown_now`, drop), printing what happens at each step.
+//! are survived and reported, shuts pools down the three ways (`shutdown`,
+//! `shutdown_now`, drop), then submits typed tasks (get, timeout, cancel, panic,
+//! `.await`, invoke_all / invoke_any) and runs fork-join code (join, scope,
+//! broadcast), printing what happens at each step.
 
-use executor_core::{is_interrupted, ThreadPool};
+use executor_core::{is_interrupted, join, ThreadPool};
+use executor_futures::ExecutorService;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
+    // The tour panics on purpose; print those panics as one line each.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        println!(
+            "  [panic hook, on {}] {}",
+            thread.name().unwrap_or("?"),
+            info.payload_as_str().unwrap_or("?")
+        );
+    }));
     println!("== 1. build a pool ==");
     let pool = ThreadPool::builder()
         .name("tour")
         .thread_name(|i| format!("tour-{i}"))
         .on_thread_start(|i| println!("  worker {i} started"))
         .on_thread_stop(|i| println!("  worker {i} stopped"))
-        .panic_handler(|p| println!("  panic handler: worker {:?} panicked: {:?}", p.worker(), p.message()))
+        .panic_handler(|p| {
+            println!(
+                "  panic handler: worker {:?} panicked: {:?}",
+                p.worker(),
+                p.message()
+            )
+        })
         .build()
         .expect("a pool with num_cpus threads");
     println!("  {} threads", pool.num_threads());
 
     println!("\n== 2. fire-and-forget: a million jobs from outside ==");
-    let sum = Arc::new(AtomicU64::new(0));
+    static SUM: AtomicU64 = AtomicU64::new(0);
+    let sum = &SUM;
     let start = Instant::now();
     for i in 0..1_000_000u64 {
-        let sum = sum.clone();
         pool.execute(move || {
-            sum.fetch_add(i, Ordering::Relaxed);
+            SUM.fetch_add(i, Ordering::Relaxed);
         })
         .expect("the pool is running");
     }
@@ -46,7 +64,12 @@ fn main() {
     println!("\n== 3. jobs spawning jobs (they stay on the spawning worker's deque; idle workers steal) ==");
     let leaves = Arc::new(AtomicUsize::new(0));
     let (done_tx, done_rx) = channel();
-    fn split(pool: &ThreadPool, depth: u32, leaves: &Arc<AtomicUsize>, done: &std::sync::mpsc::Sender<()>) {
+    fn split(
+        pool: &ThreadPool,
+        depth: u32,
+        leaves: &Arc<AtomicUsize>,
+        done: &std::sync::mpsc::Sender<()>,
+    ) {
         if depth == 0 {
             if leaves.fetch_add(1, Ordering::SeqCst) + 1 == 1 << 16 {
                 done.send(()).unwrap();
@@ -61,12 +84,21 @@ fn main() {
     split(&pool, 16, &leaves, &done_tx);
     done_rx.recv().unwrap();
     let stats = pool.stats();
-    println!("  {} leaves; {} steals so far", leaves.load(Ordering::SeqCst), stats.steals);
+    println!(
+        "  {} leaves; {} steals so far",
+        leaves.load(Ordering::SeqCst),
+        stats.steals
+    );
 
     println!("\n== 4. a panicking job does not kill its worker ==");
-    pool.execute(|| panic!("deliberate panic in the tour")).unwrap();
+    pool.execute(|| panic!("deliberate panic in the tour"))
+        .unwrap();
+    while pool.stats().panicked == 0 {
+        std::thread::yield_now();
+    }
     let (tx, rx) = channel();
-    pool.execute(move || tx.send("still alive").unwrap()).unwrap();
+    pool.execute(move || tx.send("still alive").unwrap())
+        .unwrap();
     println!("  after the panic: {}", rx.recv().unwrap());
 
     println!("\n== 5. shutdown: queued work finishes, new work is rejected ==");
@@ -77,9 +109,15 @@ fn main() {
         Ok(()) => unreachable!(),
         Err(rejected) => println!("  rejected: {rejected} (the closure came back to us)"),
     }
-    println!("  terminated while a job is blocked? {}", pool.await_termination(Duration::from_millis(20)));
+    println!(
+        "  terminated while a job is blocked? {}",
+        pool.await_termination(Duration::from_millis(20))
+    );
     gate_tx.send(()).unwrap();
-    println!("  terminated after releasing it? {}", pool.await_termination(Duration::from_secs(10)));
+    println!(
+        "  terminated after releasing it? {}",
+        pool.await_termination(Duration::from_secs(10))
+    );
     let s = pool.stats();
     println!(
         "  stats: submitted {}, completed {}, panicked {}, rejected {}, steals {}",
@@ -101,7 +139,8 @@ fn main() {
     .unwrap();
     started_rx.recv().unwrap();
     for i in 0..3 {
-        pool.execute(move || println!("  queued job {i} ran by hand")).unwrap();
+        pool.execute(move || println!("  queued job {i} ran by hand"))
+            .unwrap();
     }
     let never_started = pool.shutdown_now();
     println!("  {} jobs handed back", never_started.len());
@@ -121,6 +160,111 @@ fn main() {
         .unwrap();
     }
     drop(pool);
-    println!("  after drop: {} of 1000 jobs ran", ran.load(Ordering::SeqCst));
+    println!(
+        "  after drop: {} of 1000 jobs ran",
+        ran.load(Ordering::SeqCst)
+    );
+
+    typed_tasks();
+    fork_join();
     println!("\ntour finished");
+}
+
+/// executor-futures: Callable tasks with cancellable handles.
+fn typed_tasks() {
+    println!("\n== 8. submit: a handle with get, get_timeout, cancel, and .await ==");
+    let pool = ThreadPool::new(2).unwrap();
+    let answer = pool.submit(|| 6 * 7).unwrap();
+    println!("  get() = {:?}", answer.get());
+
+    let (release_tx, release_rx) = channel::<()>();
+    let mut slow = pool
+        .submit(move || release_rx.recv().map(|()| "released"))
+        .unwrap();
+    match slow.get_timeout(Duration::from_millis(20)) {
+        Err(e) if e.is_timeout() => {
+            println!("  get_timeout(20ms): timed out; the handle and its result are kept")
+        }
+        other => println!("  get_timeout(20ms): {other:?}"),
+    }
+    release_tx.send(()).unwrap();
+    println!("  then get() = {:?}", slow.get());
+
+    let boom = pool
+        .submit(|| -> u32 { panic!("deliberate panic in a task") })
+        .unwrap();
+    match boom.get() {
+        Err(e) => println!(
+            "  a panicking task: get() = Err({e}), message {:?}",
+            e.message()
+        ),
+        Ok(v) => println!("  unexpected value {v}"),
+    }
+
+    // Cancelling a task that is running: it sees the flag and stops early.
+    let (started_tx, started_rx) = channel();
+    let worker = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            let mut rounds = 0u64;
+            while !executor_futures::is_cancelled() {
+                rounds += 1;
+                std::thread::yield_now();
+            }
+            rounds
+        })
+        .unwrap();
+    started_rx.recv().unwrap();
+    println!("  cancel() on a running task: {}", worker.cancel());
+    println!("  its get(): {:?}", worker.get().map_err(|e| e.to_string()));
+
+    let handle = pool.spawn(async { "hello from an async task" }).unwrap();
+    println!("  .await: {:?}", futures::executor::block_on(handle));
+
+    let all = pool
+        .invoke_all((1..=5u64).map(|i| move || i * i))
+        .unwrap()
+        .into_iter()
+        .map(|h| h.get().unwrap())
+        .collect::<Vec<_>>();
+    println!("  invoke_all (submission order): {all:?}");
+    let any = pool.invoke_any(vec![
+        Box::new(|| -> &str { panic!("first candidate fails") })
+            as Box<dyn FnOnce() -> &'static str + Send>,
+        Box::new(|| "second candidate wins"),
+    ]);
+    println!("  invoke_any: {any:?}");
+}
+
+/// executor-core fork-join: join, scope, broadcast.
+fn fork_join() {
+    println!("\n== 9. fork-join: join (no allocation per fork), scope, broadcast ==");
+    fn fib(n: u64) -> u64 {
+        if n < 20 {
+            return (0..n).fold((0u64, 1u64), |(a, b), _| (b, a + b)).0;
+        }
+        let (a, b) = join(|| fib(n - 1), || fib(n - 2));
+        a + b
+    }
+    let pool = ThreadPool::new(2).unwrap();
+    let start = Instant::now();
+    println!(
+        "  fib(35) = {} in {:?}",
+        pool.install(|| fib(35)),
+        start.elapsed()
+    );
+
+    let mut chunks_sums = [0u64; 4];
+    let data: Vec<u64> = (1..=1_000_000).collect();
+    pool.scope(|s| {
+        for (chunk, sum) in data.chunks(250_000).zip(chunks_sums.iter_mut()) {
+            s.spawn(move |_| *sum = chunk.iter().sum());
+        }
+    });
+    println!("  scope: four tasks summed borrowed chunks: {chunks_sums:?}");
+
+    let seen = pool
+        .broadcast(|ctx| format!("worker {} of {}", ctx.index(), ctx.num_threads()))
+        .unwrap();
+    println!("  broadcast: {seen:?}");
 }
