@@ -268,31 +268,22 @@ impl Registry {
 
     /// Takes every queued job, oldest first per queue.
     fn drain_queues(&self) -> Vec<Job> {
-        let mut out = Vec::new();
-        loop {
-            match self.injector.steal() {
-                Steal::Success(job) => out.push(job),
-                Steal::Empty => break,
-                Steal::Retry => continue,
-            }
-        }
-        for stealer in self.stealers.iter() {
+        fn drain(steal: impl Fn() -> Steal<Job>, out: &mut Vec<Job>) {
             loop {
-                match stealer.steal() {
+                match steal() {
                     Steal::Success(job) => out.push(job),
-                    Steal::Empty => break,
+                    Steal::Empty => return,
                     Steal::Retry => continue,
                 }
             }
+        }
+        let mut out = Vec::new();
+        drain(|| self.injector.steal(), &mut out);
+        for stealer in self.stealers.iter() {
+            drain(|| stealer.steal(), &mut out);
         }
         for queue in self.broadcasts.iter() {
-            loop {
-                match queue.steal() {
-                    Steal::Success(job) => out.push(job),
-                    Steal::Empty => break,
-                    Steal::Retry => continue,
-                }
-            }
+            drain(|| queue.steal(), &mut out);
         }
         out
     }
