@@ -20,6 +20,21 @@
 //!
 //! Every job captures a pointer (never nothing): a zero-sized closure would let
 //! `Box::new` skip the allocation that real jobs pay on the pools that box closures.
+//!
+//! Beyond the job-scheduling workloads:
+//!
+//! * [`forkjoin`]: `fib`, `sum` and quicksort written once over a [`ForkJoin`]
+//!   trait (`install` + `join`), for our pool and rayon (`benches/forkjoin.rs`).
+//! * [`collect`]: submit tasks that return values and collect them through each
+//!   pool's handle (or a one-shot slot), and `fib` by nested submit/get
+//!   (`benches/futures.rs`).
+//! * [`interleave`]: the round-robin runner of the `interleaved*` binaries.
+
+pub mod collect;
+pub mod forkjoin;
+pub mod interleave;
+
+pub use forkjoin::{ErasedForkJoin, ForkJoin};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};

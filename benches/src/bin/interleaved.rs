@@ -7,7 +7,8 @@
 //! back to back, in an order that rotates each round. A round's ratio `ours / peer`
 //! compares two measurements taken a fraction of a second apart; the table prints
 //! the median of those paired ratios over the rounds, with the 25th–75th
-//! percentile, next to each pool's median time per element.
+//! percentile, next to each pool's median time per element (the runner is
+//! `benches::interleave`, shared with `interleaved_forkjoin`).
 //!
 //! Workloads (see `benches/src/lib.rs` and `benches/core.rs` for what each
 //! measures): `spawn_outside` and `spawn_inside` (`N` jobs), `chained_spawn`
@@ -27,11 +28,11 @@
 //! ```
 //! (arguments, if any, select workloads by name).
 
+use benches::interleave::{interleave, selected, Contestant};
 use benches::{
     bench_threads, env_usize, ErasedHarness, FuturesPool, Harness, Ours, OursHandle, Rayon,
     StdThreadpool, Tokio,
 };
-use std::time::Instant;
 
 /// One workload: its name, elements per iteration, and how to run one iteration.
 struct Workload {
@@ -77,18 +78,10 @@ fn workloads(n: usize) -> Vec<Workload> {
     ]
 }
 
-/// The `q`-quantile (0..=1) of `v`, by nearest rank; `v` must not be empty.
-fn quantile(v: &[f64], q: f64) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * q).round() as usize]
-}
-
 fn main() {
     let threads = bench_threads();
     let n = env_usize("EXECUTOR_BENCH_N", 1_000_000);
     let rounds = env_usize("EXECUTOR_BENCH_ROUNDS", 15);
-    let selected: Vec<String> = std::env::args().skip(1).collect();
 
     // Ours first: it is the reference of every ratio.
     let pools: Vec<Box<dyn ErasedHarness>> = vec![
@@ -102,42 +95,13 @@ fn main() {
     println!("{threads} worker threads per pool, N = {n}, {rounds} rounds (+1 warm-up)");
 
     for w in workloads(n) {
-        if !selected.is_empty() && !selected.iter().any(|s| s == w.name) {
+        if !selected(w.name) {
             continue;
         }
-        // times[pool][round]: nanoseconds per element.
-        let mut times = vec![Vec::with_capacity(rounds); pools.len()];
-        for round in 0..=rounds {
-            for k in 0..pools.len() {
-                let p = (round + k) % pools.len();
-                let start = Instant::now();
-                (w.run)(&*pools[p], w.elements);
-                let ns = start.elapsed().as_nanos() as f64 / w.elements as f64;
-                if round > 0 {
-                    times[p].push(ns);
-                }
-            }
-        }
-        println!("\n{} ({} elements per iteration)", w.name, w.elements);
-        println!(
-            "| {:<22} | {:>12} | {:>10} | {:>15} |",
-            "pool", "ns/element", "ours/this", "p25-p75"
-        );
-        println!("|{:-<24}|{:->14}|{:->12}|{:->17}|", "", "", "", "");
-        for (p, pool) in pools.iter().enumerate() {
-            let ratios: Vec<f64> = times[0]
-                .iter()
-                .zip(&times[p])
-                .map(|(ours, this)| ours / this)
-                .collect();
-            println!(
-                "| {:<22} | {:>12.1} | {:>10.2} | {:>7.2}-{:<7.2} |",
-                pool.name(),
-                quantile(&times[p], 0.5),
-                quantile(&ratios, 0.5),
-                quantile(&ratios, 0.25),
-                quantile(&ratios, 0.75),
-            );
-        }
+        let mut contestants: Vec<Contestant<'_>> = pools
+            .iter()
+            .map(|h| Contestant::timed(h.name(), || (w.run)(&**h, w.elements)))
+            .collect();
+        interleave(w.name, w.elements, rounds, &mut contestants);
     }
 }
