@@ -1,0 +1,634 @@
+//! [`CompletionService`]: submit tasks to an executor, take their results in the
+//! order they finish (Java's `ExecutorCompletionService`).
+//!
+//! Each task is submitted with `executor-futures`' completion hook
+//! ([`ExecutorService::submit_with`]); the hook turns the done handle into a
+//! [`Completed`] and pushes it into the service's queue. The protocol (counters,
+//! registry, exactly-once argument) is in `shared.rs`, the wake-up protocol in
+//! `waitlist.rs`.
+
+use crate::completed::{Completed, TimedCall, TimedFuture};
+use crate::error::TrySubmitError;
+use crate::iter::{CompletionStream, IntoIter, IntoStream, Iter};
+use crate::shared::{quietly, Block, Shared};
+use executor_core::{Executor, Rejected, ThreadPool};
+use executor_futures::{Callable, ExecutorService, TaskHandle, TaskId, TaskRef};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Submits tasks to an executor and hands out their results in the order they
+/// finish: Java's `ExecutorCompletionService`, Python's `as_completed` over a
+/// growing set of tasks.
+///
+/// * [`submit`](CompletionService::submit) a callable or
+///   [`spawn`](CompletionService::spawn) a future; both return the task's
+///   [`TaskId`], or hand the task back in [`Rejected`].
+/// * [`take`](CompletionService::take) blocks until the next task finishes and
+///   returns `None` when nothing is outstanding (instead of blocking forever);
+///   [`poll`](CompletionService::poll) never blocks;
+///   [`poll_timeout`](CompletionService::poll_timeout) waits up to a timeout.
+///   `for done in &service` iterates in completion order until nothing is
+///   outstanding; [`stream`](CompletionService::stream) does the same as a
+///   `futures_core::Stream`.
+/// * Every accepted task is delivered exactly once, whatever its ending: value,
+///   `Err` value, panic, or cancel (see [`Completed`]).
+/// * All methods take `&self` and the service is `Sync`: several threads can
+///   submit while others take (share it with `Arc` or `std::thread::scope`).
+/// * Waiting on a pool worker (a task that takes from a service) *helps*: the
+///   worker runs queued jobs meanwhile, so it works even on a 1-thread pool.
+/// * [`bounded`](CompletionService::bounded) caps the tasks submitted and not yet
+///   taken: `submit` then waits for room and
+///   [`try_submit`](CompletionService::try_submit) reports
+///   [`Full`](TrySubmitError::Full).
+///
+/// # Dropping
+///
+/// Dropping the service cancels every task it submitted that is not done yet
+/// (queued ones never run and their closures are dropped at once; running ones
+/// see [`executor_futures::is_cancelled`] turn true and their output is dropped
+/// when they return) and drops the results not taken yet. Results of tasks that
+/// finish afterwards are dropped by the finishing thread. Nothing is leaked, and
+/// the drop never blocks. The executor handle it owns is dropped last (dropping
+/// the last handle of a [`ThreadPool`] closes the pool).
+///
+/// A task must not `take` from the service it was submitted to while it is the
+/// only task outstanding there: it would wait for itself.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc::channel;
+/// use executor_completion::CompletionService;
+///
+/// let pool = executor_core::ThreadPool::new(2).unwrap();
+/// let service = CompletionService::new(pool);
+/// let (go_tx, go_rx) = channel::<()>();
+/// let slow = service.submit(move || { go_rx.recv().unwrap(); "slow" }).unwrap();
+/// let fast = service.submit(|| "fast").unwrap();
+///
+/// let first = service.take().unwrap(); // the fast one: `slow` is still blocked
+/// assert_eq!((first.id(), first.get().unwrap()), (fast, "fast"));
+/// go_tx.send(()).unwrap();
+/// let second = service.take().unwrap();
+/// assert_eq!((second.id(), second.get().unwrap()), (slow, "slow"));
+/// assert!(service.take().is_none()); // nothing outstanding: no hang
+/// ```
+pub struct CompletionService<T, E = ThreadPool> {
+    exec: E,
+    shared: Arc<Shared<T>>,
+}
+
+/// The completion hook of one task.
+fn hook<T: Send + 'static>(
+    shared: Arc<Shared<T>>,
+    submitted: Instant,
+) -> impl FnOnce(TaskHandle<T>) + Send + 'static {
+    move |handle| shared.complete(handle, submitted)
+}
+
+impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
+    /// A service submitting to `exec`, with no cap on outstanding tasks.
+    ///
+    /// `exec` is any [`Executor`]: a [`ThreadPool`] (or a clone of one), `&pool`,
+    /// `Arc<...>`, or [`InlineExecutor`](executor_core::InlineExecutor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let service = CompletionService::new(&pool); // borrows the pool
+    /// service.submit(|| 1).unwrap();
+    /// assert_eq!(service.take().unwrap().get().unwrap(), 1);
+    /// ```
+    pub fn new(exec: E) -> CompletionService<T, E> {
+        CompletionService {
+            exec,
+            shared: Arc::new(Shared::new(None)),
+        }
+    }
+
+    /// A service that allows at most `capacity` tasks submitted and not yet
+    /// taken: [`submit`](CompletionService::submit) waits for room (a consumer
+    /// taking a result), [`try_submit`](CompletionService::try_submit) reports
+    /// [`TrySubmitError::Full`]. A result counts until it is taken (a cancelled
+    /// task too).
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use executor_completion::CompletionService;
+    ///
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let service = CompletionService::bounded(pool, 4);
+    /// let most = AtomicUsize::new(0);
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         for i in 0..100u32 {
+    ///             service.submit(move || i).unwrap(); // waits while 4 are outstanding
+    ///             most.fetch_max(service.outstanding(), Ordering::Relaxed);
+    ///         }
+    ///     });
+    ///     let (mut sum, mut taken) = (0, 0);
+    ///     while taken < 100 {
+    ///         match service.take() {
+    ///             Some(done) => (sum, taken) = (sum + done.get().unwrap(), taken + 1),
+    ///             None => std::thread::yield_now(), // the producer has not caught up
+    ///         }
+    ///     }
+    ///     assert_eq!(sum, (0..100).sum());
+    /// });
+    /// assert!(most.into_inner() <= 4);
+    /// ```
+    pub fn bounded(exec: E, capacity: usize) -> CompletionService<T, E> {
+        assert!(
+            capacity > 0,
+            "a bounded completion service needs a capacity of at least 1"
+        );
+        CompletionService {
+            exec,
+            shared: Arc::new(Shared::new(Some(capacity))),
+        }
+    }
+
+    /// Queues `work` with `queue` (a `submit_with` or `spawn_with`), keeping the
+    /// counters and the registry right on every path.
+    fn queue_task<W>(
+        &self,
+        work: W,
+        block: bool,
+        queue: impl FnOnce(&E, W, Arc<Shared<T>>, Instant) -> Result<TaskRef, Rejected<W>>,
+    ) -> Result<TaskId, TrySubmitError<W>> {
+        if block {
+            self.shared.acquire();
+        } else if !self.shared.try_acquire() {
+            return Err(TrySubmitError::Full(work));
+        }
+        self.shared.reserve();
+        let submitted = Instant::now();
+        match queue(&self.exec, work, self.shared.clone(), submitted) {
+            Ok(task) => {
+                let id = task.id();
+                self.shared.register(task);
+                Ok(id)
+            }
+            Err(rejected) => {
+                self.shared.unreserve();
+                Err(TrySubmitError::Rejected(rejected))
+            }
+        }
+    }
+
+    fn submit_inner<C>(&self, task: C, block: bool) -> Result<TaskId, TrySubmitError<C>>
+    where
+        C: Callable<T> + Send + 'static,
+    {
+        self.queue_task(TimedCall(task), block, |exec, work, shared, submitted| {
+            exec.submit_with(work, hook(shared, submitted))
+        })
+        .map_err(|e| e.map(|TimedCall(c)| c))
+    }
+
+    /// Submits `task` (a closure or any [`Callable`]) and returns its id; its
+    /// result will be delivered by `take`, `poll`, the iterator or the stream. In
+    /// a bounded service it first waits for room (helping, on a pool worker).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding `task` (never run) when the executor refuses it; then
+    /// nothing is queued in the service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let service = CompletionService::new(pool.clone());
+    /// let id = service.submit(|| 6 * 7).unwrap();
+    /// let done = service.take().unwrap();
+    /// assert_eq!((done.id(), done.get().unwrap()), (id, 42));
+    ///
+    /// pool.shutdown();
+    /// let rejected = service.submit(|| 43).unwrap_err();
+    /// assert_eq!(rejected.into_inner()(), 43); // back, unrun
+    /// assert!(service.poll().is_none());
+    /// ```
+    pub fn submit<C>(&self, task: C) -> Result<TaskId, Rejected<C>>
+    where
+        C: Callable<T> + Send + 'static,
+    {
+        self.submit_inner(task, true).map_err(|e| match e {
+            TrySubmitError::Rejected(r) => r,
+            TrySubmitError::Full(_) => unreachable!("a blocking submit waits for room"),
+        })
+    }
+
+    /// [`submit`](CompletionService::submit) without waiting: a bounded service
+    /// that is full hands the task back at once.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySubmitError::Full`] (bounded service at capacity) or
+    /// [`TrySubmitError::Rejected`] (the executor refused), holding `task`.
+    ///
+    /// # Examples
+    ///
+    /// See [`TrySubmitError`].
+    pub fn try_submit<C>(&self, task: C) -> Result<TaskId, TrySubmitError<C>>
+    where
+        C: Callable<T> + Send + 'static,
+    {
+        self.submit_inner(task, false)
+    }
+
+    fn spawn_inner<F>(&self, future: F, block: bool) -> Result<TaskId, TrySubmitError<F>>
+    where
+        E: Clone + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.queue_task(
+            TimedFuture::Fresh(future),
+            block,
+            |exec, work, shared, submitted| exec.spawn_with(work, hook(shared, submitted)),
+        )
+        .map_err(|e| e.map(|f| f.into_inner().expect("a rejected future was never polled")))
+    }
+
+    /// Runs `future` on the executor as an async task (see
+    /// [`ExecutorService::spawn`]) and returns its id; its output is delivered
+    /// like a callable's. In a bounded service it first waits for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding `future` (never polled) when the executor refuses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let inner = pool.submit(|| 20).unwrap();
+    /// let service = CompletionService::new(pool);
+    /// service.spawn(async move { inner.await.unwrap() + 1 }).unwrap();
+    /// service.submit(|| 1).unwrap();
+    /// let mut got: Vec<i32> = service.into_iter().map(|d| d.get().unwrap()).collect();
+    /// got.sort();
+    /// assert_eq!(got, [1, 21]);
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> Result<TaskId, Rejected<F>>
+    where
+        E: Clone + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.spawn_inner(future, true).map_err(|e| match e {
+            TrySubmitError::Rejected(r) => r,
+            TrySubmitError::Full(_) => unreachable!("a blocking spawn waits for room"),
+        })
+    }
+
+    /// [`spawn`](CompletionService::spawn) without waiting for room.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySubmitError::Full`] or [`TrySubmitError::Rejected`], holding `future`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let service = CompletionService::bounded(pool, 1);
+    /// service.try_spawn(async { 1 }).unwrap();
+    /// assert!(service.try_spawn(async { 2 }).unwrap_err().is_full());
+    /// ```
+    pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, TrySubmitError<F>>
+    where
+        E: Clone + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.spawn_inner(future, false)
+    }
+}
+
+impl<T, E> CompletionService<T, E> {
+    /// The executor the tasks run on.
+    pub fn executor(&self) -> &E {
+        &self.exec
+    }
+
+    /// The cap on outstanding tasks, if the service is bounded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// use executor_core::InlineExecutor;
+    /// assert_eq!(CompletionService::<u8, _>::new(InlineExecutor).capacity(), None);
+    /// assert_eq!(CompletionService::<u8, _>::bounded(InlineExecutor, 3).capacity(), Some(3));
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.shared.cap()
+    }
+
+    /// Blocks until a task finishes and returns it, in completion order. Returns
+    /// `None` at once when nothing is outstanding (no task pending, no result
+    /// waiting) rather than blocking forever. On a pool worker it runs queued jobs
+    /// while it waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::ThreadPool::new(2).unwrap());
+    /// assert!(service.take().is_none());
+    /// service.submit(|| "a").unwrap();
+    /// assert_eq!(service.take().unwrap().get().unwrap(), "a");
+    /// ```
+    pub fn take(&self) -> Option<Completed<T>> {
+        self.shared
+            .recv(Block::Until(None), |q| q.pop_front())
+            .flatten()
+    }
+
+    /// The next finished task if one is ready; never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// assert!(service.poll().is_none());
+    /// service.submit(|| 5).unwrap(); // inline: done at once
+    /// assert_eq!(service.poll().unwrap().get().unwrap(), 5);
+    /// ```
+    pub fn poll(&self) -> Option<Completed<T>> {
+        self.shared.recv(Block::No, |q| q.pop_front()).flatten()
+    }
+
+    /// Like [`take`](CompletionService::take), but gives up after `timeout`
+    /// (then `None`). Also `None` at once when nothing is outstanding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::ThreadPool::new(1).unwrap());
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// service.submit(move || rx.recv().unwrap()).unwrap();
+    /// assert!(service.poll_timeout(Duration::from_millis(5)).is_none());
+    /// tx.send(()).unwrap();
+    /// assert!(service.poll_timeout(Duration::from_secs(10)).is_some());
+    /// ```
+    pub fn poll_timeout(&self, timeout: Duration) -> Option<Completed<T>> {
+        self.poll_deadline(Instant::now().checked_add(timeout))
+    }
+
+    /// Like [`poll_timeout`](CompletionService::poll_timeout) with a deadline
+    /// (`None`: no deadline, as `take`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::<u8>::new(executor_core::ThreadPool::new(1).unwrap());
+    /// assert!(service.poll_deadline(Some(Instant::now() + Duration::from_secs(1))).is_none());
+    /// ```
+    pub fn poll_deadline(&self, deadline: Option<Instant>) -> Option<Completed<T>> {
+        self.shared
+            .recv(Block::Until(deadline), |q| q.pop_front())
+            .flatten()
+    }
+
+    /// Every result ready now, in completion order; never blocks. A consumer
+    /// that wakes up rarely can take everything at once (one lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// for i in 0..3 {
+    ///     service.submit(move || i).unwrap();
+    /// }
+    /// let all: Vec<i32> = service.drain_ready().into_iter().map(|d| d.get().unwrap()).collect();
+    /// assert_eq!(all, [0, 1, 2]);
+    /// ```
+    pub fn drain_ready(&self) -> Vec<Completed<T>> {
+        self.shared
+            .recv(Block::No, |q| Vec::from(std::mem::take(q)))
+            .unwrap_or_default()
+    }
+
+    /// Tasks submitted and not yet taken: pending ones plus results waiting to be
+    /// taken. A snapshot: other threads may change it at any time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// service.submit(|| ()).unwrap();
+    /// assert_eq!((service.outstanding(), service.pending(), service.ready()), (1, 0, 1));
+    /// service.take().unwrap();
+    /// assert_eq!(service.outstanding(), 0);
+    /// assert!(service.is_empty());
+    /// ```
+    pub fn outstanding(&self) -> usize {
+        self.shared.outstanding()
+    }
+
+    /// Same as [`outstanding`](CompletionService::outstanding).
+    pub fn len(&self) -> usize {
+        self.outstanding()
+    }
+
+    /// True when nothing is outstanding (`take` would return `None`).
+    pub fn is_empty(&self) -> bool {
+        self.outstanding() == 0
+    }
+
+    /// Tasks accepted and not finished yet.
+    pub fn pending(&self) -> usize {
+        self.shared.pending()
+    }
+
+    /// Results ready to be taken.
+    pub fn ready(&self) -> usize {
+        self.shared.ready()
+    }
+
+    /// Cancels the task `id` if it was submitted here and is not done: true iff
+    /// this call cancelled it (see [`TaskHandle::cancel`]). It is then delivered
+    /// as cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::ThreadPool::new(1).unwrap());
+    /// let (tx, rx) = channel::<()>();
+    /// service.submit(move || { rx.recv().unwrap(); 1 }).unwrap();
+    /// let queued = service.submit(|| unreachable!("cancelled before it started")).unwrap();
+    /// assert!(service.cancel(queued));
+    /// let done = service.take().unwrap();
+    /// assert!(done.id() == queued && done.is_cancelled());
+    /// tx.send(()).unwrap();
+    /// assert_eq!(service.take().unwrap().get().unwrap(), 1);
+    /// ```
+    pub fn cancel(&self, id: TaskId) -> bool {
+        self.shared.task(id.as_u64()).is_some_and(|t| t.cancel())
+    }
+
+    /// Cancels every task submitted so far that is not done yet, and returns how
+    /// many this call cancelled. Queued tasks never run; running ones see
+    /// [`executor_futures::is_cancelled`]. Each is still delivered, as cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::ThreadPool::new(1).unwrap());
+    /// let (started_tx, started_rx) = channel();
+    /// service
+    ///     .submit(move || {
+    ///         started_tx.send(()).unwrap();
+    ///         while !executor_futures::is_cancelled() {
+    ///             std::thread::yield_now();
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// started_rx.recv().unwrap();
+    /// for _ in 0..3 {
+    ///     service.submit(|| ()).unwrap();
+    /// }
+    /// assert_eq!(service.cancel_all(), 4);
+    /// assert_eq!(service.iter().filter(|d| d.is_cancelled()).count(), 4);
+    /// ```
+    pub fn cancel_all(&self) -> usize {
+        self.shared
+            .take_tasks()
+            .into_iter()
+            .filter(TaskRef::cancel)
+            .count()
+    }
+
+    /// A blocking iterator over results in completion order; it ends when nothing
+    /// is outstanding. It takes every ready result at each wake-up (they are then
+    /// no longer available to other consumers). Same as `&service` in a `for`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::ThreadPool::new(2).unwrap());
+    /// for i in 0..5u64 {
+    ///     service.submit(move || i * i).unwrap();
+    /// }
+    /// let mut sum = 0;
+    /// for done in &service {
+    ///     sum += done.get().unwrap();
+    /// }
+    /// assert_eq!(sum, 30);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter::new(&self.shared)
+    }
+
+    /// The results as a [`futures_core::Stream`], in completion order; it ends
+    /// (`None`) when nothing is outstanding. Works on any runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::ThreadPool::new(2).unwrap());
+    /// for i in 0..4 {
+    ///     service.submit(move || i).unwrap();
+    /// }
+    /// let sum = futures::executor::block_on(
+    ///     service.stream().map(|d| d.get().unwrap()).fold(0, |a, b| async move { a + b }),
+    /// );
+    /// assert_eq!(sum, 6);
+    /// ```
+    pub fn stream(&self) -> CompletionStream<'_, T> {
+        CompletionStream::new(&self.shared)
+    }
+
+    /// The results as an owned stream (e.g. to move into a spawned task); the
+    /// service is dropped with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use executor_completion::CompletionService;
+    /// let service = CompletionService::new(executor_core::ThreadPool::new(1).unwrap());
+    /// service.submit(|| 1).unwrap();
+    /// let all: Vec<_> = futures::executor::block_on(service.into_stream().collect::<Vec<_>>());
+    /// assert_eq!(all.len(), 1);
+    /// ```
+    pub fn into_stream(self) -> IntoStream<T, E> {
+        IntoStream::new(self)
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared<T>> {
+        &self.shared
+    }
+}
+
+impl<'a, T, E> IntoIterator for &'a CompletionService<T, E> {
+    type Item = Completed<T>;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T, E> IntoIterator for CompletionService<T, E> {
+    type Item = Completed<T>;
+    type IntoIter = IntoIter<T, E>;
+
+    /// An owning blocking iterator; dropping it drops the service.
+    fn into_iter(self) -> IntoIter<T, E> {
+        IntoIter::new(self)
+    }
+}
+
+impl<T, E> Drop for CompletionService<T, E> {
+    fn drop(&mut self) {
+        let (tasks, queue) = self.shared.close();
+        for task in tasks {
+            task.cancel();
+        }
+        for item in queue {
+            quietly(move || drop(item));
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for CompletionService<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (takers, submitters) = self.shared.waiting();
+        f.debug_struct("CompletionService")
+            .field("pending", &self.pending())
+            .field("ready", &self.ready())
+            .field("capacity", &self.capacity())
+            .field("waiting_consumers", &takers)
+            .field("waiting_submitters", &submitters)
+            .finish_non_exhaustive()
+    }
+}

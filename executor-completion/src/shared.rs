@@ -1,0 +1,414 @@
+//! The state one completion service shares with the completion hooks of its
+//! tasks: the queue of results, the registry of tasks not yet done, the waiters,
+//! and the counters.
+//!
+//! ## Who touches what
+//!
+//! Everything behind the one mutex (`State`) is touched only under it; the
+//! counters are atomics so that a waiter can test its condition without the lock.
+//!
+//! * `pending` counts accepted tasks whose result was not delivered yet. `submit`
+//!   increments it *before* handing the task to the executor (so the hook's
+//!   decrement can never come first) and decrements it itself only when the
+//!   executor refuses the task; the hook decrements it under the lock, in the same
+//!   critical section that pushes the result. So, under the lock, "queue empty and
+//!   `pending == 0`" means nothing is outstanding: `take` returns `None`.
+//! * `ready` mirrors the queue's length (stored under the lock after each change).
+//! * `tasks` maps the id of each accepted, not-yet-done task to its `TaskRef`, for
+//!   `cancel`, `cancel_all` and drop. `submit` inserts *after* the executor accepted
+//!   the task, and only if the task is not done yet (checked under the lock); the
+//!   hook removes it under the lock. The hook runs after the task became done, so
+//!   either the hook's critical section comes first (then `submit` sees the task
+//!   done and does not insert), or `submit`'s does (then the hook removes the
+//!   entry): no entry is left behind.
+//! * `in_flight` (bounded mode only) counts tasks submitted and not yet taken: a
+//!   submitter takes a permit with a CAS before queuing, a consumer returns
+//!   permits under the lock when it takes results.
+//! * `closed` is set by the service's drop: from then on a hook drops its result
+//!   instead of queuing it, so no result stays in an unreachable queue.
+//!
+//! ## Exactly-once delivery
+//!
+//! `executor-futures` calls a task's completion hook exactly once, whatever the
+//! ending (value, panic, cancel before or while running, job dropped unrun). The
+//! hook pushes exactly one `Completed` under the lock, and a consumer removes it
+//! under the lock: each result is delivered to exactly one consumer, once. A
+//! rejected submission never gets a hook (the executor never accepted it), and
+//! `submit` undoes its reservation. Waking follows the protocol in `waitlist`.
+
+use crate::completed::{take_run_record, Completed};
+use crate::waitlist::{Notifier, WaitList, Wakeups};
+use executor_core::Waiter;
+use executor_futures::{TaskError, TaskHandle, TaskRef};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Task ids are small, distinct integers: a multiplicative hash spreads them
+/// (SipHash would cost more than the rest of the map operation).
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Registry = HashMap<u64, TaskRef, BuildHasherDefault<IdHasher>>;
+
+pub(crate) struct State<T> {
+    queue: VecDeque<Completed<T>>,
+    tasks: Registry,
+    takers: WaitList,
+    submitters: WaitList,
+    closed: bool,
+}
+
+/// How long a consumer is prepared to wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Block {
+    /// Not at all (`poll`).
+    No,
+    /// Until the deadline, or forever with `None`.
+    Until(Option<Instant>),
+}
+
+pub(crate) struct Shared<T> {
+    state: Mutex<State<T>>,
+    pending: AtomicUsize,
+    ready: AtomicUsize,
+    in_flight: AtomicUsize,
+    cap: Option<usize>,
+}
+
+/// Runs `f`, catching a panic (a user value's `Drop`): it must not unwind through
+/// a completion hook or the service's drop.
+pub(crate) fn quietly(f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        tracing::error!(
+            message = executor_core::payload_message(&*payload).unwrap_or("<non-string payload>"),
+            "dropping a task's result panicked; the panic was caught"
+        );
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    }
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn new(cap: Option<usize>) -> Shared<T> {
+        Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                tasks: Registry::default(),
+                takers: WaitList::default(),
+                submitters: WaitList::default(),
+                closed: false,
+            }),
+            pending: AtomicUsize::new(0),
+            ready: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            cap,
+        }
+    }
+
+    /// Locks the state, ignoring poison: no user code runs under this lock
+    /// (results are dropped and wakers woken after it is released).
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn cap(&self) -> Option<usize> {
+        self.cap
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Pending plus ready, consistent with each other (read under the lock,
+    /// where a hook moves a task from one to the other).
+    pub(crate) fn outstanding(&self) -> usize {
+        let st = self.lock();
+        self.pending.load(Ordering::Acquire) + st.queue.len()
+    }
+
+    pub(crate) fn ready(&self) -> usize {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    // ---- submitting -------------------------------------------------------
+
+    /// Bounded mode: takes a permit if one is free.
+    pub(crate) fn try_acquire(&self) -> bool {
+        let Some(cap) = self.cap else { return true };
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn free_permits(&self, cap: usize) -> usize {
+        cap.saturating_sub(self.in_flight.load(Ordering::Acquire))
+    }
+
+    /// Bounded mode: takes a permit, waiting (helping, on a worker) until one is
+    /// returned by a consumer.
+    pub(crate) fn acquire(&self) {
+        let Some(cap) = self.cap else { return };
+        if self.try_acquire() {
+            return;
+        }
+        let mut key = None;
+        loop {
+            let mut st = self.lock();
+            let stale = st.submitters.arrive(key.take());
+            if self.try_acquire() {
+                // Pass on permits that remain to other registered submitters.
+                let mut wake = Wakeups::default();
+                st.submitters.notify(self.free_permits(cap), &mut wake);
+                drop(st);
+                drop(stale);
+                wake.wake();
+                return;
+            }
+            key = Some(st.submitters.register(Notifier::Thread(Waiter::current())));
+            drop(st);
+            drop(stale);
+            executor_core::wait_until(|| self.in_flight.load(Ordering::Acquire) < cap, None);
+        }
+    }
+
+    /// Reserves a place for a task about to be handed to the executor.
+    pub(crate) fn reserve(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The executor refused the reserved task: undo `reserve` (and the permit).
+    pub(crate) fn unreserve(&self) {
+        let mut wake = Wakeups::default();
+        let mut st = self.lock();
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Consumers that waited for this task learn that nothing is outstanding.
+            st.takers.notify_all(&mut wake);
+        }
+        if let Some(cap) = self.cap {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            st.submitters.notify(self.free_permits(cap), &mut wake);
+        }
+        drop(st);
+        wake.wake();
+    }
+
+    /// The executor accepted the task: remember it for cancelling, unless it is
+    /// already done (then its hook ran or is about to; see the module docs).
+    pub(crate) fn register(&self, task: TaskRef) {
+        let mut st = self.lock();
+        let leftover = if task.is_done() || st.closed {
+            Some(task)
+        } else {
+            st.tasks.insert(task.id().as_u64(), task)
+        };
+        drop(st);
+        drop(leftover);
+    }
+
+    /// The completion hook of every task: turns the done handle into a
+    /// [`Completed`] and delivers it.
+    pub(crate) fn complete(&self, handle: TaskHandle<T>, submitted: Instant) {
+        let id = handle.id();
+        // The handle is done: `get` returns at once.
+        let result = handle.get();
+        let run = match result {
+            Err(TaskError::Cancelled) => None,
+            _ => take_run_record(),
+        };
+        self.deliver(Completed::new(id, result, submitted, run));
+    }
+
+    fn deliver(&self, item: Completed<T>) {
+        let mut st = self.lock();
+        if st.closed {
+            drop(st);
+            quietly(move || drop(item));
+            return;
+        }
+        let task = st.tasks.remove(&item.id().as_u64());
+        st.queue.push_back(item);
+        let ready = st.queue.len();
+        self.ready.store(ready, Ordering::Release);
+        let mut wake = Wakeups::default();
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last outstanding task: every consumer must look (one takes the
+            // result, the others learn that nothing more is coming).
+            st.takers.notify_all(&mut wake);
+        } else {
+            st.takers.notify(ready, &mut wake);
+        }
+        drop(st);
+        drop(task);
+        wake.wake();
+    }
+
+    // ---- consuming --------------------------------------------------------
+
+    /// After `n` results were removed from the queue under the lock: update the
+    /// mirror, hand remaining results to other waiting consumers, return permits.
+    fn after_take(&self, st: &mut State<T>, n: usize) -> Wakeups {
+        let ready = st.queue.len();
+        self.ready.store(ready, Ordering::Release);
+        let mut wake = Wakeups::default();
+        st.takers.notify(ready, &mut wake);
+        if let Some(cap) = self.cap {
+            self.in_flight.fetch_sub(n, Ordering::AcqRel);
+            st.submitters.notify(self.free_permits(cap), &mut wake);
+        }
+        wake
+    }
+
+    /// Waits per `block` until a result is ready, then lets `grab` remove one or
+    /// more from the (non-empty) queue under the lock. `None` when nothing is
+    /// outstanding, or the wait ended first.
+    pub(crate) fn recv<R>(
+        &self,
+        block: Block,
+        mut grab: impl FnMut(&mut VecDeque<Completed<T>>) -> R,
+    ) -> Option<R> {
+        let mut key = None;
+        loop {
+            let mut st = self.lock();
+            let stale = st.takers.arrive(key.take());
+            if !st.queue.is_empty() {
+                let before = st.queue.len();
+                let r = grab(&mut st.queue);
+                let taken = before - st.queue.len();
+                let wake = self.after_take(&mut st, taken);
+                drop(st);
+                drop(stale);
+                wake.wake();
+                return Some(r);
+            }
+            let deadline = match block {
+                Block::No => return None,
+                Block::Until(d) => d,
+            };
+            if self.pending.load(Ordering::Acquire) == 0
+                || deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                return None;
+            }
+            key = Some(st.takers.register(Notifier::Thread(Waiter::current())));
+            drop(st);
+            drop(stale);
+            executor_core::wait_until(
+                || {
+                    self.ready.load(Ordering::Acquire) > 0
+                        || self.pending.load(Ordering::Acquire) == 0
+                },
+                deadline,
+            );
+        }
+    }
+
+    /// The async `recv`: moves every ready result into `buf` (which must be
+    /// empty), or registers `cx`'s waker under `key`. `Ready(false)` when nothing
+    /// is outstanding.
+    pub(crate) fn poll_recv(
+        &self,
+        key: &mut Option<u64>,
+        buf: &mut VecDeque<Completed<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<bool> {
+        debug_assert!(buf.is_empty());
+        let mut st = self.lock();
+        if !st.queue.is_empty() {
+            let stale = st.takers.arrive(key.take());
+            // Drain all: one swap, and `buf`'s old allocation becomes the queue.
+            std::mem::swap(&mut st.queue, buf);
+            let wake = self.after_take(&mut st, buf.len());
+            drop(st);
+            drop(stale);
+            wake.wake();
+            return Poll::Ready(true);
+        }
+        if self.pending.load(Ordering::Acquire) == 0 {
+            let stale = st.takers.arrive(key.take());
+            drop(st);
+            drop(stale);
+            return Poll::Ready(false);
+        }
+        if let Some(k) = *key {
+            if let Some(replaced) = st.takers.update_waker(k, cx.waker()) {
+                drop(st);
+                drop(replaced);
+                return Poll::Pending;
+            }
+            // Woken, and back: nothing for us after all (another consumer took it).
+            let stale = st.takers.arrive(Some(k));
+            debug_assert!(stale.is_none());
+        }
+        *key = Some(st.takers.register(Notifier::Task(cx.waker().clone())));
+        Poll::Pending
+    }
+
+    /// A stream registered under `key` goes away: remove the registration, or if
+    /// it was woken, pass the wake-up on.
+    pub(crate) fn leave(&self, key: Option<u64>) {
+        if key.is_none() {
+            return;
+        }
+        let mut st = self.lock();
+        let stale = st.takers.arrive(key);
+        let mut wake = Wakeups::default();
+        let ready = st.queue.len();
+        st.takers.notify(ready, &mut wake);
+        drop(st);
+        drop(stale);
+        wake.wake();
+    }
+
+    // ---- cancelling and closing -------------------------------------------
+
+    /// The task with this id, if it is accepted and not done.
+    pub(crate) fn task(&self, id: u64) -> Option<TaskRef> {
+        self.lock().tasks.get(&id).cloned()
+    }
+
+    /// Takes every not-done task out of the registry.
+    pub(crate) fn take_tasks(&self) -> Vec<TaskRef> {
+        let tasks = std::mem::take(&mut self.lock().tasks);
+        tasks.into_values().collect()
+    }
+
+    /// The service is dropped: stop queuing, and hand back what is queued and
+    /// what has not finished.
+    pub(crate) fn close(&self) -> (Vec<TaskRef>, VecDeque<Completed<T>>) {
+        let mut st = self.lock();
+        st.closed = true;
+        self.ready.store(0, Ordering::Release);
+        let tasks = std::mem::take(&mut st.tasks);
+        let queue = std::mem::take(&mut st.queue);
+        drop(st);
+        (tasks.into_values().collect(), queue)
+    }
+
+    /// The number of consumers blocked right now (for `Debug`).
+    pub(crate) fn waiting(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.takers.len(), st.submitters.len())
+    }
+}
