@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Prints, per criterion group of the `core` bench, each pool's median time per
-element and our pool's ratio to it (ours / peer: below 1 means we are faster).
+"""Prints, per criterion group of the `core`, `forkjoin` and `futures` benches,
+each pool's median time per element and our pool's ratio to it (ours / peer:
+below 1 means we are faster).
 
 Usage: python3 benches/ratios.py [CRITERION_DIR]
 (default: $CARGO_TARGET_DIR/criterion, else target/criterion)
@@ -11,7 +12,14 @@ import sys
 from pathlib import Path
 
 OURS = "executor_core"
-GROUPS = ["spawn_outside", "spawn_inside", "chained_spawn", "ping_pong", "round_trip"]
+GROUPS = [
+    # benches/core.rs
+    "spawn_outside", "spawn_inside", "chained_spawn", "ping_pong", "round_trip",
+    # benches/forkjoin.rs
+    "fib_coarse", "fib_fine", "sum", "quicksort",
+    # benches/futures.rs
+    "submit_collect", "fib_submit",
+]
 
 
 def main():
