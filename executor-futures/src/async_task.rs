@@ -28,11 +28,16 @@
 //! * The executor handle the task needs for re-queuing is dropped with the future
 //!   when the task ends, so a finished task never keeps a pool open.
 
+// The stage accessors of `TaskCell` are `unsafe` (see `task.rs`).
+#![allow(unsafe_code)]
+
 use crate::state::AfterPoll;
 use crate::state::Notify;
+use crate::sync::{lock, Mutex};
 use crate::task::{drop_quietly, Hook, TaskCell, Work};
 use executor_core::{Executor, Job};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -47,18 +52,27 @@ enum FutSlot<F> {
     Moving,
 }
 
-/// A future and the executor it re-queues itself on.
+/// A future, as a cell's work; the executor it re-queues itself on is the cell's
+/// shared part ([`ExecSlot`]), since a waker needs it while the runner or a
+/// canceller may own the stage.
 pub(crate) struct AsyncWork<F, E> {
     fut: FutSlot<F>,
-    exec: E,
+    exec: PhantomData<fn() -> E>,
 }
 
+/// The executor an async task re-queues itself on; emptied when the task ends.
+pub(crate) type ExecSlot<E> = Mutex<Option<E>>;
+
 impl<F: Future, E> AsyncWork<F, E> {
-    pub(crate) fn new(fut: F, exec: E) -> Self {
-        AsyncWork {
-            fut: FutSlot::Fresh(fut),
-            exec,
-        }
+    /// The work and the shared part for a new cell.
+    pub(crate) fn new(fut: F, exec: E) -> (Self, ExecSlot<E>) {
+        (
+            AsyncWork {
+                fut: FutSlot::Fresh(fut),
+                exec: PhantomData,
+            },
+            Mutex::new(Some(exec)),
+        )
     }
 
     /// The future, if it was never polled.
@@ -89,9 +103,16 @@ where
     E: Executor + Clone + 'static,
 {
     const RUN_INLINE: bool = false;
+    type Shared = ExecSlot<E>;
+
+    fn retire(shared: &ExecSlot<E>) {
+        let exec = lock(shared).take();
+        drop_quietly(exec);
+    }
 
     fn run<H: Hook<F::Output>>(cell: Arc<TaskCell<Self, F::Output, H>>) {
-        let Some(mut work) = cell.take_work() else {
+        // SAFETY: `run` is called by the thread that won the claim.
+        let Some(mut work) = (unsafe { cell.take_work() }) else {
             unreachable!("a claimed async task holds its future")
         };
         let waker = Waker::from(cell.clone());
@@ -103,20 +124,27 @@ where
         match poll {
             Ok(Poll::Ready(value)) => {
                 drop_quietly(work);
+                Self::retire(cell.shared());
                 cell.finish(Ok(value));
             }
             Err(payload) => {
                 drop_quietly(work);
+                Self::retire(cell.shared());
                 cell.finish(Err(payload));
             }
             Ok(Poll::Pending) => {
-                cell.put_work(work);
+                // SAFETY: this thread still holds the claim (RUNNING) until
+                // `transition_to_idle` below.
+                unsafe { cell.put_work(work) };
                 match cell.state().transition_to_idle() {
                     AfterPoll::Wait => {}
                     AfterPoll::Requeue => requeue(cell),
                     AfterPoll::Cancelled => {
-                        let work = cell.take_work();
+                        // SAFETY: cancelled while running: the canceller left the
+                        // work to the runner, and the cell is done (nobody claims it).
+                        let work = unsafe { cell.take_work() };
                         drop_quietly(work);
+                        Self::retire(cell.shared());
                     }
                 }
             }
@@ -133,8 +161,9 @@ where
     E: Executor + Clone + 'static,
     H: Hook<F::Output>,
 {
-    // No work in the slot: cancelled since it was notified; nothing to run.
-    if let Some(exec) = cell.with_work(|w| w.exec.clone()) {
+    // No executor left: the task ended since it was notified; nothing to run.
+    let exec = lock(cell.shared()).clone();
+    if let Some(exec) = exec {
         if let Err(rejected) = exec.requeue_job(Job::from_runnable(cell)) {
             tracing::debug!(reason = ?rejected.reason(), "async task could not be re-queued; cancelling it");
             drop(rejected);

@@ -15,14 +15,18 @@ use std::time::{Duration, Instant};
 
 /// Queues a new cell; on rejection takes its work back out for the caller.
 #[inline]
-fn queue<E, W, T, H>(exec: &E, work: W, hook: H) -> Result<Arc<TaskCell<W, T, H>>, Rejected<W>>
+fn queue<E, W, T, H>(
+    exec: &E,
+    (work, shared): (W, W::Shared),
+    hook: H,
+) -> Result<Arc<TaskCell<W, T, H>>, Rejected<W>>
 where
     E: Executor + ?Sized,
     W: Work<T>,
     T: Send + 'static,
     H: Hook<T>,
 {
-    let cell = TaskCell::new(work, hook);
+    let cell = TaskCell::new(work, shared, hook);
     match exec.execute_job(Job::from_runnable(cell.clone())) {
         Ok(()) => Ok(cell),
         Err(rejected) => {
@@ -82,7 +86,7 @@ pub trait ExecutorService: Executor {
         C: Callable<T> + Send + 'static,
         T: Send + 'static,
     {
-        match queue(self, Call(task), NoHook) {
+        match queue(self, (Call(task), ()), NoHook) {
             Ok(cell) => Ok(TaskHandle::from_raw(cell)),
             Err(rejected) => Err(rejected.map(|Call(task)| task)),
         }
@@ -125,7 +129,7 @@ pub trait ExecutorService: Executor {
         T: Send + 'static,
         F: FnOnce(TaskHandle<T>) + Send + 'static,
     {
-        match queue(self, Call(task), OnComplete(on_complete)) {
+        match queue(self, (Call(task), ()), OnComplete(on_complete)) {
             Ok(cell) => Ok(TaskRef::from_core(cell)),
             Err(rejected) => Err(rejected.map(|Call(task)| task)),
         }

@@ -1,9 +1,9 @@
 //! The concurrency primitives the task cell is written against.
 //!
 //! Normally `std`'s; under `--cfg loom` loom's, so that the task state machine
-//! (`state.rs`, `task.rs`) can be model-checked. Only the cell's state word and its
-//! slot mutex go through the shim; the id counter and thread-locals stay `std`
-//! (they are not part of any protocol).
+//! (`state.rs`, `task.rs`) can be model-checked. Only the cell's state word, its
+//! stage cell and its auxiliary mutex go through the shim; the id counter and
+//! thread-locals stay `std` (they are not part of any protocol).
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
@@ -16,6 +16,30 @@ pub(crate) use loom::sync::{
     atomic::{AtomicUsize, Ordering},
     Mutex, MutexGuard,
 };
+
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// `std`'s `UnsafeCell` with loom's access API (`with_mut`), so that the same code
+/// is model-checked under loom (which then also detects conflicting accesses).
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline]
+    pub(crate) fn new(data: T) -> UnsafeCell<T> {
+        UnsafeCell(std::cell::UnsafeCell::new(data))
+    }
+
+    /// Calls `f` with a pointer to the contents; dereferencing it is the caller's
+    /// (unsafe) responsibility.
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 /// Locks `mutex`, ignoring poison: no user code ever runs while one of this crate's
 /// locks is held (closures, drops of user values, wakers and hooks all run after the

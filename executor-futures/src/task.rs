@@ -1,45 +1,70 @@
-//! The task cell: one `Arc` allocation per task holding the state word, the work
-//! (closure or future), the output slot, the completion hook and the waiters. The
-//! cell *is* the job the pool queues ([`Runnable`]), and handles point at it.
+//! The task cell: one `Arc` allocation per task holding the state word, the stage
+//! (the work, then the output), the work's shared part, the completion hook and the
+//! waiters. The cell *is* the job the pool queues ([`Runnable`]), and handles point
+//! at it.
 //!
 //! ## Who touches what
 //!
-//! The slot mutex only stands in for an `UnsafeCell` (this crate has no `unsafe`):
-//! the state word decides who may touch which slot, so the lock is never held
-//! across user code and practically never contended.
+//! The **stage** (work or output) is an `UnsafeCell` with no lock: the state word
+//! decides who owns it, and exactly one thread does at any time. This is the only
+//! `unsafe` of the crate besides `current.rs`; every access goes through
+//! [`TaskCell::stage_mut`], whose callers justify their ownership by one of these
+//! rules:
 //!
-//! * **work**: taken by the thread that won `transition_to_running` (and put back
-//!   by an async runner between polls), or by the thread that cancelled or
-//!   abandoned an idle cell, which drops it at once.
-//! * **output**: written by the runner before its terminal CAS, when someone is
-//!   interested and the task is not cancelled; read by the handle after it saw
-//!   `COMPLETE`; dropped by whichever of runner and handle-drop comes second
-//!   (decided by the CAS on the state word: the runner sees `JOIN_INTEREST` gone, or
-//!   the handle sees `COMPLETE`). Output of a task cancelled while running is
-//!   dropped by the runner.
+//! * **creation**: the creating thread, before the cell is shared.
+//! * **claim**: the thread that won `transition_to_running` owns the stage until
+//!   its next transition (the terminal CAS in [`TaskCell::finish`], or an async
+//!   runner's `transition_to_idle`): it takes the work, and (callables and async
+//!   tasks alike) stores the output before the terminal CAS.
+//! * **idle cancel**: the thread whose `transition_to_cancelled` /
+//!   `transition_to_abandoned` (or `reclaim`) moved a cell that was not `RUNNING`
+//!   to `CANCELLED` owns it for good: nothing can claim a done cell.
+//! * **after finish**: the runner's terminal CAS hands the output over. If that CAS
+//!   cancelled (cancel won while running), or saw `JOIN_INTEREST` gone, the runner
+//!   keeps ownership and drops the output. Otherwise the one interested party owns
+//!   it: the cell's unique [`TaskHandle`] (`take_output`, or `drop_interest` when the
+//!   handle is dropped unread). A cell has at most one `TaskHandle` (returned by
+//!   `submit`/`spawn`, or built once for the hook), and it never reads a cancelled
+//!   task's stage.
+//! * **last reference**: dropping the cell drops whatever is left.
+//!
+//! Every hand-over is an `AcqRel` RMW on the state word, so the new owner sees the
+//! previous owner's writes.
+//!
+//! The **aux** mutex holds the rest (taken on slow paths only: a task somebody
+//! waits for, a hook, a cancel):
+//!
 //! * **waiters / waker**: pushed under the lock, then `WAITING` set with an RMW;
 //!   the thread that made the task terminal takes them all and wakes them after
 //!   the lock is released (see invariant 4 in `state.rs`).
 //! * **hook**: taken and called once by the thread that made the task terminal
 //!   (completion, cancel, or abandon), after the waiters are woken.
 //!
+//! The work's **shared** part ([`Work::Shared`]) is readable by anyone holding the
+//! cell: for an async task, the executor it re-queues itself on (a waker needs it
+//! while someone else may own the stage).
+//!
 //! ## Completion, step by step (the runner)
 //!
 //! 1. Run the body under `catch_unwind`, with the task as the thread's current task.
-//! 2. If the task is still wanted (not cancelled, `JOIN_INTEREST` set), store the
-//!    output; otherwise keep it aside.
+//! 2. Store the output in the stage.
 //! 3. CAS RUNNING → COMPLETE (or → CANCELLED if cancel won meanwhile).
 //! 4. If cancelled meanwhile, or the handle went away meanwhile, take the output
 //!    back and drop it (a panic in its `Drop` is caught).
 //! 5. Unless cancelled meanwhile (the canceller did this part), wake the waiters
 //!    that the CAS saw (`WAITING`) and call the hook.
 
+// The stage is guarded by the state word instead of a mutex (see above): measured
+// with callgrind, the slot mutex cost three lock/unlock pairs (six atomic RMWs,
+// ~110 instructions) per task.
+#![allow(unsafe_code)]
+
 use crate::current;
 use crate::handle::{TaskHandle, TaskId};
 use crate::state::{
     Cancel, Claim, Finish, StateWord, COMPLETE, DONE, INITIAL, JOIN_INTEREST, WAITING,
 };
-use crate::sync::{lock, Mutex};
+use crate::sync::{lock, Mutex, UnsafeCell};
 use crate::Callable;
 use executor_core::{payload_message, Runnable, Waiter};
 use std::any::Any;
@@ -55,8 +80,15 @@ pub(crate) trait Work<T>: Send + Sized + 'static {
     /// Whether a waiter may claim a pending cell and run it on its own thread.
     const RUN_INLINE: bool;
 
+    /// The part of the work anyone holding the cell may read (module docs).
+    type Shared: Send + Sync + 'static;
+
     /// Runs the cell; called by the thread that won `transition_to_running`.
     fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>);
+
+    /// The work was dropped for good (the task is over): release what `shared`
+    /// still holds.
+    fn retire(_shared: &Self::Shared) {}
 }
 
 /// The completion hook of a cell; `NoHook` when a handle was returned instead.
@@ -104,11 +136,13 @@ pub(crate) trait TaskCore: Send + Sync {
 
 /// The typed face of a cell, for [`TaskHandle<T>`].
 pub(crate) trait RawTask<T>: TaskCore {
-    /// Takes the output of a `COMPLETE` task.
+    /// Takes the output of a `COMPLETE` task. Only the cell's unique
+    /// [`TaskHandle`] calls this (it owns the output then: module docs).
     fn take_output(&self) -> Option<Output<T>>;
     /// Stores `waker` as the one to wake on completion; false if already done.
     fn register_waker(&self, waker: &Waker) -> bool;
     /// The handle is gone: clear `JOIN_INTEREST`, drop a stored output and waker.
+    /// Only the cell's unique [`TaskHandle`] calls this, once.
     fn drop_interest(&self);
     fn into_core(self: Arc<Self>) -> Arc<dyn TaskCore>;
 }
@@ -121,6 +155,28 @@ enum Stage<W, T> {
     Empty,
 }
 
+impl<W, T> Stage<W, T> {
+    fn take_work(&mut self) -> Option<W> {
+        match std::mem::replace(self, Stage::Empty) {
+            Stage::Work(w) => Some(w),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    fn take_output(&mut self) -> Option<Output<T>> {
+        match std::mem::replace(self, Stage::Empty) {
+            Stage::Output(o) => Some(o),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
 /// Blocked threads and the latest waker; boxed on first use, so a task nobody
 /// waits for does not carry it.
 #[derive(Default)]
@@ -130,44 +186,34 @@ struct Waiters {
     waker: Option<Waker>,
 }
 
-struct Slots<W, T, H> {
-    stage: Stage<W, T>,
+/// What the aux mutex guards (module docs).
+struct Aux<H> {
     hook: Option<H>,
     waiters: Option<Box<Waiters>>,
 }
 
-impl<W, T, H> Slots<W, T, H> {
-    fn take_work(&mut self) -> Option<W> {
-        match std::mem::replace(&mut self.stage, Stage::Empty) {
-            Stage::Work(w) => Some(w),
-            other => {
-                self.stage = other;
-                None
-            }
-        }
-    }
-
-    fn take_output(&mut self) -> Option<Output<T>> {
-        match std::mem::replace(&mut self.stage, Stage::Empty) {
-            Stage::Output(o) => Some(o),
-            other => {
-                self.stage = other;
-                None
-            }
-        }
-    }
-
+impl<H> Aux<H> {
     fn waiters(&mut self) -> &mut Waiters {
         self.waiters.get_or_insert_with(Box::default)
     }
 }
 
 /// One task: see the module docs.
-pub(crate) struct TaskCell<W, T, H> {
+pub(crate) struct TaskCell<W: Work<T>, T, H> {
     state: StateWord,
     id: TaskId,
-    slots: Mutex<Slots<W, T, H>>,
+    stage: UnsafeCell<Stage<W, T>>,
+    shared: W::Shared,
+    aux: Mutex<Aux<H>>,
 }
+
+// SAFETY: the only field that is not `Sync` is the stage, and the state word
+// hands it from one owner to the next (module docs), so sharing the cell across
+// threads only ever *moves* `W` and `Output<T>` between threads, which is what
+// `Send` allows (the same reasoning as `Mutex<T>: Sync` for `T: Send`). The other
+// fields are `Sync` (`W::Shared: Sync`, the state word, `Mutex<Aux<H>>` for
+// `H: Send`).
+unsafe impl<W: Work<T>, T: Send, H: Send> Sync for TaskCell<W, T, H> {}
 
 /// Runs `f`, catching (and reporting through `tracing`) a panic: for drops of user
 /// values, wakers and hooks, which must never unwind through the protocol.
@@ -186,12 +232,13 @@ pub(crate) fn drop_quietly<X>(x: X) {
 }
 
 impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
-    pub(crate) fn new(work: W, hook: H) -> Arc<Self> {
+    pub(crate) fn new(work: W, shared: W::Shared, hook: H) -> Arc<Self> {
         Arc::new(TaskCell {
             state: StateWord::new(INITIAL),
             id: TaskId::next(),
-            slots: Mutex::new(Slots {
-                stage: Stage::Work(work),
+            stage: UnsafeCell::new(Stage::Work(work)),
+            shared,
+            aux: Mutex::new(Aux {
                 hook: Some(hook),
                 waiters: None,
             }),
@@ -202,22 +249,55 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         &self.state
     }
 
-    /// Takes the work out (the caller owns the claim).
-    pub(crate) fn take_work(&self) -> Option<W> {
-        lock(&self.slots).take_work()
+    /// The work's shared part (module docs).
+    pub(crate) fn shared(&self) -> &W::Shared {
+        &self.shared
+    }
+
+    /// Applies `f` to the stage.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread owns the stage by one of the rules in the module docs,
+    /// and `f` does not call back into the cell.
+    #[inline]
+    unsafe fn stage_mut<R>(&self, f: impl FnOnce(&mut Stage<W, T>) -> R) -> R {
+        // SAFETY: the caller owns the stage (this function's contract): no other
+        // thread reads or writes it until the owner's next state transition, and
+        // the reference does not escape `f`.
+        self.stage.with_mut(|stage| f(unsafe { &mut *stage }))
+    }
+
+    /// Takes the work out.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the stage (a claim, or an idle cancel).
+    #[inline]
+    pub(crate) unsafe fn take_work(&self) -> Option<W> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.stage_mut(Stage::take_work) }
     }
 
     /// Puts the work back (an async runner between polls).
-    pub(crate) fn put_work(&self, work: W) {
-        lock(&self.slots).stage = Stage::Work(work);
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the claim (`RUNNING`) and has not released it yet.
+    pub(crate) unsafe fn put_work(&self, work: W) {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.stage_mut(|stage| *stage = Stage::Work(work)) }
     }
 
-    /// Applies `f` to the work in its slot, if it is there.
-    pub(crate) fn with_work<R>(&self, f: impl FnOnce(&W) -> R) -> Option<R> {
-        match &lock(&self.slots).stage {
-            Stage::Work(w) => Some(f(w)),
-            _ => None,
-        }
+    /// Takes the output back out (a runner that keeps ownership after its terminal
+    /// CAS: cancelled meanwhile, or no handle left).
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the stage.
+    unsafe fn take_output_owned(&self) -> Option<Output<T>> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.stage_mut(Stage::take_output) }
     }
 
     /// After the executor refused the cell's job: takes the work back so it can be
@@ -228,36 +308,39 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// If the executor ran the job although it reported a rejection.
     pub(crate) fn reclaim(&self) -> W {
         let cancel = self.state.transition_to_cancelled();
-        debug_assert!(matches!(cancel, Cancel::WasIdle { .. }), "{cancel:?}");
-        let (work, hook) = {
-            let mut slots = lock(&self.slots);
-            (slots.take_work(), slots.hook.take())
+        let work = match cancel {
+            // SAFETY: an idle cancel: this thread moved the cell, not running, to
+            // CANCELLED; nobody else can touch the stage any more.
+            Cancel::WasIdle { .. } => unsafe { self.take_work() },
+            _ => None,
         };
+        W::retire(&self.shared);
+        let hook = lock(&self.aux).hook.take();
         drop_quietly(hook);
         work.expect("an executor returned a job as rejected after running it")
     }
 
     /// Steps 2–5 of the completion (module docs). An output nobody will read is
     /// dropped *before* the waiters are woken, so a woken waiter observes it gone.
+    ///
+    /// The caller holds the claim (`RUNNING`), which this call gives up.
     pub(crate) fn finish(self: Arc<Self>, result: Output<T>) {
         let panicked = result.is_err();
-        let seen = self.state.load();
-        let keep = seen & JOIN_INTEREST != 0 && seen & DONE == 0;
-        if keep {
-            lock(&self.slots).stage = Stage::Output(result);
-        } else {
-            drop_quietly(result);
-        }
+        // SAFETY: the caller holds the claim: it owns the stage until the terminal
+        // CAS below (the work was taken out already, so this overwrites `Empty`).
+        unsafe { self.stage_mut(|stage| *stage = Stage::Output(result)) };
         match self.state.transition_to_complete(panicked) {
             Finish::Discard => {
-                if keep {
-                    let output = lock(&self.slots).take_output();
-                    drop_quietly(output);
-                }
+                // SAFETY: cancelled while running: the canceller left the stage to
+                // the runner, and nobody reads a cancelled task's output.
+                let output = unsafe { self.take_output_owned() };
+                drop_quietly(output);
             }
             Finish::Completed { prev } => {
-                if keep && prev & JOIN_INTEREST == 0 {
-                    let output = lock(&self.slots).take_output();
+                if prev & JOIN_INTEREST == 0 {
+                    // SAFETY: no handle is left to take the output: the CAS kept
+                    // the stage with the runner.
+                    let output = unsafe { self.take_output_owned() };
                     drop_quietly(output);
                 }
                 self.notify_done(prev);
@@ -269,7 +352,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// the waker (if the terminal CAS saw `WAITING`), then calls the hook.
     fn notify_done(self: &Arc<Self>, prev: usize) {
         if prev & WAITING != 0 {
-            let waiters = lock(&self.slots).waiters.take();
+            let waiters = lock(&self.aux).waiters.take();
             if let Some(mut waiters) = waiters {
                 for (_, waiter) in &waiters.threads {
                     waiter.wake();
@@ -280,7 +363,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
             }
         }
         if H::PRESENT {
-            let hook = lock(&self.slots).hook.take();
+            let hook = lock(&self.aux).hook.take();
             if let Some(hook) = hook {
                 let handle = TaskHandle::from_raw(self.clone() as Arc<dyn RawTask<T>>);
                 quietly(move || hook.complete(handle));
@@ -297,8 +380,11 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 true
             }
             Cancel::WasIdle { prev } => {
-                let work = self.take_work();
+                // SAFETY: an idle cancel: this thread moved the cell, not running,
+                // to CANCELLED; nobody else can touch the stage any more.
+                let work = unsafe { self.take_work() };
                 drop_quietly(work);
+                W::retire(&self.shared);
                 self.notify_done(prev);
                 true
             }
@@ -354,21 +440,21 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
     }
 
     fn add_waiter(&self, waiter: Waiter) -> Option<u64> {
-        let mut slots = lock(&self.slots);
+        let mut aux = lock(&self.aux);
         if self.state.is_done() {
-            drop(slots);
+            drop(aux);
             drop(waiter);
             return None;
         }
-        let waiters = slots.waiters();
+        let waiters = aux.waiters();
         let key = waiters.next_key;
         waiters.next_key += 1;
         waiters.threads.push((key, waiter));
         if self.state.set_waiting() & DONE != 0 {
             // Completed between the check and the RMW: the completer will not see
             // this entry's WAITING; do not wait, and do not leave the entry behind.
-            let mine = slots.waiters().threads.pop();
-            drop(slots);
+            let mine = aux.waiters().threads.pop();
+            drop(aux);
             drop(mine);
             return None;
         }
@@ -377,8 +463,8 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
 
     fn remove_waiter(&self, key: u64) {
         let removed = {
-            let mut slots = lock(&self.slots);
-            slots.waiters.as_mut().and_then(|w| {
+            let mut aux = lock(&self.aux);
+            aux.waiters.as_mut().and_then(|w| {
                 let at = w.threads.iter().position(|(k, _)| *k == key);
                 at.map(|i| w.threads.swap_remove(i))
             })
@@ -393,43 +479,54 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
 
 impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H> {
     fn take_output(&self) -> Option<Output<T>> {
-        lock(&self.slots).take_output()
+        if self.state.load() & DONE != COMPLETE {
+            return None;
+        }
+        // SAFETY: only the cell's unique handle calls this (trait contract), and
+        // the task is COMPLETE (not cancelled) while the handle still holds
+        // JOIN_INTEREST: the runner's terminal CAS handed the stage to the handle
+        // (module docs, "after finish"), and the acquire load above sees the
+        // runner's write of the output.
+        unsafe { self.stage_mut(Stage::take_output) }
     }
 
     fn register_waker(&self, waker: &Waker) -> bool {
         // Clone outside the lock: a waker's clone is user code.
         let new = waker.clone();
-        let mut slots = lock(&self.slots);
+        let mut aux = lock(&self.aux);
         if self.state.is_done() {
-            drop(slots);
+            drop(aux);
             drop(new);
             return false;
         }
-        let waiters = slots.waiters();
+        let waiters = aux.waiters();
         let replaced = match &waiters.waker {
             Some(old) if old.will_wake(&new) => Some(new),
             _ => waiters.waker.replace(new),
         };
         if self.state.set_waiting() & DONE != 0 {
-            let mine = slots.waiters().waker.take();
-            drop(slots);
+            let mine = aux.waiters().waker.take();
+            drop(aux);
             drop(mine);
             drop(replaced);
             return false;
         }
-        drop(slots);
+        drop(aux);
         drop(replaced);
         true
     }
 
     fn drop_interest(&self) {
         let prev = self.state.drop_join_interest();
-        if prev & COMPLETE != 0 {
-            let output = lock(&self.slots).take_output();
+        if prev & DONE == COMPLETE {
+            // SAFETY: the unique handle gave up its interest on a COMPLETE task:
+            // the runner handed the stage to the handle at its terminal CAS (it
+            // saw JOIN_INTEREST), so this thread owns it (module docs).
+            let output = unsafe { self.take_output_owned() };
             drop_quietly(output);
         } else if prev & WAITING != 0 && prev & DONE == 0 {
             // Release a waker a dropped `.await` left behind (select!, timeouts).
-            let waker = lock(&self.slots)
+            let waker = lock(&self.aux)
                 .waiters
                 .as_mut()
                 .and_then(|w| w.waker.take());
@@ -451,10 +548,12 @@ where
     T: Send + 'static,
 {
     const RUN_INLINE: bool = true;
+    type Shared = ();
 
     #[inline]
     fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
-        let Some(Call(callable)) = cell.take_work() else {
+        // SAFETY: `run` is called by the thread that won the claim.
+        let Some(Call(callable)) = (unsafe { cell.take_work() }) else {
             unreachable!("a claimed callable task holds its closure")
         };
         let (cell, result) =
@@ -488,7 +587,7 @@ mod loom_model {
     #[test]
     fn loom_run_cancel_and_waker_registration() {
         loom::model(|| {
-            let cell = TaskCell::new(Call(|| 7u32), NoHook);
+            let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
             let job: Arc<dyn Runnable> = cell.clone();
             let mut handle = TaskHandle::from_raw(cell as Arc<dyn RawTask<u32>>);
             let canceller = handle.task_ref();
@@ -535,7 +634,7 @@ mod loom_model {
         loom::model(|| {
             let drops = Arc::new(AtomicUsize::new(0));
             let d = drops.clone();
-            let cell = TaskCell::new(Call(move || Counted(d)), NoHook);
+            let cell = TaskCell::new(Call(move || Counted(d)), (), NoHook);
             let job: Arc<dyn Runnable> = cell.clone();
             let handle = TaskHandle::from_raw(cell as Arc<dyn RawTask<Counted>>);
             let runner = thread::spawn(move || job.run());
@@ -557,6 +656,7 @@ mod loom_model {
                     let _token = token;
                     r.fetch_add(1, StdOrdering::SeqCst);
                 }),
+                (),
                 NoHook,
             );
             let job: Arc<dyn Runnable> = cell.clone();
