@@ -9,55 +9,95 @@
 //! one. The whole stack is what wait uses to refuse waiting for a task that runs
 //! below the caller on the same thread ([`WouldDeadlock`](crate::WouldDeadlock)).
 //!
-//! The entry *owns* the task's `Arc` while it runs (moved in and out, so entering
-//! and leaving a task costs no reference-count traffic).
+//! The stack is intrusive: each entry is a [`Frame`] on the runner's own call
+//! stack, linked to the one below, and the thread-local holds only a pointer to the
+//! top frame (a `Cell` without destructor, so reading it is one load). A frame
+//! *borrows* the runner's `Arc` to the task, so entering and leaving a task costs
+//! neither an allocation nor reference-count traffic; [`current_task`] clones the
+//! `Arc` from the frame. Measured with callgrind, this replaced ~100 instructions
+//! per task (a `RefCell<Vec<Arc<dyn _>>>` push/pop and a downcast back) by ~15.
 //!
 //! Limitation: a plain `executor_core` job (not a task of this crate) that runs
 //! nested inside a task's helping wait sees that task as current.
 
+// The frames are linked through raw pointers (see above); every dereference is
+// justified by the push/pop discipline of `run_as_current`.
+#![allow(unsafe_code)]
+
 use crate::error::Cancelled;
 use crate::handle::TaskRef;
 use crate::task::TaskCore;
-use std::cell::RefCell;
+use std::cell::Cell;
+use std::ptr;
 use std::sync::Arc;
 
-thread_local! {
-    static STACK: RefCell<Vec<Arc<dyn TaskCore>>> = const { RefCell::new(Vec::new()) };
+/// One entry of a thread's task stack; lives in `run_as_current`'s stack frame.
+struct Frame {
+    /// The running task: `Arc::as_ptr` of an `Arc` the runner keeps alive (it
+    /// lends it to `run_as_current`) for as long as this frame is linked.
+    task: *const dyn TaskCore,
+    /// The frame below (the task this one runs nested in), or null.
+    below: *const Frame,
 }
 
-/// Runs `f` with `task` as the current task of this thread, then gives the task
-/// back. `f` must not unwind (callers wrap user code in `catch_unwind`).
+thread_local! {
+    /// The top frame of this thread's task stack, or null.
+    static TOP: Cell<*const Frame> = const { Cell::new(ptr::null()) };
+}
+
+/// Unlinks a frame, also when the body unwinds.
+struct Pop<'a> {
+    top: &'a Cell<*const Frame>,
+    below: *const Frame,
+}
+
+impl Drop for Pop<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.top.set(self.below);
+    }
+}
+
+/// Runs `f` with `task` as the current task of this thread.
 #[inline]
-pub(crate) fn run_as_current<R>(
-    task: Arc<dyn TaskCore>,
-    f: impl FnOnce() -> R,
-) -> (Arc<dyn TaskCore>, R) {
-    let mut task = Some(task);
-    let pushed = STACK
-        .try_with(|s| s.borrow_mut().push(task.take().expect("present")))
-        .is_ok();
-    let r = f();
-    let task = if pushed {
-        STACK
-            .try_with(|s| s.borrow_mut().pop())
-            .ok()
-            .flatten()
-            .expect("the task stack is balanced")
-    } else {
-        task.take().expect("kept when the thread-local is gone")
-    };
-    (task, r)
+pub(crate) fn run_as_current<C: TaskCore + 'static, R>(task: &Arc<C>, f: impl FnOnce() -> R) -> R {
+    TOP.with(|top| {
+        let frame = Frame {
+            task: Arc::as_ptr(task) as *const dyn TaskCore,
+            below: top.get(),
+        };
+        top.set(&frame);
+        let _pop = Pop {
+            top,
+            below: frame.below,
+        };
+        f()
+    })
+}
+
+/// Calls `f` on the running tasks of this thread, innermost first, until it
+/// returns true; returns whether it did.
+fn any_running(mut f: impl FnMut(&dyn TaskCore) -> bool) -> bool {
+    TOP.with(|top| {
+        let mut at = top.get();
+        while !at.is_null() {
+            // SAFETY: a linked frame lives in a `run_as_current` call that is still
+            // on this thread's stack (its `Pop` unlinks it before the call
+            // returns or unwinds, and only this thread sees `TOP`), and its task
+            // is kept alive by the `Arc` that call borrows.
+            let (task, below) = unsafe { (&*(*at).task, (*at).below) };
+            if f(task) {
+                return true;
+            }
+            at = below;
+        }
+        false
+    })
 }
 
 /// True if the task whose data lives at `ptr` runs on this thread (at any depth).
 pub(crate) fn is_running_here(ptr: *const ()) -> bool {
-    STACK
-        .try_with(|s| {
-            s.borrow()
-                .iter()
-                .any(|t| std::ptr::eq(Arc::as_ptr(t) as *const (), ptr))
-        })
-        .unwrap_or(false)
+    any_running(|t| ptr::eq(t as *const dyn TaskCore as *const (), ptr))
 }
 
 /// True when the task running on this thread should stop early: its handle was
@@ -93,13 +133,12 @@ pub(crate) fn is_running_here(ptr: *const ()) -> bool {
 /// assert!(!is_cancelled()); // not a task: never cancelled
 /// ```
 pub fn is_cancelled() -> bool {
-    let own = STACK
-        .try_with(|s| {
-            s.borrow()
-                .last()
-                .is_some_and(|t| t.state_word().is_cancelled())
-        })
-        .unwrap_or(false);
+    // The innermost task only.
+    let mut own = false;
+    any_running(|t| {
+        own = t.state_word().is_cancelled();
+        true
+    });
     own || executor_core::is_interrupted()
 }
 
@@ -150,9 +189,19 @@ pub fn checkpoint() -> Result<(), Cancelled> {
 /// assert_eq!(handle.get().unwrap(), Some(id));
 /// ```
 pub fn current_task() -> Option<TaskRef> {
-    STACK
-        .try_with(|s| s.borrow().last().cloned())
-        .ok()
-        .flatten()
-        .map(TaskRef::from_core)
+    let top = TOP.with(Cell::get);
+    if top.is_null() {
+        return None;
+    }
+    // SAFETY: `top` is linked, so it is alive and its task pointer comes from
+    // `Arc::as_ptr` of an `Arc` that stays alive meanwhile (see `any_running`);
+    // the pointer (unsized to `dyn TaskCore`) is what `Arc::into_raw` of that
+    // `Arc`, unsized, returns. So the strong count may be incremented and the
+    // new reference adopted by `Arc::from_raw`.
+    let core = unsafe {
+        let task = (*top).task;
+        Arc::increment_strong_count(task);
+        Arc::from_raw(task)
+    };
+    Some(TaskRef::from_core(core))
 }

@@ -67,7 +67,6 @@ use crate::state::{
 use crate::sync::{lock, Mutex, UnsafeCell};
 use crate::Callable;
 use executor_core::{payload_message, Runnable, Waiter};
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::Waker;
@@ -131,7 +130,6 @@ pub(crate) trait TaskCore: Send + Sync {
     fn add_waiter(&self, waiter: Waiter) -> Option<u64>;
     /// Removes a waiter registered with `add_waiter` (after a timeout).
     fn remove_waiter(&self, key: u64);
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
 /// The typed face of a cell, for [`TaskHandle<T>`].
@@ -392,13 +390,10 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     }
 
     /// Runs the body of a claimed cell as the current task; gives the cell back.
+    #[inline]
     pub(crate) fn run_as_current<R>(self: Arc<Self>, f: impl FnOnce() -> R) -> (Arc<Self>, R) {
-        let (core, r) = current::run_as_current(self, f);
-        let cell = core
-            .into_any()
-            .downcast::<Self>()
-            .unwrap_or_else(|_| unreachable!("the task stack gives back what was pushed"));
-        (cell, r)
+        let r = current::run_as_current(&self, f);
+        (self, r)
     }
 }
 
@@ -470,10 +465,6 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
             })
         };
         drop(removed);
-    }
-
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
     }
 }
 
