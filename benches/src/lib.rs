@@ -9,7 +9,7 @@
 //!   from a thread outside the pool, and spawn a job from inside one of the pool's
 //!   own jobs. [`Ours`], [`Rayon`], [`Tokio`], [`StdThreadpool`] and
 //!   [`FuturesPool`] implement it, each the way a user of that pool would write it;
-//!   [`OursBorrowed`] is our pool without the per-job handle clone, to split that
+//!   [`OursHandle`] is our pool spawning through a cloned handle, to split that
 //!   cost out.
 //! * [`Countdown`] is the one completion mechanism: an atomic countdown plus a
 //!   latch that the last job opens. Every pool gets the same one, so it costs every
