@@ -25,8 +25,8 @@
 //! dropped `.await` is released at the same time.
 
 use crate::current;
-use crate::error::{Failure, GetTimeoutError, PanicPayload, TaskError, WouldDeadlock};
-use crate::state::{TaskState, CANCELLED, DONE};
+use crate::error::{Failure, GetTimeoutError, TaskError, WouldDeadlock};
+use crate::state::TaskState;
 use crate::task::{RawTask, TaskCore};
 use executor_core::Waiter;
 use std::fmt;
@@ -296,9 +296,11 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(pool.submit(|| 2 + 2).unwrap().get().unwrap(), 4);
     /// ```
     pub fn get(mut self) -> Result<T, TaskError> {
-        if !self.is_done() {
-            wait_on(&self.raw, None, true)?;
+        // Fast path: done already (one virtual call).
+        if let Some(result) = self.try_take() {
+            return result;
         }
+        wait_on(&self.raw, None, true)?;
         self.take_result()
     }
 
@@ -324,13 +326,13 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(handle.get_timeout(Duration::from_secs(10)).unwrap(), 3);
     /// ```
     pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, GetTimeoutError> {
-        assert!(!self.finished, "TaskHandle: the result was already taken");
-        if !self.is_done() {
-            match wait_on(&self.raw, deadline_after(timeout), false) {
-                Ok(true) => {}
-                Ok(false) => return Err(GetTimeoutError::Timeout),
-                Err(WouldDeadlock) => return Err(GetTimeoutError::Task(TaskError::WouldDeadlock)),
-            }
+        if let Some(result) = self.try_take() {
+            return result.map_err(GetTimeoutError::Task);
+        }
+        match wait_on(&self.raw, deadline_after(timeout), false) {
+            Ok(true) => {}
+            Ok(false) => return Err(GetTimeoutError::Timeout),
+            Err(WouldDeadlock) => return Err(GetTimeoutError::Task(TaskError::WouldDeadlock)),
         }
         self.take_result().map_err(GetTimeoutError::Task)
     }
@@ -351,24 +353,22 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(handle.try_get().unwrap().unwrap(), 5);
     /// ```
     pub fn try_get(&mut self) -> Option<Result<T, TaskError>> {
+        self.try_take()
+    }
+
+    /// Hands out the outcome if the task is done, once; `None` if not done.
+    #[inline]
+    fn try_take(&mut self) -> Option<Result<T, TaskError>> {
         assert!(!self.finished, "TaskHandle: the result was already taken");
-        self.is_done().then(|| self.take_result())
+        let result = self.raw.take_result()?;
+        self.finished = true;
+        Some(result)
     }
 
     /// Hands out the outcome of a done task, once.
     fn take_result(&mut self) -> Result<T, TaskError> {
-        assert!(!self.finished, "TaskHandle: the result was already taken");
-        let s = self.raw.state_word().load();
-        debug_assert!(s & DONE != 0, "take_result before the task is done");
-        self.finished = true;
-        if s & CANCELLED != 0 {
-            return Err(TaskError::Cancelled);
-        }
-        match self.raw.take_output() {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(payload)) => Err(TaskError::Panicked(PanicPayload::new(payload))),
-            None => unreachable!("a complete task holds its output while its handle lives"),
-        }
+        self.try_take()
+            .unwrap_or_else(|| unreachable!("take_result before the task is done"))
     }
 }
 
@@ -408,7 +408,10 @@ impl<T> Future for TaskHandle<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         assert!(!this.finished, "TaskHandle polled after completion");
-        if this.is_done() || !this.raw.register_waker(cx.waker()) {
+        if let Some(result) = this.try_take() {
+            return Poll::Ready(result);
+        }
+        if !this.raw.register_waker(cx.waker()) {
             return Poll::Ready(this.take_result());
         }
         Poll::Pending

@@ -60,9 +60,10 @@
 #![allow(unsafe_code)]
 
 use crate::current;
+use crate::error::{PanicPayload, TaskError};
 use crate::handle::{TaskHandle, TaskId};
 use crate::state::{
-    Cancel, Claim, Finish, StateWord, COMPLETE, DONE, INITIAL, JOIN_INTEREST, WAITING,
+    Cancel, Claim, Finish, StateWord, CANCELLED, COMPLETE, DONE, INITIAL, JOIN_INTEREST, WAITING,
 };
 use crate::sync::{lock, Mutex, UnsafeCell};
 use crate::Callable;
@@ -134,9 +135,10 @@ pub(crate) trait TaskCore: Send + Sync {
 
 /// The typed face of a cell, for [`TaskHandle<T>`].
 pub(crate) trait RawTask<T>: TaskCore {
-    /// Takes the output of a `COMPLETE` task. Only the cell's unique
-    /// [`TaskHandle`] calls this (it owns the output then: module docs).
-    fn take_output(&self) -> Option<Output<T>>;
+    /// The outcome of a done task (its output is moved out), `None` if not done.
+    /// Only the cell's unique [`TaskHandle`] calls this, at most once per
+    /// `Some` (it owns the output then: module docs).
+    fn take_result(&self) -> Option<Result<T, TaskError>>;
     /// Stores `waker` as the one to wake on completion; false if already done.
     fn register_waker(&self, waker: &Waker) -> bool;
     /// The handle is gone: clear `JOIN_INTEREST`, drop a stored output and waker.
@@ -341,13 +343,16 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                     let output = unsafe { self.take_output_owned() };
                     drop_quietly(output);
                 }
-                self.notify_done(prev);
+                if prev & WAITING != 0 || H::PRESENT {
+                    self.notify_done(prev);
+                }
             }
         }
     }
 
     /// Called by the thread that made the task terminal: wakes every waiter and
     /// the waker (if the terminal CAS saw `WAITING`), then calls the hook.
+    #[inline(never)]
     fn notify_done(self: &Arc<Self>, prev: usize) {
         if prev & WAITING != 0 {
             let waiters = lock(&self.aux).waiters.take();
@@ -469,16 +474,22 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
 }
 
 impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H> {
-    fn take_output(&self) -> Option<Output<T>> {
-        if self.state.load() & DONE != COMPLETE {
-            return None;
+    #[inline]
+    fn take_result(&self) -> Option<Result<T, TaskError>> {
+        let s = self.state.load();
+        if s & DONE != COMPLETE {
+            return (s & CANCELLED != 0).then_some(Err(TaskError::Cancelled));
         }
         // SAFETY: only the cell's unique handle calls this (trait contract), and
         // the task is COMPLETE (not cancelled) while the handle still holds
         // JOIN_INTEREST: the runner's terminal CAS handed the stage to the handle
         // (module docs, "after finish"), and the acquire load above sees the
         // runner's write of the output.
-        unsafe { self.stage_mut(Stage::take_output) }
+        match unsafe { self.stage_mut(Stage::take_output) } {
+            Some(Ok(value)) => Some(Ok(value)),
+            Some(Err(payload)) => Some(Err(TaskError::Panicked(PanicPayload::new(payload)))),
+            None => unreachable!("a complete task holds its output while its handle lives"),
+        }
     }
 
     fn register_waker(&self, waker: &Waker) -> bool {
