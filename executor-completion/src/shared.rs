@@ -94,6 +94,9 @@ pub(crate) struct Shared<T> {
     ready: AtomicUsize,
     in_flight: AtomicUsize,
     cap: Option<usize>,
+    /// Advanced by every wake of a consumer / a submitter (see `WaitList::epoch`).
+    taker_epoch: AtomicUsize,
+    submitter_epoch: AtomicUsize,
 }
 
 /// Runs `f`, catching a panic (a user value's `Drop`): it must not unwind through
@@ -122,6 +125,8 @@ impl<T> Shared<T> {
             ready: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             cap,
+            taker_epoch: AtomicUsize::new(0),
+            submitter_epoch: AtomicUsize::new(0),
         }
     }
 
@@ -180,16 +185,24 @@ impl<T> Shared<T> {
             if self.try_acquire() {
                 // Pass on permits that remain to other registered submitters.
                 let mut wake = Wakeups::default();
-                st.submitters.notify(self.free_permits(cap), &mut wake);
+                st.submitters
+                    .notify(self.free_permits(cap), &self.submitter_epoch, &mut wake);
                 drop(st);
                 drop(stale);
                 wake.wake();
                 return;
             }
             key = Some(st.submitters.register(Notifier::Thread(Waiter::current())));
+            let epoch = WaitList::epoch(&self.submitter_epoch);
             drop(st);
             drop(stale);
-            executor_core::wait_until(|| self.in_flight.load(Ordering::Acquire) < cap, None);
+            executor_core::wait_until(
+                || {
+                    WaitList::epoch(&self.submitter_epoch) != epoch
+                        || self.in_flight.load(Ordering::Acquire) < cap
+                },
+                None,
+            );
         }
     }
 
@@ -204,11 +217,12 @@ impl<T> Shared<T> {
         let mut st = self.lock();
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Consumers that waited for this task learn that nothing is outstanding.
-            st.takers.notify_all(&mut wake);
+            st.takers.notify_all(&self.taker_epoch, &mut wake);
         }
         if let Some(cap) = self.cap {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            st.submitters.notify(self.free_permits(cap), &mut wake);
+            st.submitters
+                .notify(self.free_permits(cap), &self.submitter_epoch, &mut wake);
         }
         drop(st);
         wake.wake();
@@ -255,9 +269,9 @@ impl<T> Shared<T> {
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             // The last outstanding task: every consumer must look (one takes the
             // result, the others learn that nothing more is coming).
-            st.takers.notify_all(&mut wake);
+            st.takers.notify_all(&self.taker_epoch, &mut wake);
         } else {
-            st.takers.notify(ready, &mut wake);
+            st.takers.notify(ready, &self.taker_epoch, &mut wake);
         }
         drop(st);
         drop(task);
@@ -272,10 +286,11 @@ impl<T> Shared<T> {
         let ready = st.queue.len();
         self.ready.store(ready, Ordering::Release);
         let mut wake = Wakeups::default();
-        st.takers.notify(ready, &mut wake);
+        st.takers.notify(ready, &self.taker_epoch, &mut wake);
         if let Some(cap) = self.cap {
             self.in_flight.fetch_sub(n, Ordering::AcqRel);
-            st.submitters.notify(self.free_permits(cap), &mut wake);
+            st.submitters
+                .notify(self.free_permits(cap), &self.submitter_epoch, &mut wake);
         }
         wake
     }
@@ -312,11 +327,13 @@ impl<T> Shared<T> {
                 return None;
             }
             key = Some(st.takers.register(Notifier::Thread(Waiter::current())));
+            let epoch = WaitList::epoch(&self.taker_epoch);
             drop(st);
             drop(stale);
             executor_core::wait_until(
                 || {
-                    self.ready.load(Ordering::Acquire) > 0
+                    WaitList::epoch(&self.taker_epoch) != epoch
+                        || self.ready.load(Ordering::Acquire) > 0
                         || self.pending.load(Ordering::Acquire) == 0
                 },
                 deadline,
@@ -375,7 +392,7 @@ impl<T> Shared<T> {
         let stale = st.takers.arrive(key);
         let mut wake = Wakeups::default();
         let ready = st.queue.len();
-        st.takers.notify(ready, &mut wake);
+        st.takers.notify(ready, &self.taker_epoch, &mut wake);
         drop(st);
         drop(stale);
         wake.wake();

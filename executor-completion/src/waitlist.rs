@@ -10,7 +10,9 @@
 //! service's one mutex:
 //!
 //! 1. A waiter that finds nothing to take **registers** (gets a key) and releases
-//!    the lock, then waits until a cheap atomic condition holds. Because it
+//!    the lock, then waits until a cheap atomic condition holds, or until the
+//!    list's *epoch* (advanced by every wake) moved since it registered: a woken
+//!    waiter must always come back (step 3), see [`WaitList::epoch`]. Because it
 //!    registered under the lock, whoever makes a unit available after that (a
 //!    result delivered, a permit released) sees the registration.
 //! 2. Whoever makes units available calls [`WaitList::notify`]: it wakes
@@ -36,6 +38,7 @@ use executor_core::Waiter;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
 
 /// Whom to wake: a thread (or pool worker) or an async task.
@@ -145,23 +148,45 @@ impl WaitList {
         }
     }
 
-    /// Wakes registered waiters until `available` woken ones are on their way.
-    pub(crate) fn notify(&mut self, available: usize, out: &mut Wakeups) {
+    /// Wakes registered waiters until `available` woken ones are on their way,
+    /// and advances `epoch` if it woke any (see [`WaitList::epoch`]).
+    pub(crate) fn notify(&mut self, available: usize, epoch: &AtomicUsize, out: &mut Wakeups) {
+        let before = self.woken;
         while self.woken < available {
             let Some((_, n)) = self.entries.pop_front() else {
-                return;
+                break;
             };
             self.woken += 1;
             out.push(n);
         }
+        if self.woken != before {
+            epoch.fetch_add(1, Ordering::Release);
+        }
     }
 
     /// Wakes every registered waiter (the condition changed for all of them).
-    pub(crate) fn notify_all(&mut self, out: &mut Wakeups) {
+    pub(crate) fn notify_all(&mut self, epoch: &AtomicUsize, out: &mut Wakeups) {
+        if self.entries.is_empty() {
+            return;
+        }
         self.woken += self.entries.len();
         for (_, n) in self.entries.drain(..) {
             out.push(n);
         }
+        epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// Why a blocked thread needs an epoch: a woken thread's entry is gone, so it
+    /// must come back under the lock (arrive, then re-register if need be) even
+    /// if what it was woken for is gone again (another consumer took it); if it
+    /// went back to sleep instead, it would wait unregistered and its wake-up
+    /// would stay counted in `woken`: a lost wake-up. So a blocked thread reads
+    /// `epoch` when it registers (under the lock) and waits until it changes
+    /// (every wake advances it before unparking), or its own condition holds.
+    /// A thread woken for nothing by another waiter's epoch change re-checks and
+    /// waits again: harmless.
+    pub(crate) fn epoch(epoch: &AtomicUsize) -> usize {
+        epoch.load(Ordering::Acquire)
     }
 
     /// The number of registered (not yet woken) waiters.
@@ -182,7 +207,6 @@ impl fmt::Debug for WaitList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::task::Wake;
 
@@ -200,34 +224,41 @@ mod tests {
 
     #[test]
     fn one_wake_per_unit_and_hand_off_on_arrival() {
+        let epoch = AtomicUsize::new(0);
         let mut list = WaitList::default();
         let (a, wa) = waker();
         let (b, wb) = waker();
         let ka = list.register(Notifier::Task(wa));
         let kb = list.register(Notifier::Task(wb));
         let mut out = Wakeups::default();
-        list.notify(1, &mut out);
+        list.notify(1, &epoch, &mut out);
         out.wake();
         assert_eq!(a.0.load(Ordering::SeqCst), 1, "oldest first");
         assert_eq!(b.0.load(Ordering::SeqCst), 0, "one unit, one wake");
         // Still one unit, one waiter on its way: no further wake.
         let mut out = Wakeups::default();
-        list.notify(1, &mut out);
+        list.notify(1, &epoch, &mut out);
         out.wake();
         assert_eq!(b.0.load(Ordering::SeqCst), 0);
         // A arrives without taking it (say it timed out): B must be woken now.
         assert!(list.arrive(Some(ka)).is_none());
         let mut out = Wakeups::default();
-        list.notify(1, &mut out);
+        list.notify(1, &epoch, &mut out);
         out.wake();
         assert_eq!(b.0.load(Ordering::SeqCst), 1);
         assert!(!list.is_registered(kb));
         assert!(list.arrive(Some(kb)).is_none());
         assert_eq!((list.len(), list.woken), (0, 0));
+        assert_eq!(
+            WaitList::epoch(&epoch),
+            2,
+            "one advance per notify that woke"
+        );
     }
 
     #[test]
     fn registered_arrival_removes_the_entry_and_notify_all_counts_everyone() {
+        let epoch = AtomicUsize::new(0);
         let mut list = WaitList::default();
         let (_, w) = waker();
         let k = list.register(Notifier::Task(w.clone()));
@@ -240,7 +271,8 @@ mod tests {
         list.register(Notifier::Task(w.clone()));
         list.register(Notifier::Task(w));
         let mut out = Wakeups::default();
-        list.notify_all(&mut out);
+        list.notify_all(&epoch, &mut out);
         assert_eq!((list.len(), list.woken), (0, 2));
+        assert_eq!(WaitList::epoch(&epoch), 1, "a wake advances the epoch");
     }
 }
