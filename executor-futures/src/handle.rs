@@ -11,12 +11,14 @@
 //!    task, or nested inside it)? refuse with [`WouldDeadlock`];
 //! 3. untimed wait on a pool worker, task not started? claim it (PENDING →
 //!    RUNNING) and run it inline: the queued job becomes a tombstone;
-//! 4. register a [`Waiter`](executor_core::Waiter) with the cell, then
+//! 4. not on a worker: spin briefly (≈15 µs at most), re-checking: tasks are
+//!    often short, and parking and unparking costs tens of microseconds;
+//! 5. register a [`Waiter`](executor_core::Waiter) with the cell, then
 //!    [`executor_core::wait_until`] the task is done: on a worker this runs other
 //!    queued jobs meanwhile (the worker's own first), elsewhere it parks. A timed
 //!    wait that times out removes its registration again.
 //!
-//! Steps 3 and 4 are why nested waits never deadlock, even on a 1-thread pool.
+//! Steps 3 and 5 are why nested waits never deadlock, even on a 1-thread pool.
 //!
 //! ## Dropping
 //!
@@ -26,9 +28,10 @@
 
 use crate::current;
 use crate::error::{Failure, GetTimeoutError, TaskError, WouldDeadlock};
-use crate::state::TaskState;
+use crate::state::{StateWord, TaskState};
 use crate::task::{RawTask, TaskCore};
 use executor_core::Waiter;
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -95,6 +98,48 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
+/// Before a non-worker thread parks: tasks are often short, so the awaited one is
+/// often done within microseconds, while registering, parking and being unparked
+/// costs tens of microseconds (and an unpark syscall on the completing worker).
+/// Spins with `spin_loop`, doubling the pauses per round (1, 2, ..., 256: about
+/// 15 µs in all on the reference machine, a third of a park/unpark round trip),
+/// re-checking in between; gives up at `deadline`. True: done.
+///
+/// Adaptive per thread: a spin that fails costs the next one two rounds (down to
+/// [`MIN_SPIN_ROUNDS`], ~0.5 µs), one that succeeds gives one back. On an
+/// oversubscribed machine a spinning waiter takes the CPU the completing worker
+/// needs, and the spins keep failing: it then spins hardly at all.
+///
+/// Measured on "submit one, get it" (2 threads, 20k rounds, quiet machine): the
+/// spin catches ~92% of the waits, 6.7 → 3.3 µs per round trip. No `yield_now`
+/// phase: on a loaded machine it gave the CPU away for a whole time slice.
+fn spin_until_done(state: &StateWord, deadline: Option<Instant>) -> bool {
+    let rounds = SPIN_ROUNDS.with(Cell::get);
+    for round in 0..rounds {
+        for _ in 0..1u32 << round {
+            std::hint::spin_loop();
+        }
+        if state.is_done() {
+            SPIN_ROUNDS.with(|r| r.set((rounds + 1).min(MAX_SPIN_ROUNDS)));
+            return true;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+    }
+    SPIN_ROUNDS.with(|r| r.set(rounds.saturating_sub(2).max(MIN_SPIN_ROUNDS)));
+    false
+}
+
+/// Bounds of [`spin_until_done`]'s rounds (round `i` spins `2^i` times).
+const MAX_SPIN_ROUNDS: u32 = 9;
+const MIN_SPIN_ROUNDS: u32 = 4;
+
+thread_local! {
+    /// This thread's current spin budget, in rounds (see [`spin_until_done`]).
+    static SPIN_ROUNDS: Cell<u32> = const { Cell::new(MAX_SPIN_ROUNDS) };
+}
+
 /// The one waiting routine (module docs). `Ok(true)`: done; `Ok(false)`: deadline.
 fn wait_on<R: TaskCore + ?Sized>(
     task: &Arc<R>,
@@ -108,7 +153,11 @@ fn wait_on<R: TaskCore + ?Sized>(
     if current::is_running_here(Arc::as_ptr(task).cast::<()>()) {
         return Err(WouldDeadlock);
     }
-    if claim && executor_core::current_thread_index().is_some() && task.clone().run_inline() {
+    if executor_core::current_thread_index().is_some() {
+        if claim && task.clone().run_inline() {
+            return Ok(true);
+        }
+    } else if spin_until_done(state, deadline) {
         return Ok(true);
     }
     let Some(key) = task.add_waiter(Waiter::current()) else {
