@@ -49,27 +49,24 @@ fn sizes() -> Sizes {
 }
 
 /// Runs `routine` for both pools in one group named `name`, `elements` per
-/// iteration. `long`: one iteration takes a large fraction of a second.
+/// iteration, `samples` samples in `measure` (after a warm-up of a fifth of it).
+/// Flat sampling: every iteration takes milliseconds to a second, so every sample
+/// runs the same number of them.
 fn group(
     c: &mut Criterion,
     name: &str,
     elements: u64,
-    long: bool,
+    samples: usize,
+    measure: Duration,
     mut routine: impl FnMut(&mut criterion::Bencher<'_>, &dyn ErasedForkJoin),
 ) {
     let threads = bench_threads();
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(elements));
-    if long {
-        g.sampling_mode(SamplingMode::Flat)
-            .sample_size(10)
-            .warm_up_time(Duration::from_secs(2))
-            .measurement_time(Duration::from_secs(8));
-    } else {
-        g.sample_size(20)
-            .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(4));
-    }
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(samples)
+        .warm_up_time(measure / 5)
+        .measurement_time(measure);
     // One pool at a time: built here, measured, dropped before the next is built.
     for_each_fork_join(threads, |p| {
         g.bench_function(BenchmarkId::new(p.name(), threads), |b| routine(b, p));
@@ -83,25 +80,39 @@ fn fib_coarse(c: &mut Criterion) {
         fib_cutoff: cutoff,
         ..
     } = sizes();
-    group(c, "fib_coarse", fib_calls(n), false, |b, p| {
-        assert_eq!(p.fib_coarse(n, cutoff), fib_iter(n));
-        b.iter(|| p.fib_coarse(black_box(n), cutoff));
-    });
+    group(
+        c,
+        "fib_coarse",
+        fib_calls(n),
+        20,
+        Duration::from_secs(4),
+        |b, p| {
+            assert_eq!(p.fib_coarse(n, cutoff), fib_iter(n));
+            b.iter(|| p.fib_coarse(black_box(n), cutoff));
+        },
+    );
 }
 
 fn fib_fine(c: &mut Criterion) {
     let n = sizes().fib_fine;
-    group(c, "fib_fine", fib_joins(n), false, |b, p| {
-        assert_eq!(p.fib_fine(n), fib_iter(n));
-        b.iter(|| p.fib_fine(black_box(n)));
-    });
+    group(
+        c,
+        "fib_fine",
+        fib_joins(n),
+        20,
+        Duration::from_secs(4),
+        |b, p| {
+            assert_eq!(p.fib_fine(n), fib_iter(n));
+            b.iter(|| p.fib_fine(black_box(n)));
+        },
+    );
 }
 
 fn sum(c: &mut Criterion) {
     let n = sizes().sum;
     let input: Vec<u64> = (0..n as u64).collect();
     let want = input.iter().fold(0u64, |s, &x| s.wrapping_add(x));
-    group(c, "sum", n as u64, true, |b, p| {
+    group(c, "sum", n as u64, 10, Duration::from_secs(6), |b, p| {
         assert_eq!(p.sum(&input), want);
         b.iter(|| p.sum(black_box(&input)));
     });
@@ -110,17 +121,25 @@ fn sum(c: &mut Criterion) {
 fn quicksort(c: &mut Criterion) {
     let n = sizes().sort;
     let input = random_u64s(n, SORT_SEED);
-    group(c, "quicksort", n as u64, true, |b, p| {
-        let mut check = input.clone();
-        p.quicksort(&mut check);
-        assert!(check.windows(2).all(|w| w[0] <= w[1]));
-        drop(check);
-        b.iter_batched_ref(
-            || input.clone(),
-            |v| p.quicksort(v),
-            BatchSize::PerIteration,
-        );
-    });
+    // About 1 s per iteration on 2 busy cores: 10 samples need some 15 s.
+    group(
+        c,
+        "quicksort",
+        n as u64,
+        10,
+        Duration::from_secs(15),
+        |b, p| {
+            let mut check = input.clone();
+            p.quicksort(&mut check);
+            assert!(check.windows(2).all(|w| w[0] <= w[1]));
+            drop(check);
+            b.iter_batched_ref(
+                || input.clone(),
+                |v| p.quicksort(v),
+                BatchSize::PerIteration,
+            );
+        },
+    );
 }
 
 criterion_group!(benches, fib_coarse, fib_fine, sum, quicksort);

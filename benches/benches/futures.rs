@@ -40,7 +40,9 @@
 use benches::collect::{expected, fib_submit, for_each_collector};
 use benches::forkjoin::{fib_iter, fib_joins};
 use benches::{bench_threads, env_usize, ErasedForkJoin, Ours, Peer, Rayon};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -49,8 +51,10 @@ fn submit_collect(c: &mut Criterion) {
     let n = env_usize("EXECUTOR_BENCH_TASKS", 100_000);
     let want = expected(n);
     let mut g = c.benchmark_group("submit_collect");
+    // Flat sampling: an iteration takes 50–350 ms, depending on the pool.
     g.throughput(Throughput::Elements(n as u64))
-        .sample_size(20)
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     // One pool at a time: built, its rows measured, dropped before the next.
