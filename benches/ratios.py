@@ -39,7 +39,7 @@ def main():
         print(f"{group} (threads: {sorted({t for t, _ in rows.values()})})")
         for pool, (_, ns) in sorted(rows.items(), key=lambda r: r[0] != OURS):
             ratio = f"{ours / ns:6.2f}" if ours else "   n/a"
-            print(f"  {pool:<14} {ns:12.1f} ns/elem   ours/this = {ratio}")
+            print(f"  {pool:<20} {ns:12.1f} ns/elem   ours/this = {ratio}")
 
 
 if __name__ == "__main__":
