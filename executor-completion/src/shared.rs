@@ -231,6 +231,9 @@ impl<T> Shared<T> {
     /// The executor accepted the task: remember it for cancelling, unless it is
     /// already done (then its hook ran or is about to; see the module docs).
     pub(crate) fn register(&self, task: TaskRef) {
+        if task.is_done() {
+            return; // a fast task: no lock needed, its hook needs no entry
+        }
         let mut st = self.lock();
         let leftover = if task.is_done() || st.closed {
             Some(task)
