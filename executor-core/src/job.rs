@@ -147,6 +147,13 @@ impl Job {
         matches!(self.0, Some(Kind::Internal(_)))
     }
 
+    /// True if this is the internal job `ptr`. Such a job owns nothing (a pointer
+    /// and a static vtable), so its owner may `mem::forget` it to take it back.
+    #[inline]
+    pub(crate) fn is_internal_ptr(&self, ptr: *const ()) -> bool {
+        matches!(&self.0, Some(Kind::Internal(r)) if std::ptr::eq(r.ptr(), ptr))
+    }
+
     /// If this is the internal job `ptr`, takes it out without running or
     /// abandoning it (its owner will run the work inline).
     pub(crate) fn take_internal(&mut self, ptr: *const ()) -> bool {
@@ -160,8 +167,11 @@ impl Job {
 
     /// Runs the job on the current thread. A panic propagates to the caller.
     #[allow(unsafe_code)]
-    pub fn run(mut self) {
-        match self.0.take() {
+    #[inline]
+    pub fn run(self) {
+        // Consumed here: no drop glue to run afterwards for the emptied job.
+        let mut this = std::mem::ManuallyDrop::new(self);
+        match this.0.take() {
             Some(Kind::Closure(f)) => f.call(),
             Some(Kind::Task(t)) => t.run(),
             // SAFETY: the JobRef contract: the pointee is alive until execute or

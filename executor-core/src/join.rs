@@ -93,6 +93,17 @@ where
         unsafe { Latch::set(&this.latch, crate::latch::ABANDONED) };
     }
 
+    /// Like [`into_result`](Self::into_result), but a closure run here is called
+    /// directly (its panic propagates) and a stored panic is re-raised.
+    #[inline]
+    pub(crate) fn into_result_inline(self) -> R {
+        match self.result.into_inner() {
+            Some(Ok(r)) => r,
+            Some(Err(panic)) => resume_unwind(panic),
+            None => (self.func.into_inner().expect("not run, so still here"))(),
+        }
+    }
+
     /// The result, once the job ran, or running the closure here if it did not
     /// (taken back, abandoned, or rejected).
     pub(crate) fn into_result(self) -> thread::Result<R> {
@@ -121,16 +132,15 @@ where
     let ptr = job_ref.ptr();
     let guard = AbortOnUnwind;
     let mut taken_back = false;
-    if let Err(rejected) = worker.push_local(Job::internal(job_ref), State::Shutdown) {
-        // Stopped: run `b` inline below.
-        taken_back = rejected.into_inner().take_internal(ptr);
-        debug_assert!(taken_back);
-    }
+    worker.push_fork(Job::internal(job_ref));
     let result_a = catch_unwind(AssertUnwindSafe(a));
     while !taken_back && job_b.latch.probe() == PENDING {
         match worker.pop_local() {
-            Some(mut job) => {
-                if job.take_internal(ptr) {
+            Some(job) => {
+                if job.is_internal_ptr(ptr) {
+                    // Taken back: the job owns nothing, so forgetting it is the
+                    // cheapest way to neither run nor abandon it.
+                    std::mem::forget(job);
                     taken_back = true;
                 } else {
                     worker.run_job(job);
@@ -142,10 +152,16 @@ where
         }
     }
     std::mem::forget(guard);
-    let result_b = job_b.into_result();
-    match (result_a, result_b) {
-        (Ok(ra), Ok(rb)) => (ra, rb),
-        (Err(panic), _) | (_, Err(panic)) => resume_unwind(panic),
+    match result_a {
+        // The common case: `a` returned, `b` ran elsewhere or is run right here,
+        // called directly (no `catch_unwind` in the way of inlining); a panic of
+        // an inline `b` simply propagates, `a` being finished.
+        Ok(ra) => (ra, job_b.into_result_inline()),
+        // `a` panicked: finish `b` (catching its panic), then re-raise `a`'s.
+        Err(panic) => {
+            drop(job_b.into_result());
+            resume_unwind(panic)
+        }
     }
 }
 
@@ -185,8 +201,8 @@ where
 ///
 /// # Panics
 ///
-/// If `a` or `b` panics, the panic is re-raised after both have finished (the
-/// first one's, if both panic).
+/// If `a` or `b` panics, the panic is re-raised after both have finished (`a`'s,
+/// if both panic).
 ///
 /// # Examples
 ///

@@ -19,7 +19,9 @@
 //!    started.
 //! 5. `await_termination` is true iff the pool was shut down, every accepted job
 //!    finished (or was handed back) and every worker exited.
-//! 6. No worker sleeps while work it can reach is queued.
+//! 6. No worker sleeps while work it can reach is queued (except, as in rayon, that
+//!    a worker falling asleep at that instant may miss a `join`'s second half;
+//!    the half's owner then runs it).
 //!
 //! # Layout
 //!

@@ -63,10 +63,18 @@ impl State {
 }
 
 /// The lifecycle word plus the `finished` counter of the submission handshake.
+///
+/// `mirror` repeats the state on a cache line of its own: workers read the state
+/// on every job, and reading `ctl` itself would pull in the line that every
+/// outside submission writes. `advance` updates the mirror right after `ctl`
+/// (SeqCst), so a reader that issued a SeqCst fence after its own store (the
+/// local-push handshake) and then reads the mirror is still one side of a proper
+/// store-buffer pair with the SeqCst store + fence in `shutdown_now`.
 #[derive(Debug)]
 pub(crate) struct Lifecycle {
     ctl: CachePadded<AtomicU64>,
     finished: CachePadded<AtomicU64>,
+    mirror: CachePadded<AtomicU64>,
 }
 
 impl Lifecycle {
@@ -74,13 +82,15 @@ impl Lifecycle {
         Lifecycle {
             ctl: CachePadded::new(AtomicU64::new(0)),
             finished: CachePadded::new(AtomicU64::new(0)),
+            mirror: CachePadded::new(AtomicU64::new(0)),
         }
     }
 
-    /// The current state. SeqCst: it takes part in the store-buffer handshakes
-    /// (local push vs. `shutdown_now`, sleep vs. `shutdown`).
+    /// The current state (from the mirror). SeqCst: it takes part in the
+    /// store-buffer handshakes (local push vs. `shutdown_now`, sleep vs. `shutdown`).
+    #[inline]
     pub(crate) fn state(&self) -> State {
-        State::of(self.ctl.load(Ordering::SeqCst))
+        State::of(self.mirror.load(Ordering::SeqCst) << STATE_SHIFT)
     }
 
     /// Step 1 of the handshake. `limit` is the last state that still accepts:
@@ -127,7 +137,10 @@ impl Lifecycle {
                 .ctl
                 .compare_exchange_weak(cur, next, Ordering::SeqCst, Ordering::SeqCst)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.mirror.fetch_max(to as u64, Ordering::SeqCst);
+                    return true;
+                }
                 Err(actual) => cur = actual,
             }
         }

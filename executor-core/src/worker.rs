@@ -3,7 +3,7 @@
 //!
 //! Each worker owns a LIFO deque (jobs its own jobs submit stay on it while hot)
 //! and finds work in this order: its deque, then the injector (taking a batch), then
-//! a peer's deque (taking a batch, peers tried from a random start). Every 61st
+//! a peer's deque (one job, the oldest; peers tried from a random start). Every 61st
 //! look starts at the injector instead, so a worker whose own jobs keep spawning
 //! cannot starve outside submissions.
 //!
@@ -13,8 +13,9 @@
 //! condition holds, sleeping when there is nothing to run, so a 1-thread pool never
 //! deadlocks on a nested wait.
 //!
-//! The worker's state lives in a thread-local; it is set once when the thread starts
-//! and is how submissions from a job find the local deque.
+//! The worker's state lives on the worker thread's stack; a thread-local pointer to
+//! it (set when the thread starts, cleared before the frame ends) is how
+//! submissions from a job find the local deque.
 
 use crate::error::Rejected;
 use crate::job::Job;
@@ -22,7 +23,7 @@ use crate::lifecycle::State;
 use crate::registry::{IntoJob, PanicOrigin, Registry};
 use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::Backoff;
-use std::cell::{Cell, OnceCell};
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
@@ -35,7 +36,20 @@ use std::time::{Duration, Instant};
 const SEARCH_BEFORE_PARK: Duration = Duration::from_micros(50);
 
 thread_local! {
-    static CURRENT: OnceCell<WorkerThread> = const { OnceCell::new() };
+    /// The worker running on this thread, if any: set by [`main`] to the
+    /// `WorkerThread` on its own stack frame for exactly as long as that frame
+    /// lives. A plain pointer in a const-initialised cell with no destructor is the
+    /// cheapest thread-local there is (one load), and `join` reads it every call.
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Clears `CURRENT` when [`main`]'s frame ends, by return or by unwinding.
+struct ClearCurrent;
+
+impl Drop for ClearCurrent {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(std::ptr::null()));
+    }
 }
 
 /// The thread-local state of one worker.
@@ -50,13 +64,14 @@ pub(crate) struct WorkerThread {
 impl WorkerThread {
     /// Calls `f` with the current thread's worker state, if it is a worker.
     #[inline]
+    #[allow(unsafe_code)]
     pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
-        let mut f = Some(f);
-        match CURRENT.try_with(|c| (f.take().expect("called once"))(c.get())) {
-            Ok(r) => r,
-            // Thread-local already destroyed: this is a thread on its way out.
-            Err(_) => (f.take().expect("not called"))(None),
-        }
+        let ptr = CURRENT.with(Cell::get);
+        // SAFETY: a non-null pointer was set by `main` on this very thread and
+        // points into `main`'s frame, which is still running: it clears the
+        // pointer (ClearCurrent) before that frame ends. Everything here runs
+        // inside that frame, so the reference cannot outlive the WorkerThread.
+        f(unsafe { ptr.as_ref() })
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -130,6 +145,11 @@ impl WorkerThread {
     }
 
     fn steal_injector(&self) -> Option<Job> {
+        // `is_empty` is two plain loads; a steal attempt costs a SeqCst fence even
+        // when it finds nothing, and idle workers look here constantly.
+        if self.registry.injector.is_empty() {
+            return None;
+        }
         loop {
             match self.registry.injector.steal_batch_and_pop(&self.deque) {
                 Steal::Success(job) => return Some(job),
@@ -150,10 +170,14 @@ impl WorkerThread {
             let mut retry = false;
             for k in 0..n {
                 let victim = (start + k) % n;
-                if victim == self.index {
+                // An empty check is cheap; a steal attempt pins an epoch.
+                if victim == self.index || stealers[victim].is_empty() {
                     continue;
                 }
-                match stealers[victim].steal_batch_and_pop(&self.deque) {
+                // One job at a time (as rayon does): a batch would carry off the
+                // pending halves of several of the victim's joins, which the
+                // victim then has to wait for or steal back.
+                match stealers[victim].steal() {
                     Steal::Success(job) => {
                         self.registry.counters[self.index].bump_steals();
                         return Some(job);
@@ -224,6 +248,17 @@ impl WorkerThread {
         }
     }
 
+    /// Pushes `join`'s second half onto this worker's deque: no lifecycle check and
+    /// no fence. Neither handshake is needed for it: if `shutdown_now`'s drain
+    /// misses the job, its owner (this worker, which is waiting for it) pops it
+    /// back; and a sleeper that misses this push only costs the parallelism of
+    /// this one fork, since the owner runs it itself if nobody steals it.
+    #[inline]
+    pub(crate) fn push_fork(&self, job: Job) {
+        self.deque.push(job);
+        self.registry.sleep.notify_one_fenced();
+    }
+
     /// Pops the newest job of this worker's own deque.
     #[inline]
     pub(crate) fn pop_local(&self) -> Option<Job> {
@@ -273,30 +308,25 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
     let span = tracing::debug_span!("worker", pool = %registry.name, index);
     let _entered = span.enter();
     let seed = 0x9E37_79B9_7F4A_7C15u64 ^ ((index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
-    let installed = CURRENT.with(|c| {
-        c.set(WorkerThread {
-            registry: registry.clone(),
-            index,
-            deque,
-            rng: Cell::new(seed | 1),
-            tick: Cell::new(0),
-        })
-        .is_ok()
-    });
-    debug_assert!(installed, "a worker thread runs one worker");
+    let me = WorkerThread {
+        registry: registry.clone(),
+        index,
+        deque,
+        rng: Cell::new(seed | 1),
+        tick: Cell::new(0),
+    };
+    CURRENT.with(|c| c.set(&me));
+    let clear = ClearCurrent;
     if let Some(hook) = &registry.hooks.on_start {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
             registry.handle_panic(payload, Some(index), PanicOrigin::StartHook);
         }
     }
     tracing::trace!("worker started");
-    CURRENT.with(|c| {
-        let me = c.get().expect("installed above");
-        let stop = || registry.should_exit();
-        while let Some(job) = me.next_job(&stop, None, true) {
-            me.run_job(job);
-        }
-    });
+    let stop = || registry.should_exit();
+    while let Some(job) = me.next_job(&stop, None, true) {
+        me.run_job(job);
+    }
     if let Some(hook) = &registry.hooks.on_stop {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
             registry.handle_panic(payload, Some(index), PanicOrigin::StopHook);
@@ -304,4 +334,6 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
     }
     tracing::trace!("worker exiting");
     registry.worker_exited();
+    drop(clear);
+    drop(me);
 }
