@@ -63,6 +63,7 @@ mod panic;
 mod pool;
 mod registry;
 mod scope;
+mod scoped_task;
 mod sleep;
 mod stats;
 mod sync;
@@ -78,6 +79,7 @@ pub use panic::{payload_message, JobPanic};
 pub use pool::{spawn, Executor, InlineExecutor, ThreadPool};
 pub use registry::PanicOrigin;
 pub use scope::{scope, Scope};
+pub use scoped_task::{ScopedError, ScopedHandle};
 pub use stats::Stats;
 pub use wait::{
     current_thread_index, is_interrupted, run_pending_job, wait_until, yield_now, Waiter, Yield,

@@ -17,6 +17,7 @@ use crate::job::{Job, JobRef, JobVTable};
 use crate::join::AbortOnUnwind;
 use crate::lifecycle::State;
 use crate::registry::Registry;
+use crate::scoped_task::{Cell as ScopedCell, ScopedHandle};
 use crate::worker::WorkerThread;
 use std::any::Any;
 use std::fmt;
@@ -139,6 +140,38 @@ impl<'scope> Scope<'scope> {
             // Dropping the job abandons it: it goes to `orphans`.
             drop(rejected);
         }
+    }
+
+    /// Submits `f` to the scope and returns a handle to its value: `get` waits
+    /// for it (running it right away if it has not started), `cancel` stops it
+    /// from starting. Like [`spawn`](Scope::spawn), `f` may borrow anything that
+    /// outlives the scope; its panic goes to the handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let data = vec![1u64, 2, 3, 4, 5, 6];
+    /// let total = pool.scope(|s| {
+    ///     let (left, right) = data.split_at(3);
+    ///     let l = s.submit(move |_| left.iter().sum::<u64>());
+    ///     let r = s.submit(move |_| right.iter().sum::<u64>());
+    ///     let never = s.submit(|_| -> u64 { unreachable!() });
+    ///     let cancelled = never.cancel();
+    ///     assert!(cancelled || never.is_done());
+    ///     l.get().unwrap() + r.get().unwrap()
+    /// });
+    /// assert_eq!(total, 21);
+    /// ```
+    pub fn submit<'h, F, T>(&'h self, f: F) -> ScopedHandle<'h, 'scope, T>
+    where
+        F: FnOnce(&Scope<'scope>) -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let cell = Arc::new(ScopedCell::new(Box::new(f)));
+        let job_cell = cell.clone();
+        self.spawn(move |s| job_cell.run(s));
+        ScopedHandle::new(cell, self)
     }
 
     fn record_panic(&self, panic: Box<dyn Any + Send>) {

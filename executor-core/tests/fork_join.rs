@@ -398,3 +398,61 @@ fn yield_now_runs_pending_work() {
     assert_eq!(ran.load(Ordering::SeqCst), 1);
     assert_eq!(yield_now(), None);
 }
+
+#[test]
+fn scoped_submit_returns_values_cancels_and_keeps_panics_in_handles() {
+    use executor_core::ScopedError;
+    within(LONG, || {
+        // One thread: the body occupies the only worker, so `get` must run the
+        // pending task inline (a wait here would never end).
+        let pool = ThreadPool::new(1).unwrap();
+        let drops = DropCounter::new(1);
+        let data = vec![1u64, 2, 3, 4];
+        let detached = std::sync::atomic::AtomicBool::new(false);
+        let (sum, cancelled, panicked) = pool.scope(|s| {
+            let h = s.submit(|_| data.iter().sum::<u64>());
+            let t = drops.track(0);
+            let c = s.submit(move |_| {
+                let _t = t;
+                unreachable!("cancelled before it started")
+            });
+            let cancelled = c.cancel();
+            assert!(!c.cancel(), "only the first cancel wins");
+            let p = s.submit(|_| -> u8 { panic!("scoped task fails") });
+            let d = &detached;
+            drop(s.submit(move |_| d.store(true, Ordering::SeqCst)));
+            (h.get().unwrap(), (cancelled, c.get()), p.get())
+        });
+        assert_eq!(sum, 10);
+        assert!(cancelled.0);
+        assert!(matches!(cancelled.1, Err(ScopedError::Cancelled)));
+        assert_eq!(drops.dropped(), 1, "a cancelled task's closure is dropped");
+        let err = panicked.unwrap_err();
+        assert_eq!(err.message(), Some("scoped task fails"));
+        assert!(
+            detached.load(Ordering::SeqCst),
+            "a dropped handle's task still runs"
+        );
+    });
+}
+
+#[test]
+fn scoped_get_waits_for_a_task_running_elsewhere() {
+    within(LONG, || {
+        let pool = ThreadPool::new(2).unwrap();
+        let gate = Gate::new();
+        let started = Latch::new(1);
+        let v = pool.scope(|s| {
+            let (g, st) = (gate.clone(), started.clone());
+            let h = s.submit(move |_| {
+                st.count_down();
+                g.wait();
+                5
+            });
+            started.wait();
+            gate.open();
+            h.get().unwrap()
+        });
+        assert_eq!(v, 5);
+    });
+}
