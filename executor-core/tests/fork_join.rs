@@ -407,7 +407,7 @@ fn scoped_submit_returns_values_cancels_and_keeps_panics_in_handles() {
         // pending task inline (a wait here would never end).
         let pool = ThreadPool::new(1).unwrap();
         let drops = DropCounter::new(1);
-        let data = vec![1u64, 2, 3, 4];
+        let data = [1u64, 2, 3, 4];
         let detached = std::sync::atomic::AtomicBool::new(false);
         let (sum, cancelled, panicked) = pool.scope(|s| {
             let h = s.submit(|_| data.iter().sum::<u64>());
