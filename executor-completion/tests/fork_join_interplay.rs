@@ -24,7 +24,7 @@ fn join_inside_completion_service_tasks() {
             })
             .unwrap();
     }
-    let mut seen = vec![false; 20];
+    let mut seen = [false; 20];
     while let Some(done) = service.take() {
         let (n, sum) = done.get().unwrap();
         assert_eq!(sum, (0..n * 100).sum::<u64>());
