@@ -70,10 +70,18 @@ fn every_closure_is_dropped_exactly_once() {
     within(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let drops = DropCounter::new(3000);
+        let first = Latch::new(1000);
         for i in 0..1000 {
-            let d = drops.track(i);
-            pool.execute(move || drop(d)).unwrap();
+            let (d, f) = (drops.track(i), first.clone());
+            pool.execute(move || {
+                drop(d);
+                f.count_down();
+            })
+            .unwrap();
         }
+        // Local deques are LIFO: without this wait, a gate job could start before
+        // some of the first 1000, which would then (correctly) be handed back.
+        first.wait();
         let gate = block_all_workers(&pool);
         for i in 1000..2000 {
             let d = drops.track(i);
