@@ -65,18 +65,10 @@ pub fn quantile(v: &[f64], q: f64) -> f64 {
 /// and the median and 25th–75th percentile of the paired ratios
 /// `contestants[0] / this`. The first contestant is the reference: put ours first.
 pub fn interleave(title: &str, elements: usize, rounds: usize, contestants: &mut [Contestant<'_>]) {
-    let count = contestants.len();
     // times[contestant][round]: nanoseconds per element.
-    let mut times = vec![Vec::with_capacity(rounds); count];
-    for round in 0..=rounds {
-        for k in 0..count {
-            let c = (round + k) % count;
-            let elapsed = (contestants[c].run)();
-            if round > 0 {
-                times[c].push(elapsed.as_nanos() as f64 / elements as f64);
-            }
-        }
-    }
+    let times = rotate(contestants.len(), rounds, true, |c| {
+        (contestants[c].run)().as_nanos() as f64 / elements as f64
+    });
     println!("\n{title} ({elements} elements per iteration)");
     println!(
         "| {:<22} | {:>12} | {:>10} | {:>15} |",
@@ -101,6 +93,30 @@ pub fn interleave(title: &str, elements: usize, rounds: usize, contestants: &mut
             quantile(&ratios, 0.75),
         );
     }
+}
+
+/// The round-robin schedule of [`interleave`], for callers that want the raw
+/// measurements: `rounds` rounds (after one uncounted warm-up round when
+/// `warm_up`) in which `measure(c)` runs once for every contestant index `c` in
+/// `0..count`, starting one later each round. Returns `results[c][round]`.
+pub fn rotate<T>(
+    count: usize,
+    rounds: usize,
+    warm_up: bool,
+    mut measure: impl FnMut(usize) -> T,
+) -> Vec<Vec<T>> {
+    let mut results: Vec<Vec<T>> = (0..count).map(|_| Vec::with_capacity(rounds)).collect();
+    let first = usize::from(!warm_up);
+    for round in first..=rounds {
+        for k in 0..count {
+            let c = (round + k) % count;
+            let value = measure(c);
+            if round > 0 {
+                results[c].push(value);
+            }
+        }
+    }
+    results
 }
 
 /// "ours" for our pool's rows, else the name: the ratio column's header.

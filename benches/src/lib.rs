@@ -31,6 +31,7 @@
 //! * [`interleave`]: the round-robin runner of the `interleaved*` binaries.
 
 pub mod collect;
+pub mod compare;
 pub mod completion;
 pub mod forkjoin;
 pub mod interleave;

@@ -1,0 +1,464 @@
+//! `compare`: our pool raced against rayon, tokio, `futures`' thread pool, the
+//! `threadpool` crate and a std-only baseline on every workload, side by side,
+//! with the pools interleaved round by round (see [`interleave`](crate::interleave)).
+//!
+//! | part | what |
+//! |---|---|
+//! | [`baseline`] | [`StdMpsc`](baseline::StdMpsc): std threads fed by one `mpsc` channel, one more [`Peer`](crate::Peer) |
+//! | [`workloads`] | what each workload measures, its unit, its contestants |
+//! | [`probe`] | per-thread CPU and resident memory from `/proc` (`idle_cpu`, `memory`) |
+//! | [`report`] | median and 25th–75th percentile, best other pool, verdict; text, CSV, JSON |
+//! | [`chart`] | the SVG chart of `ours / best other` per workload |
+//!
+//! Method: every pool is built once and kept; each round runs one iteration of
+//! the workload on every contestant, starting one later each round
+//! ([`rotate`]), after one uncounted warm-up round. A
+//! pool's figure is the median over the rounds (with the 25th–75th percentile);
+//! for pools with several variants of a workload (e.g. a slot or a channel to
+//! collect values) its fastest variant by median. `ours / best` is the median of
+//! the per-round ratios of our figure to the best other pool's figure of the
+//! same round: two measurements seconds apart at most, so the load of a shared
+//! machine hits both alike. `WIN` when even its 75th percentile is below 1,
+//! `LOSS` when even its 25th percentile is above 1 (both as printed, to two
+//! decimals), `tie` otherwise.
+
+pub mod baseline;
+pub mod chart;
+pub mod probe;
+pub mod report;
+pub mod workloads;
+
+use crate::interleave::rotate;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use workloads::{plan, Context, Inputs, Pools, WORKLOADS};
+
+/// The pools compared, ours first (the reference of every ratio).
+pub const POOLS: [&str; 6] = [
+    "executor_core",
+    "rayon",
+    "tokio",
+    "threadpool",
+    "futures",
+    "std_mpsc",
+];
+
+/// One contestant's figures over the counted rounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The pool (one of [`POOLS`]).
+    pub pool: &'static str,
+    /// The variant's name.
+    pub variant: &'static str,
+    /// One figure per round, in the workload's unit.
+    pub values: Vec<f64>,
+}
+
+/// A workload's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The workload's name.
+    pub name: &'static str,
+    /// What it measures (one line).
+    pub what: String,
+    /// The unit of its figures.
+    pub unit: &'static str,
+    /// Figures below this are raised to it before ratios are taken.
+    pub floor: f64,
+    /// Every contestant's figures, ours first.
+    pub rows: Vec<Row>,
+}
+
+/// The problem sizes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sizes {
+    /// Jobs of `spawn_outside`/`spawn_inside`; `chained_spawn` runs a tenth as
+    /// many links, `ping_pong` a twentieth as many round trips.
+    pub jobs: usize,
+    /// Single jobs per `round_trip` iteration.
+    pub round_trips: usize,
+    /// Tasks of `submit_collect`.
+    pub tasks: usize,
+    /// Tasks of `completion`.
+    pub completion_tasks: usize,
+    /// Longest task of `completion`, in microseconds.
+    pub completion_max_us: u64,
+    /// `n` of `fib_coarse`.
+    pub fib_coarse: u64,
+    /// `fib_coarse` forks while `n >= fib_cutoff`.
+    pub fib_cutoff: u64,
+    /// `n` of `fib_fine`.
+    pub fib_fine: u64,
+    /// `u64`s of `sum`.
+    pub sum: usize,
+    /// Jobs from outside (and again from inside) before `idle_cpu` measures.
+    pub idle_burst: usize,
+    /// How long `idle_cpu` measures.
+    pub idle_window: Duration,
+    /// At most this many rounds of `idle_cpu` (each costs a window per pool).
+    pub idle_rounds: usize,
+    /// Queued jobs of `memory`.
+    pub memory_jobs: usize,
+    /// At most this many rounds of `memory` (a child process per pool each).
+    pub memory_rounds: usize,
+}
+
+impl Sizes {
+    /// The full run: the sizes of the `interleaved*` binaries.
+    pub const FULL: Sizes = Sizes {
+        jobs: 1_000_000,
+        round_trips: 1000,
+        tasks: 100_000,
+        completion_tasks: 10_000,
+        completion_max_us: 50,
+        fib_coarse: 30,
+        fib_cutoff: 18,
+        fib_fine: 25,
+        sum: 10_000_000,
+        idle_burst: 100_000,
+        idle_window: Duration::from_secs(2),
+        idle_rounds: 3,
+        memory_jobs: 1_000_000,
+        memory_rounds: 3,
+    };
+
+    /// `--quick`: about a tenth, to finish in well under a minute.
+    pub const QUICK: Sizes = Sizes {
+        jobs: 100_000,
+        round_trips: 200,
+        tasks: 10_000,
+        completion_tasks: 2_000,
+        completion_max_us: 50,
+        fib_coarse: 25,
+        fib_cutoff: 18,
+        fib_fine: 20,
+        sum: 2_000_000,
+        idle_burst: 20_000,
+        idle_window: Duration::from_millis(250),
+        idle_rounds: 1,
+        memory_jobs: 100_000,
+        memory_rounds: 1,
+    };
+
+    /// Tiny sizes for unit tests.
+    #[cfg(test)]
+    pub(crate) const TEST: Sizes = Sizes {
+        jobs: 2000,
+        round_trips: 10,
+        tasks: 500,
+        completion_tasks: 200,
+        completion_max_us: 20,
+        fib_coarse: 15,
+        fib_cutoff: 10,
+        fib_fine: 10,
+        sum: 200_000,
+        idle_burst: 100,
+        idle_window: Duration::from_millis(20),
+        idle_rounds: 1,
+        memory_jobs: 1000,
+        memory_rounds: 1,
+    };
+}
+
+/// What to run, from the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Worker threads of every pool (`--threads`).
+    pub threads: usize,
+    /// Small sizes and few rounds (`--quick`).
+    pub quick: bool,
+    /// Counted rounds (`--rounds`; default 15, or 3 with `--quick`).
+    pub rounds: usize,
+    /// The workloads to run (`--workloads a,b,c`), in [`WORKLOADS`] order.
+    pub workloads: Vec<&'static str>,
+    /// Where to write the CSV (`--csv`).
+    pub csv: Option<std::path::PathBuf>,
+    /// Where to write the JSON (`--json`).
+    pub json: Option<std::path::PathBuf>,
+    /// Where to write the SVG chart (`--svg`).
+    pub svg: Option<std::path::PathBuf>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run the comparison.
+    Run(Options),
+    /// Print the usage.
+    Help,
+    /// Print the workloads and what each measures.
+    List,
+}
+
+/// The usage text.
+pub const USAGE: &str = "\
+compare: our pool against rayon, tokio, futures, threadpool and std threads + mpsc
+
+usage: compare [--quick] [--threads N] [--rounds N] [--workloads a,b,c]
+               [--csv PATH] [--json PATH] [--svg PATH] [--list] [--help]
+
+  --threads N       worker threads of every pool (default: EXECUTOR_BENCH_THREADS or 2)
+  --quick           small sizes, 3 rounds, 1 round of idle_cpu and memory (< 1 minute)
+  --rounds N        counted rounds of each workload (default 15; idle_cpu and memory at most 3)
+  --workloads LIST  comma-separated workloads (default: all; --list shows them)
+  --csv PATH        also write every row's figures as CSV
+  --json PATH       also write every row's per-round figures as JSON
+  --svg PATH        also write a chart of ours / best other pool per workload
+Nothing is written to disk unless asked. The table goes to stdout, the progress bar
+to stderr (only when it is a terminal).
+";
+
+impl Command {
+    /// Parses the arguments (without the program name).
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+        let mut args = args.into_iter();
+        let mut quick = false;
+        let mut threads = None;
+        let mut rounds = None;
+        let mut workloads = None;
+        let (mut csv, mut json, mut svg) = (None, None, None);
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = || {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
+            let positive = |v: String| match v.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{flag} needs a positive integer, got {v:?}")),
+            };
+            match flag.as_str() {
+                "--help" | "-h" => return Ok(Command::Help),
+                "--list" => return Ok(Command::List),
+                "--quick" => quick = true,
+                "--threads" => threads = Some(positive(value()?)?),
+                "--rounds" => rounds = Some(positive(value()?)?),
+                "--workloads" => workloads = Some(select(&value()?)?),
+                "--csv" => csv = Some(value()?.into()),
+                "--json" => json = Some(value()?.into()),
+                "--svg" => svg = Some(value()?.into()),
+                _ => return Err(format!("unknown argument {arg:?} (see --help)")),
+            }
+        }
+        Ok(Command::Run(Options {
+            threads: threads.unwrap_or_else(crate::bench_threads),
+            quick,
+            rounds: rounds.unwrap_or(if quick { 3 } else { 15 }),
+            workloads: workloads.unwrap_or_else(|| WORKLOADS.to_vec()),
+            csv,
+            json,
+            svg,
+        }))
+    }
+}
+
+/// The workloads named in `list` (comma-separated), in [`WORKLOADS`] order.
+fn select(list: &str) -> Result<Vec<&'static str>, String> {
+    let names: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(bad) = names.iter().find(|n| !WORKLOADS.contains(n)) {
+        return Err(format!(
+            "unknown workload {bad:?}; known: {}",
+            WORKLOADS.join(", ")
+        ));
+    }
+    if names.is_empty() {
+        return Err("--workloads needs at least one workload".into());
+    }
+    Ok(WORKLOADS
+        .iter()
+        .copied()
+        .filter(|w| names.contains(w))
+        .collect())
+}
+
+impl Options {
+    /// The sizes: [`Sizes::QUICK`] with `--quick`, else [`Sizes::FULL`].
+    pub fn sizes(&self) -> Sizes {
+        if self.quick {
+            Sizes::QUICK
+        } else {
+            Sizes::FULL
+        }
+    }
+}
+
+/// What a run reports about itself: key and value lines for the top of every
+/// output.
+pub fn meta(options: &Options) -> Vec<(&'static str, String)> {
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    vec![
+        ("date", utc_now()),
+        (
+            "machine",
+            format!(
+                "{nproc} CPUs ({}), load average {}",
+                probe::cpu_model().unwrap_or_else(|| "unknown CPU".into()),
+                probe::load_average().unwrap_or_else(|| "unknown".into())
+            ),
+        ),
+        (
+            "threads",
+            format!("{} worker threads per pool", options.threads),
+        ),
+        (
+            "mode",
+            format!(
+                "{}, {} rounds (+1 warm-up; idle_cpu at most {}, memory at most {}, no warm-up)",
+                if options.quick { "quick" } else { "full" },
+                options.rounds,
+                options.sizes().idle_rounds,
+                options.sizes().memory_rounds
+            ),
+        ),
+    ]
+}
+
+/// The current UTC date and time, `YYYY-MM-DD HH:MM UTC`.
+pub fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        t / 3600,
+        t % 3600 / 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// How a run reports progress; [`run`] calls it from the measuring thread.
+pub trait Progress {
+    /// The run will take `iterations` iterations in all.
+    fn start(&mut self, iterations: u64);
+    /// An iteration of `variant` in `workload` begins.
+    fn iteration(&mut self, workload: &str, variant: &str);
+    /// The iteration ended.
+    fn done(&mut self);
+    /// A line for the report (stdout), printed so as not to tear the progress bar.
+    fn line(&mut self, text: &str);
+}
+
+/// Runs the selected workloads, interleaved, and returns their outcomes. `exe`
+/// is this program (for `memory`'s child processes); without it `memory` is
+/// left out. Prints each workload's line when it starts and its detailed table
+/// when it ends through `progress`.
+pub fn run(
+    options: &Options,
+    exe: Option<&std::path::Path>,
+    progress: &mut dyn Progress,
+) -> Vec<Outcome> {
+    let sizes = options.sizes();
+    let pools = Pools::new(options.threads);
+    let inputs = Inputs::new(&options.workloads, &sizes);
+    let cx = Context {
+        pools: &pools,
+        inputs: &inputs,
+        sizes,
+        threads: options.threads,
+        rounds: options.rounds,
+        exe,
+    };
+    let mut planned = Vec::new();
+    for name in &options.workloads {
+        match plan(name, &cx) {
+            Some(p) => planned.push(p),
+            None => progress.line(&format!("{name}: cannot run here, left out")),
+        }
+    }
+    let total: usize = planned
+        .iter()
+        .map(|p| p.entries.len() * (p.rounds + usize::from(p.warm_up)))
+        .sum();
+    progress.start(total as u64);
+    let mut outcomes = Vec::new();
+    for mut p in planned {
+        progress.line(&format!("\n{} — {} [{}]", p.name, p.what, p.unit));
+        let entries = &mut p.entries;
+        let values = rotate(entries.len(), p.rounds, p.warm_up, |c| {
+            progress.iteration(p.name, entries[c].variant);
+            let v = (entries[c].run)();
+            progress.done();
+            v
+        });
+        let outcome = Outcome {
+            name: p.name,
+            what: p.what,
+            unit: p.unit,
+            floor: p.floor,
+            rows: entries
+                .iter()
+                .zip(values)
+                .map(|(e, values)| Row {
+                    pool: e.pool,
+                    variant: e.variant,
+                    values,
+                })
+                .collect(),
+        };
+        progress.line(report::workload_table(&outcome).trim_end());
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Result<Command, String> {
+        Command::parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn parses_options() {
+        let Ok(Command::Run(o)) =
+            args("--quick --threads 3 --workloads=sum,spawn_outside --svg a.svg")
+        else {
+            panic!("parse");
+        };
+        assert!(o.quick);
+        assert_eq!((o.threads, o.rounds), (3, 3));
+        assert_eq!(o.workloads, ["spawn_outside", "sum"]);
+        assert_eq!(o.svg.as_deref(), Some(std::path::Path::new("a.svg")));
+        assert_eq!(args("--help"), Ok(Command::Help));
+        assert!(args("--workloads nope").is_err());
+        assert!(args("--rounds 0").is_err());
+        assert!(args("--threads").is_err());
+        assert!(args("--frobnicate").is_err());
+        let Ok(Command::Run(o)) = args("") else {
+            panic!("parse");
+        };
+        assert_eq!(o.workloads.len(), WORKLOADS.len());
+        assert_eq!(o.rounds, 15);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert!(utc_now().ends_with(" UTC"));
+    }
+}
