@@ -96,7 +96,8 @@
 //! | module | owns |
 //! |---|---|
 //! | `service` | [`CompletionService`]: submitting, taking, cancelling, drop |
-//! | `shared` | the queue, registry and counters shared with the hooks; the exactly-once argument |
+//! | `shared` | the queue and counters shared with the hooks; the exactly-once argument |
+//! | `registry` | the tasks `cancel`, `cancel_all` and drop may have to cancel (append-only, pruned) |
 //! | `waitlist` | the wake-up protocol (register, re-check, hand-off) |
 //! | `completed` | [`Completed`] and how timing is recorded |
 //! | `iter` | [`Iter`], [`IntoIter`], [`CompletionStream`], [`IntoStream`] |
@@ -107,6 +108,7 @@ mod as_completed;
 mod completed;
 mod error;
 mod iter;
+mod registry;
 mod service;
 mod shared;
 mod waitlist;

@@ -1,5 +1,5 @@
 //! The state one completion service shares with the completion hooks of its
-//! tasks: the queue of results, the registry of tasks not yet done, the waiters,
+//! tasks: the queue of results, the registry of tasks maybe not done, the waiters,
 //! and the counters.
 //!
 //! ## Who touches what
@@ -14,13 +14,10 @@
 //!   critical section that pushes the result. So, under the lock, "queue empty and
 //!   `pending == 0`" means nothing is outstanding: `take` returns `None`.
 //! * `ready` mirrors the queue's length (stored under the lock after each change).
-//! * `tasks` maps the id of each accepted, not-yet-done task to its `TaskRef`, for
-//!   `cancel`, `cancel_all` and drop. `submit` inserts *after* the executor accepted
-//!   the task, and only if the task is not done yet (checked under the lock); the
-//!   hook removes it under the lock. The hook runs after the task became done, so
-//!   either the hook's critical section comes first (then `submit` sees the task
-//!   done and does not insert), or `submit`'s does (then the hook removes the
-//!   entry): no entry is left behind.
+//! * `registry` holds the `TaskRef` of every accepted task that may not be done,
+//!   for `cancel`, `cancel_all` and drop. It has a lock of its own, which the
+//!   hooks never take: `submit` appends *after* the executor accepted the task,
+//!   entries of done tasks go stale and are pruned later (see `registry`).
 //! * `in_flight` (bounded mode only) counts tasks submitted and not yet taken: a
 //!   submitter takes a permit with a CAS before queuing, a consumer returns
 //!   permits under the lock when it takes results.
@@ -37,43 +34,19 @@
 //! `submit` undoes its reservation. Waking follows the protocol in `waitlist`.
 
 use crate::completed::{take_run_record, Completed};
+use crate::registry::Registry;
 use crate::waitlist::{Notifier, WaitList, Wakeups};
 use executor_core::Waiter;
 use executor_futures::{TaskError, TaskHandle, TaskRef};
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// Task ids are small, distinct integers: a multiplicative hash spreads them
-/// (SipHash would cost more than the rest of the map operation).
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type Registry = HashMap<u64, TaskRef, BuildHasherDefault<IdHasher>>;
-
 pub(crate) struct State<T> {
     queue: VecDeque<Completed<T>>,
-    tasks: Registry,
     takers: WaitList,
     submitters: WaitList,
     closed: bool,
@@ -90,6 +63,8 @@ pub(crate) enum Block {
 
 pub(crate) struct Shared<T> {
     state: Mutex<State<T>>,
+    /// Not behind `state`: submitting never takes the lock the hooks deliver under.
+    registry: Registry,
     pending: AtomicUsize,
     ready: AtomicUsize,
     in_flight: AtomicUsize,
@@ -116,11 +91,11 @@ impl<T> Shared<T> {
         Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
-                tasks: Registry::default(),
                 takers: WaitList::default(),
                 submitters: WaitList::default(),
                 closed: false,
             }),
+            registry: Registry::default(),
             pending: AtomicUsize::new(0),
             ready: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
@@ -158,6 +133,7 @@ impl<T> Shared<T> {
     // ---- submitting -------------------------------------------------------
 
     /// Bounded mode: takes a permit if one is free.
+    #[inline]
     pub(crate) fn try_acquire(&self) -> bool {
         let Some(cap) = self.cap else { return true };
         self.in_flight
@@ -173,11 +149,16 @@ impl<T> Shared<T> {
 
     /// Bounded mode: takes a permit, waiting (helping, on a worker) until one is
     /// returned by a consumer.
+    #[inline]
     pub(crate) fn acquire(&self) {
-        let Some(cap) = self.cap else { return };
-        if self.try_acquire() {
-            return;
+        if self.cap.is_some() && !self.try_acquire() {
+            self.acquire_slow();
         }
+    }
+
+    #[inline(never)]
+    fn acquire_slow(&self) {
+        let Some(cap) = self.cap else { return };
         let mut key = None;
         loop {
             let mut st = self.lock();
@@ -228,20 +209,12 @@ impl<T> Shared<T> {
         wake.wake();
     }
 
-    /// The executor accepted the task: remember it for cancelling, unless it is
-    /// already done (then its hook ran or is about to; see the module docs).
+    /// The executor accepted the task: remember it for cancelling (see
+    /// `registry`: the entry may be, or become, stale; that is harmless).
+    #[inline]
     pub(crate) fn register(&self, task: TaskRef) {
-        if task.is_done() {
-            return; // a fast task: no lock needed, its hook needs no entry
-        }
-        let mut st = self.lock();
-        let leftover = if task.is_done() || st.closed {
-            Some(task)
-        } else {
-            st.tasks.insert(task.id().as_u64(), task)
-        };
-        drop(st);
-        drop(leftover);
+        self.registry
+            .push(task, || self.pending.load(Ordering::Relaxed));
     }
 
     /// The completion hook of every task: turns the done handle into a
@@ -264,7 +237,6 @@ impl<T> Shared<T> {
             quietly(move || drop(item));
             return;
         }
-        let task = st.tasks.remove(&item.id().as_u64());
         st.queue.push_back(item);
         let ready = st.queue.len();
         self.ready.store(ready, Ordering::Release);
@@ -277,7 +249,6 @@ impl<T> Shared<T> {
             st.takers.notify(ready, &self.taker_epoch, &mut wake);
         }
         drop(st);
-        drop(task);
         wake.wake();
     }
 
@@ -405,13 +376,12 @@ impl<T> Shared<T> {
 
     /// The task with this id, if it is accepted and not done.
     pub(crate) fn task(&self, id: u64) -> Option<TaskRef> {
-        self.lock().tasks.get(&id).cloned()
+        self.registry.find(id)
     }
 
-    /// Takes every not-done task out of the registry.
+    /// Takes every task out of the registry (some may be done already).
     pub(crate) fn take_tasks(&self) -> Vec<TaskRef> {
-        let tasks = std::mem::take(&mut self.lock().tasks);
-        tasks.into_values().collect()
+        self.registry.take_all()
     }
 
     /// The service is dropped: stop queuing, and hand back what is queued and
@@ -420,10 +390,9 @@ impl<T> Shared<T> {
         let mut st = self.lock();
         st.closed = true;
         self.ready.store(0, Ordering::Release);
-        let tasks = std::mem::take(&mut st.tasks);
         let queue = std::mem::take(&mut st.queue);
         drop(st);
-        (tasks.into_values().collect(), queue)
+        (self.registry.take_all(), queue)
     }
 
     /// The number of consumers blocked right now (for `Debug`).
