@@ -88,16 +88,15 @@ impl Registry {
             e.tasks.push(task);
             return;
         }
-        // In place (order does not matter): no reallocation when most are live.
-        let mut done = Vec::new();
-        let mut i = 0;
-        while i < e.tasks.len() {
-            if e.tasks[i].is_done() {
-                done.push(e.tasks.swap_remove(i));
-            } else {
-                i += 1;
+        // In place, keeping submission order (`take_all`'s users rely on it).
+        let mut kept = 0;
+        for i in 0..e.tasks.len() {
+            if !e.tasks[i].is_done() {
+                e.tasks.swap(kept, i);
+                kept += 1;
             }
         }
+        let done = e.tasks.split_off(kept);
         e.tasks.push(task);
         e.prune_at = (2 * e.tasks.len()).max(MIN_PRUNE);
         drop(e);
@@ -113,7 +112,7 @@ impl Registry {
             .cloned()
     }
 
-    /// Removes every entry (some may be done).
+    /// Removes every entry (some may be done), in submission order.
     pub(crate) fn take_all(&self) -> Vec<TaskRef> {
         let mut e = self.lock();
         e.prune_at = MIN_PRUNE;

@@ -520,6 +520,9 @@ impl<T, E> CompletionService<T, E> {
         self.shared
             .take_tasks()
             .into_iter()
+            // Newest first: queued tasks are cancelled before the running ones
+            // (older), so a worker freed by a cancel finds no live queued task.
+            .rev()
             .filter(TaskRef::cancel)
             .count()
     }
@@ -611,7 +614,8 @@ impl<T, E> IntoIterator for CompletionService<T, E> {
 impl<T, E> Drop for CompletionService<T, E> {
     fn drop(&mut self) {
         let (tasks, queue) = self.shared.close();
-        for task in tasks {
+        // Newest first, as in `cancel_all`.
+        for task in tasks.into_iter().rev() {
             task.cancel();
         }
         for item in queue {

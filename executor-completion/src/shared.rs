@@ -35,7 +35,7 @@
 
 use crate::completed::{take_run_record, Completed};
 use crate::registry::Registry;
-use crate::waitlist::{Notifier, WaitList, Wakeups};
+use crate::waitlist::{spin_until, Notifier, WaitList, Wakeups};
 use executor_core::Waiter;
 use executor_futures::{TaskError, TaskHandle, TaskRef};
 use std::collections::VecDeque;
@@ -278,6 +278,9 @@ impl<T> Shared<T> {
         mut grab: impl FnMut(&mut VecDeque<Completed<T>>) -> R,
     ) -> Option<R> {
         let mut key = None;
+        // A thread outside the pool spins once before its first registration
+        // (see `waitlist`); a worker helps instead (`wait_until`).
+        let mut may_spin = executor_core::current_thread_index().is_none();
         loop {
             let mut st = self.lock();
             let stale = st.takers.arrive(key.take());
@@ -299,6 +302,19 @@ impl<T> Shared<T> {
                 || deadline.is_some_and(|d| Instant::now() >= d)
             {
                 return None;
+            }
+            if may_spin {
+                may_spin = false;
+                drop(st);
+                drop(stale);
+                spin_until(
+                    || {
+                        self.ready.load(Ordering::Acquire) > 0
+                            || self.pending.load(Ordering::Acquire) == 0
+                    },
+                    deadline,
+                );
+                continue;
             }
             key = Some(st.takers.register(Notifier::Thread(Waiter::current())));
             let epoch = WaitList::epoch(&self.taker_epoch);
