@@ -138,14 +138,20 @@ fn cancel_remaining_and_into_parts() {
         let all: Vec<_> = it.collect();
         assert_eq!(all.len(), 3);
         assert!(all.iter().all(|f| f.is_cancelled()));
-        drop(gates);
+        // Release the task that was running when cancelled, so the pool's drop
+        // does not wait for the gate's own timeout.
+        for g in &gates {
+            g.open();
+        }
     });
 }
 
 #[test]
 fn as_completed_stream_on_block_on_and_tokio() {
     bounded(|| {
-        let pool = ThreadPool::new(2).unwrap();
+        // One worker per gated task: with fewer, the task whose gate opens first
+        // may not have started, and the test would wait for it forever.
+        let pool = ThreadPool::new(3).unwrap();
         let (gates, handles) = gated(&pool, 3);
         let mut stream = as_completed(handles).into_stream();
         for i in [2usize, 1, 0] {
