@@ -11,7 +11,7 @@
 #![allow(unsafe_code)]
 
 use crate::error::Rejected;
-use crate::job::{Job, JobRef, JobVTable};
+use crate::job::{Job, JobKind, JobRef, JobVTable};
 use crate::join::AbortOnUnwind;
 use crate::lifecycle::State;
 use crate::registry::Registry;
@@ -63,6 +63,7 @@ where
     const VTABLE: &'static JobVTable = &JobVTable {
         execute: Self::execute,
         abandon: Self::abandon,
+        kind: JobKind::Internal,
     };
 
     unsafe fn execute(ptr: *const ()) {

@@ -7,8 +7,11 @@
 //! consumed by [`Job::run`]; a job dropped unrun tells its [`Runnable`] through
 //! [`Runnable::abandon`], so a handle waiting on it resolves instead of hanging.
 
-use std::any::Any;
+#![allow(unsafe_code)]
+
+use std::any::TypeId;
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// A unit of work that knows how to run itself and what to do if it never will.
@@ -47,35 +50,27 @@ pub trait Runnable: Send + Sync + 'static {
     fn abandon(self: Arc<Self>) {}
 }
 
-/// A boxed closure that can also give its concrete type back (for rejections).
-trait BoxedFn: Send {
-    fn call(self: Box<Self>);
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
-}
-
-impl<F: FnOnce() + Send + 'static> BoxedFn for F {
-    fn call(self: Box<Self>) {
-        (*self)()
-    }
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
-        self
-    }
-}
-
-enum Kind {
-    Closure(Box<dyn BoxedFn>),
-    Task(Arc<dyn Runnable>),
+/// What kind of work a job is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum JobKind {
+    /// A boxed closure; the function gives its type, for handing it back.
+    Closure(fn() -> TypeId),
+    /// An `Arc` of a [`Runnable`].
+    Task,
     /// Fork-join work owned by a waiting caller (see [`JobRef`]).
-    Internal(JobRef),
+    Internal,
 }
 
-/// What an internal job does when run or abandoned.
+/// How to run or abandon the work a job points to: one static table per closure
+/// type, task type or fork-join job type.
 pub(crate) struct JobVTable {
-    /// Runs the job. Called at most once, and then `abandon` is not called.
+    /// Runs (and consumes) the work. Called at most once, and then `abandon` is not.
     pub(crate) execute: unsafe fn(*const ()),
-    /// Gives the job back to its owner unrun (the pool is stopping). Called at most
-    /// once, and then `execute` is not called.
+    /// Drops the work unrun (a closure is dropped, a task abandoned, fork-join
+    /// work given back to its owner). Called at most once, and then `execute` is
+    /// not.
     pub(crate) abandon: unsafe fn(*const ()),
+    pub(crate) kind: JobKind,
 }
 
 /// A pointer to fork-join work whose owner waits for it: the second closure of a
@@ -85,33 +80,82 @@ pub(crate) struct JobVTable {
 /// its owner (`abandon`), before the owner returns; it is never handed to the user
 /// (`shutdown_now` abandons it instead), and dropping it unrun abandons it.
 pub(crate) struct JobRef {
-    ptr: *const (),
+    ptr: NonNull<()>,
     vtable: &'static JobVTable,
 }
 
-// SAFETY: a JobRef is only created (`JobRef::new`) for data that may be run and
-// abandoned from any thread: its constructors require the pointee to be `Sync` and
-// its closures `Send`, and the owner keeps it alive until one of the two was called.
-#[allow(unsafe_code)]
+// SAFETY: a JobRef is only created (`JobRef::new`) for work that may be run and
+// abandoned from any thread (the constructors' contract), and its owner keeps it
+// alive until one of the two was called.
 unsafe impl Send for JobRef {}
 
 impl JobRef {
     /// # Safety
     ///
-    /// `ptr` must stay valid until `execute` or `abandon` has been called with it
-    /// (exactly one of them, once), and both must be safe to call from any thread.
-    #[allow(unsafe_code)]
+    /// `ptr` must be non-null and stay valid until `execute` or `abandon` has been
+    /// called with it (exactly one of them, once); both must be safe to call from
+    /// any thread; `vtable.kind` must be [`JobKind::Internal`].
     pub(crate) unsafe fn new(ptr: *const (), vtable: &'static JobVTable) -> JobRef {
-        JobRef { ptr, vtable }
+        debug_assert!(matches!(vtable.kind, JobKind::Internal));
+        JobRef {
+            ptr: NonNull::new(ptr as *mut ()).expect("a job pointer is never null"),
+            vtable,
+        }
     }
 
     pub(crate) fn ptr(&self) -> *const () {
-        self.ptr
+        self.ptr.as_ptr()
+    }
+}
+
+/// The vtable of closures of type `F`, boxed.
+struct ClosureVTable<F>(std::marker::PhantomData<F>);
+
+impl<F: FnOnce() + Send + 'static> ClosureVTable<F> {
+    const VTABLE: &'static JobVTable = &JobVTable {
+        execute: Self::execute,
+        abandon: Self::abandon,
+        kind: JobKind::Closure(TypeId::of::<F>),
+    };
+
+    unsafe fn execute(ptr: *const ()) {
+        // SAFETY: `ptr` came from `Box::<F>::into_raw` in `Job::new`, and is
+        // consumed exactly once (the Job contract).
+        let f = unsafe { Box::from_raw(ptr as *mut F) };
+        f()
+    }
+
+    unsafe fn abandon(ptr: *const ()) {
+        // SAFETY: as in `execute`.
+        drop(unsafe { Box::from_raw(ptr as *mut F) });
+    }
+}
+
+/// The vtable of tasks of type `R`, behind an `Arc`.
+struct TaskVTable<R>(std::marker::PhantomData<R>);
+
+impl<R: Runnable> TaskVTable<R> {
+    const VTABLE: &'static JobVTable = &JobVTable {
+        execute: Self::execute,
+        abandon: Self::abandon,
+        kind: JobKind::Task,
+    };
+
+    unsafe fn execute(ptr: *const ()) {
+        // SAFETY: `ptr` came from `Arc::<R>::into_raw` in `Job::from_runnable`,
+        // whose reference this consumes, exactly once (the Job contract).
+        unsafe { Arc::from_raw(ptr as *const R) }.run()
+    }
+
+    unsafe fn abandon(ptr: *const ()) {
+        // SAFETY: as in `execute`.
+        unsafe { Arc::from_raw(ptr as *const R) }.abandon()
     }
 }
 
 /// A unit of work queued on a pool: a boxed closure (one allocation) or a
-/// [`Runnable`] task (no allocation).
+/// [`Runnable`] task (no allocation). Two words: a pointer to the work and a
+/// static table saying how to run or drop it.
 ///
 /// Jobs come back to the caller from [`ThreadPool::shutdown_now`](crate::ThreadPool::shutdown_now)
 /// and inside [`Rejected`](crate::Rejected); they can then be run by hand, or
@@ -124,97 +168,96 @@ impl JobRef {
 /// let job = Job::new(|| println!("ran by hand"));
 /// job.run();
 /// ```
-pub struct Job(Option<Kind>);
+pub struct Job {
+    ptr: NonNull<()>,
+    vtable: &'static JobVTable,
+}
+
+// SAFETY: every constructor requires the work to be `Send` (closures: `F: Send`;
+// tasks: `R: Runnable`, which is `Send + Sync`; internal jobs: the JobRef
+// contract), and a Job is the only owner of its pointer.
+unsafe impl Send for Job {}
 
 impl Job {
-    /// A job that runs `f`. Allocates once.
+    /// A job that runs `f`. Allocates once (not at all for a closure that
+    /// captures nothing).
     pub fn new<F: FnOnce() + Send + 'static>(f: F) -> Job {
-        Job(Some(Kind::Closure(Box::new(f))))
+        let ptr = Box::into_raw(Box::new(f)) as *mut ();
+        Job {
+            // Box pointers are never null (dangling but non-null for zero sizes).
+            ptr: NonNull::new(ptr).expect("Box::into_raw is non-null"),
+            vtable: ClosureVTable::<F>::VTABLE,
+        }
     }
 
     /// A job that runs `task` (see [`Runnable`]). Does not allocate.
-    pub fn from_runnable(task: Arc<dyn Runnable>) -> Job {
-        Job(Some(Kind::Task(task)))
+    pub fn from_runnable<R: Runnable>(task: Arc<R>) -> Job {
+        let ptr = Arc::into_raw(task) as *mut ();
+        Job {
+            ptr: NonNull::new(ptr).expect("Arc::into_raw is non-null"),
+            vtable: TaskVTable::<R>::VTABLE,
+        }
     }
 
     /// Queues internal fork-join work (see [`JobRef`]).
     pub(crate) fn internal(job: JobRef) -> Job {
-        Job(Some(Kind::Internal(job)))
+        Job {
+            ptr: job.ptr,
+            vtable: job.vtable,
+        }
     }
 
     /// True for internal fork-join work, which is never handed to the user.
+    #[inline]
     pub(crate) fn is_internal(&self) -> bool {
-        matches!(self.0, Some(Kind::Internal(_)))
+        matches!(self.vtable.kind, JobKind::Internal)
     }
 
-    /// True if this is the internal job `ptr`. Such a job owns nothing (a pointer
-    /// and a static vtable), so its owner may `mem::forget` it to take it back.
+    /// True if this is the internal job `ptr`. Such a job owns nothing (its work
+    /// lives with its owner), so the owner may `mem::forget` it to take it back.
     #[inline]
     pub(crate) fn is_internal_ptr(&self, ptr: *const ()) -> bool {
-        matches!(&self.0, Some(Kind::Internal(r)) if std::ptr::eq(r.ptr(), ptr))
-    }
-
-    /// If this is the internal job `ptr`, takes it out without running or
-    /// abandoning it (its owner will run the work inline).
-    pub(crate) fn take_internal(&mut self, ptr: *const ()) -> bool {
-        if matches!(&self.0, Some(Kind::Internal(r)) if std::ptr::eq(r.ptr(), ptr)) {
-            self.0 = None;
-            true
-        } else {
-            false
-        }
+        self.is_internal() && std::ptr::eq(self.ptr.as_ptr(), ptr)
     }
 
     /// Runs the job on the current thread. A panic propagates to the caller.
-    #[allow(unsafe_code)]
     #[inline]
     pub fn run(self) {
-        // Consumed here: no drop glue to run afterwards for the emptied job.
-        let mut this = std::mem::ManuallyDrop::new(self);
-        match this.0.take() {
-            Some(Kind::Closure(f)) => f.call(),
-            Some(Kind::Task(t)) => t.run(),
-            // SAFETY: the JobRef contract: the pointee is alive until execute or
-            // abandon is called; `take` makes this the only call.
-            Some(Kind::Internal(r)) => unsafe { (r.vtable.execute)(r.ptr) },
-            None => {}
-        }
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the Job contract: the work is alive and owned by this job, and
+        // `ManuallyDrop` makes this the only call (no `abandon` in Drop).
+        unsafe { (this.vtable.execute)(this.ptr.as_ptr()) }
     }
 
     /// Gives back the closure of a job made by [`Job::new`] with closure type `F`.
-    pub(crate) fn downcast_closure<F: FnOnce() + Send + 'static>(mut self) -> Result<F, Job> {
-        match self.0.take() {
-            Some(Kind::Closure(f)) => match f.into_any().downcast::<F>() {
-                Ok(f) => Ok(*f),
-                Err(_) => unreachable!("a popped-back job always has the closure type pushed"),
-            },
-            other => {
-                self.0 = other;
-                Err(self)
+    pub(crate) fn downcast_closure<F: FnOnce() + Send + 'static>(self) -> Result<F, Job> {
+        match self.vtable.kind {
+            JobKind::Closure(type_id) if type_id() == TypeId::of::<F>() => {
+                let this = std::mem::ManuallyDrop::new(self);
+                // SAFETY: the vtable was made for `F` (same TypeId), so the
+                // pointer came from `Box::<F>::into_raw`; `ManuallyDrop` keeps
+                // Drop from freeing it too.
+                Ok(*unsafe { Box::from_raw(this.ptr.as_ptr() as *mut F) })
             }
+            _ => Err(self),
         }
     }
 }
 
 impl Drop for Job {
-    #[allow(unsafe_code)]
     fn drop(&mut self) {
-        match self.0.take() {
-            Some(Kind::Task(t)) => t.abandon(),
-            // SAFETY: as in `run`: alive until this one call.
-            Some(Kind::Internal(r)) => unsafe { (r.vtable.abandon)(r.ptr) },
-            _ => {}
-        }
+        // SAFETY: the job still owns its work (run and downcast forget the job),
+        // and Drop runs once.
+        unsafe { (self.vtable.abandon)(self.ptr.as_ptr()) }
     }
 }
 
 impl fmt::Debug for Job {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.0 {
-            Some(Kind::Closure(_)) => "closure",
-            Some(Kind::Task(_)) => "task",
-            Some(Kind::Internal(_)) => "internal",
-            None => "consumed",
+        let kind = match self.vtable.kind {
+            JobKind::Closure(_) => "closure",
+            JobKind::Task => "task",
+            JobKind::Internal => "internal",
         };
         f.debug_struct("Job").field("kind", &kind).finish()
     }
@@ -258,6 +301,10 @@ mod tests {
         assert_eq!(hit.load(Ordering::SeqCst), 0, "not run by the round trip");
         f();
         assert_eq!(hit.load(Ordering::SeqCst), 1);
-        assert_eq!(std::mem::size_of::<Job>(), 3 * std::mem::size_of::<usize>());
+        assert_eq!(std::mem::size_of::<Job>(), 2 * std::mem::size_of::<usize>());
+        assert_eq!(
+            std::mem::size_of::<Option<Job>>(),
+            2 * std::mem::size_of::<usize>()
+        );
     }
 }

@@ -15,7 +15,7 @@
 //! process (`AbortOnUnwind`), because returning would leave a dangling job.
 #![allow(unsafe_code)]
 
-use crate::job::{Job, JobRef, JobVTable};
+use crate::job::{Job, JobKind, JobRef, JobVTable};
 use crate::latch::{Latch, Owner, PENDING, SET};
 use crate::lifecycle::State;
 use crate::worker::WorkerThread;
@@ -51,6 +51,7 @@ where
     const VTABLE: &'static JobVTable = &JobVTable {
         execute: Self::execute,
         abandon: Self::abandon,
+        kind: JobKind::Internal,
     };
 
     pub(crate) fn new(func: F, owner: Owner) -> Self {
@@ -64,7 +65,7 @@ where
     /// # Safety
     ///
     /// `self` must not move or be dropped until the returned job has been run,
-    /// abandoned, or taken back with `Job::take_internal`.
+    /// abandoned, or taken back (found by `Job::is_internal_ptr` and forgotten).
     pub(crate) unsafe fn as_job_ref(&self) -> JobRef {
         // SAFETY: forwarded to the caller; F and R are Send, so running or
         // abandoning on another thread is sound.
@@ -183,8 +184,11 @@ where
             crate::wait_until(|| job.latch.probe() != PENDING, None);
         }
         Err(rejected) => {
-            let taken = rejected.into_inner().take_internal(ptr);
-            debug_assert!(taken);
+            // Take it back: the job owns nothing, so forgetting it neither runs
+            // nor abandons it; `op` then runs here below.
+            let job = rejected.into_inner();
+            debug_assert!(job.is_internal_ptr(ptr));
+            std::mem::forget(job);
         }
     }
     std::mem::forget(guard);

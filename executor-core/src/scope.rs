@@ -13,7 +13,7 @@
 //! itself. A task is never handed to the user by `shutdown_now`.
 #![allow(unsafe_code)]
 
-use crate::job::{Job, JobRef, JobVTable};
+use crate::job::{Job, JobKind, JobRef, JobVTable};
 use crate::join::AbortOnUnwind;
 use crate::lifecycle::State;
 use crate::registry::Registry;
@@ -84,6 +84,7 @@ where
     const VTABLE: &'static JobVTable = &JobVTable {
         execute: Self::execute,
         abandon: Self::abandon,
+        kind: JobKind::Internal,
     };
 
     unsafe fn execute(ptr: *const ()) {
