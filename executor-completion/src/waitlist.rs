@@ -42,48 +42,13 @@
 //! back under the lock.
 
 use executor_core::Waiter;
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
-use std::time::Instant;
 
-/// Bounds of [`spin_until`]'s budget, in rounds (round `i` spins `2^i` times).
-const MAX_SPIN_ROUNDS: u32 = 10;
-const MIN_SPIN_ROUNDS: u32 = 4;
-
-thread_local! {
-    /// This thread's current spin budget, in rounds (see [`spin_until`]).
-    static SPIN_ROUNDS: Cell<u32> = const { Cell::new(MAX_SPIN_ROUNDS) };
-}
-
-/// Spins until `ready()` or the deadline, re-checking between rounds of
-/// `spin_loop` hints that double in length (1, 2, ..., 512: some tens of
-/// microseconds at most). True: `ready()` held.
-///
-/// Adaptive per thread, as `executor-futures`' waits are: a spin that fails
-/// costs the next one two rounds (down to ~0.5 µs), one that succeeds gives one
-/// back. A consumer whose results come rarely, or that competes with the workers
-/// for the CPU and so keeps missing, ends up spinning hardly at all.
-pub(crate) fn spin_until(ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
-    let rounds = SPIN_ROUNDS.with(Cell::get);
-    for round in 0..rounds {
-        for _ in 0..1u32 << round {
-            std::hint::spin_loop();
-        }
-        if ready() {
-            SPIN_ROUNDS.with(|r| r.set((rounds + 1).min(MAX_SPIN_ROUNDS)));
-            return true;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
-        }
-    }
-    SPIN_ROUNDS.with(|r| r.set(rounds.saturating_sub(2).max(MIN_SPIN_ROUNDS)));
-    false
-}
+pub(crate) use executor_core::spin_until;
 
 /// Whom to wake: a thread (or pool worker) or an async task.
 pub(crate) enum Notifier {

@@ -145,6 +145,53 @@ pub fn run_pending_job() -> bool {
     WorkerThread::with_current(|w| w.is_some_and(WorkerThread::run_one))
 }
 
+/// Bounds of [`spin_until`]'s budget, in rounds (round `i` spins `2^i` times).
+const MAX_SPIN_ROUNDS: u32 = 9;
+const MIN_SPIN_ROUNDS: u32 = 4;
+
+thread_local! {
+    /// This thread's current spin budget, in rounds (see [`spin_until`]).
+    static SPIN_ROUNDS: std::cell::Cell<u32> = const { std::cell::Cell::new(MAX_SPIN_ROUNDS) };
+}
+
+/// Spins until `ready()` or `deadline`, re-checking between rounds of
+/// `spin_loop` hints that double in length (1, 2, ..., 256: about 15 µs in all on
+/// the reference machine, a third of a park/unpark round trip). True: `ready()`
+/// held. For a thread about to park for something that is often done within
+/// microseconds (a short task's result).
+///
+/// Adaptive per thread: a spin that fails costs the next one two rounds (down to
+/// about 0.5 µs), one that succeeds gives one back. On an oversubscribed machine a
+/// spinning waiter takes the CPU the completing worker needs and keeps missing:
+/// it then spins hardly at all. No `yield_now` phase: on a loaded machine it gave
+/// the CPU away for a whole time slice. (Measured in `executor-futures` on "submit
+/// one, get it", 2 threads, quiet machine: 6.7 → 3.3 µs per round trip.)
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// let flag = AtomicBool::new(true);
+/// assert!(executor_core::spin_until(|| flag.load(Ordering::Acquire), None));
+/// ```
+pub fn spin_until(ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
+    let rounds = SPIN_ROUNDS.with(std::cell::Cell::get);
+    for round in 0..rounds {
+        for _ in 0..1u32 << round {
+            std::hint::spin_loop();
+        }
+        if ready() {
+            SPIN_ROUNDS.with(|r| r.set((rounds + 1).min(MAX_SPIN_ROUNDS)));
+            return true;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+    }
+    SPIN_ROUNDS.with(|r| r.set(rounds.saturating_sub(2).max(MIN_SPIN_ROUNDS)));
+    false
+}
+
 /// What [`yield_now`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Yield {

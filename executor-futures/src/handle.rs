@@ -31,7 +31,6 @@ use crate::error::{Failure, GetTimeoutError, TaskError, WouldDeadlock};
 use crate::state::{StateWord, TaskState};
 use crate::task::{RawTask, TaskCore};
 use executor_core::Waiter;
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -100,44 +99,9 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
 
 /// Before a non-worker thread parks: tasks are often short, so the awaited one is
 /// often done within microseconds, while registering, parking and being unparked
-/// costs tens of microseconds (and an unpark syscall on the completing worker).
-/// Spins with `spin_loop`, doubling the pauses per round (1, 2, ..., 256: about
-/// 15 µs in all on the reference machine, a third of a park/unpark round trip),
-/// re-checking in between; gives up at `deadline`. True: done.
-///
-/// Adaptive per thread: a spin that fails costs the next one two rounds (down to
-/// [`MIN_SPIN_ROUNDS`], ~0.5 µs), one that succeeds gives one back. On an
-/// oversubscribed machine a spinning waiter takes the CPU the completing worker
-/// needs, and the spins keep failing: it then spins hardly at all.
-///
-/// Measured on "submit one, get it" (2 threads, 20k rounds, quiet machine): the
-/// spin catches ~92% of the waits, 6.7 → 3.3 µs per round trip. No `yield_now`
-/// phase: on a loaded machine it gave the CPU away for a whole time slice.
+/// costs tens of microseconds. The adaptive spin is `executor_core::spin_until`.
 fn spin_until_done(state: &StateWord, deadline: Option<Instant>) -> bool {
-    let rounds = SPIN_ROUNDS.with(Cell::get);
-    for round in 0..rounds {
-        for _ in 0..1u32 << round {
-            std::hint::spin_loop();
-        }
-        if state.is_done() {
-            SPIN_ROUNDS.with(|r| r.set((rounds + 1).min(MAX_SPIN_ROUNDS)));
-            return true;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
-        }
-    }
-    SPIN_ROUNDS.with(|r| r.set(rounds.saturating_sub(2).max(MIN_SPIN_ROUNDS)));
-    false
-}
-
-/// Bounds of [`spin_until_done`]'s rounds (round `i` spins `2^i` times).
-const MAX_SPIN_ROUNDS: u32 = 9;
-const MIN_SPIN_ROUNDS: u32 = 4;
-
-thread_local! {
-    /// This thread's current spin budget, in rounds (see [`spin_until_done`]).
-    static SPIN_ROUNDS: Cell<u32> = const { Cell::new(MAX_SPIN_ROUNDS) };
+    executor_core::spin_until(|| state.is_done(), deadline)
 }
 
 /// The one waiting routine (module docs). `Ok(true)`: done; `Ok(false)`: deadline.
