@@ -326,9 +326,18 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// The caller holds the claim (`RUNNING`), which this call gives up.
     pub(crate) fn finish(self: Arc<Self>, result: Output<T>) {
         let panicked = result.is_err();
-        // SAFETY: the caller holds the claim: it owns the stage until the terminal
-        // CAS below (the work was taken out already, so this overwrites `Empty`).
-        unsafe { self.stage_mut(|stage| *stage = Stage::Output(result)) };
+        if self.state.load() & JOIN_INTEREST == 0 {
+            // No handle is left (interest only ever goes away): drop the output
+            // now, while this thread still owns the stage, so that it is gone
+            // before anyone can observe the task done, including a waiter that
+            // spins on the state instead of being woken (a `TaskRef::wait`).
+            drop_quietly(result);
+        } else {
+            // SAFETY: the caller holds the claim: it owns the stage until the
+            // terminal CAS below (the work was taken out already, so this
+            // overwrites `Empty`).
+            unsafe { self.stage_mut(|stage| *stage = Stage::Output(result)) };
+        }
         match self.state.transition_to_complete(panicked) {
             Finish::Discard => {
                 // SAFETY: cancelled while running: the canceller left the stage to
@@ -339,7 +348,8 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
             Finish::Completed { prev } => {
                 if prev & JOIN_INTEREST == 0 {
                     // SAFETY: no handle is left to take the output: the CAS kept
-                    // the stage with the runner.
+                    // the stage with the runner. (Usually the output was already
+                    // dropped above; this is a handle dropped in between.)
                     let output = unsafe { self.take_output_owned() };
                     drop_quietly(output);
                 }
