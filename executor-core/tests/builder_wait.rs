@@ -198,16 +198,21 @@ fn waiting_off_the_pool_parks() {
 fn stats_are_exact_after_close() {
     let pool = ThreadPool::new(2).unwrap();
     let p = pool.clone();
+    let submitted = Latch::new(1);
+    let s = submitted.clone();
     pool.execute(move || {
         for _ in 0..10 {
             p.execute(|| {}).unwrap();
         }
+        s.count_down();
     })
     .unwrap();
     for _ in 0..5 {
         pool.execute(|| panic!("expected")).unwrap();
     }
-    std::thread::sleep(Duration::from_millis(10));
+    // The children must be submitted before `close` (after it they would be,
+    // correctly, rejected).
+    submitted.wait();
     pool.close();
     let s = pool.stats();
     assert_eq!(s.threads, 2);
