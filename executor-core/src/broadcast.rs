@@ -11,7 +11,7 @@
 #![allow(unsafe_code)]
 
 use crate::error::Rejected;
-use crate::job::{Job, JobKind, JobRef, JobVTable};
+use crate::job::{Job, JobKind, JobRef, JobVTable, Word};
 use crate::join::AbortOnUnwind;
 use crate::lifecycle::State;
 use crate::registry::Registry;
@@ -66,7 +66,9 @@ where
         kind: JobKind::Internal,
     };
 
-    unsafe fn execute(ptr: *const ()) {
+    unsafe fn execute(word: Word) {
+        // SAFETY: an internal job's word is the pointer `Job::internal` stored.
+        let ptr = unsafe { word.assume_init() };
         // SAFETY: the JobRef contract: a live job of the waiting broadcast, run once.
         let job = unsafe { &*(ptr as *const Self) };
         // SAFETY: the broadcast frame outlives every job (it waits for `pending`).
@@ -85,7 +87,9 @@ where
         }
     }
 
-    unsafe fn abandon(ptr: *const ()) {
+    unsafe fn abandon(word: Word) {
+        // SAFETY: an internal job's word is the pointer `Job::internal` stored.
+        let ptr = unsafe { word.assume_init() };
         // SAFETY: a live job (not executed), so the frame is alive too.
         let shared = unsafe { &*(*(ptr as *const Self)).shared };
         // SAFETY: the same job, handed to the owner, which executes it once.

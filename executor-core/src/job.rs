@@ -6,11 +6,17 @@
 //! it, or the hands of whoever took it back (`shutdown_now`, a rejection). It is
 //! consumed by [`Job::run`]; a job dropped unrun tells its [`Runnable`] through
 //! [`Runnable::abandon`], so a handle waiting on it resolves instead of hanging.
+//!
+//! A job is two words: a data word and a static vtable. The data word is a pointer
+//! (boxed closure, task `Arc`, fork-join work on its owner's stack) or, for a
+//! closure no bigger than a pointer, the closure itself: a job that captures one
+//! reference or `Arc` is queued without touching the allocator.
 
 #![allow(unsafe_code)]
 
 use std::any::TypeId;
 use std::fmt;
+use std::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -61,15 +67,20 @@ pub(crate) enum JobKind {
     Internal,
 }
 
-/// How to run or abandon the work a job points to: one static table per closure
+/// A job's data word: a pointer to the work (a boxed closure, a task's `Arc`,
+/// fork-join work on its owner's stack), or a closure of at most one word stored
+/// in it directly. `MaybeUninit` because an inline closure may have padding bytes.
+pub(crate) type Word = MaybeUninit<*const ()>;
+
+/// How to run or abandon the work in a job's [`Word`]: one static table per closure
 /// type, task type or fork-join job type.
 pub(crate) struct JobVTable {
     /// Runs (and consumes) the work. Called at most once, and then `abandon` is not.
-    pub(crate) execute: unsafe fn(*const ()),
+    pub(crate) execute: unsafe fn(Word),
     /// Drops the work unrun (a closure is dropped, a task abandoned, fork-join
     /// work given back to its owner). Called at most once, and then `execute` is
     /// not.
-    pub(crate) abandon: unsafe fn(*const ()),
+    pub(crate) abandon: unsafe fn(Word),
     pub(crate) kind: JobKind,
 }
 
@@ -108,7 +119,9 @@ impl JobRef {
     }
 }
 
-/// The vtable of closures of type `F`, boxed.
+/// The vtable of closures of type `F`: stored in the word itself when `F` fits
+/// (size and alignment at most a pointer's: a closure capturing one reference or
+/// one `Arc`, or nothing), boxed otherwise.
 struct ClosureVTable<F>(std::marker::PhantomData<F>);
 
 impl<F: FnOnce() + Send + 'static> ClosureVTable<F> {
@@ -118,16 +131,54 @@ impl<F: FnOnce() + Send + 'static> ClosureVTable<F> {
         kind: JobKind::Closure(TypeId::of::<F>),
     };
 
-    unsafe fn execute(ptr: *const ()) {
-        // SAFETY: `ptr` came from `Box::<F>::into_raw` in `Job::new`, and is
-        // consumed exactly once (the Job contract).
-        let f = unsafe { Box::from_raw(ptr as *mut F) };
-        f()
+    /// True when `F` lives in the job's word rather than in a box.
+    const INLINE: bool =
+        size_of::<F>() <= size_of::<Word>() && align_of::<F>() <= align_of::<Word>();
+
+    fn into_word(f: F) -> Word {
+        if Self::INLINE {
+            let mut word = Word::uninit();
+            // SAFETY: `F` fits the word in size and alignment (`INLINE`), and the
+            // word is ours to write.
+            unsafe { word.as_mut_ptr().cast::<F>().write(f) };
+            word
+        } else {
+            Word::new(Box::into_raw(Box::new(f)) as *const ())
+        }
     }
 
-    unsafe fn abandon(ptr: *const ()) {
-        // SAFETY: as in `execute`.
-        drop(unsafe { Box::from_raw(ptr as *mut F) });
+    /// # Safety
+    ///
+    /// `word` came from `into_word` and is consumed exactly once (the Job
+    /// contract).
+    unsafe fn take(word: Word) -> F {
+        if Self::INLINE {
+            // SAFETY: `into_word` wrote an `F` at the word's start (the caller's
+            // contract); reading it moves it out, once.
+            unsafe { word.as_ptr().cast::<F>().read() }
+        } else {
+            // SAFETY: the word holds the pointer of `Box::<F>::into_raw`
+            // (the caller's contract), reclaimed once.
+            *unsafe { Box::from_raw(word.assume_init() as *mut F) }
+        }
+    }
+
+    unsafe fn execute(word: Word) {
+        if Self::INLINE {
+            // SAFETY: the Job contract (see `take`).
+            let f = unsafe { Self::take(word) };
+            f()
+        } else {
+            // SAFETY: `into_word` boxed `F`, and the word is consumed once (the
+            // Job contract). Calling the box keeps a large closure where it is.
+            let f = unsafe { Box::from_raw(word.assume_init() as *mut F) };
+            f()
+        }
+    }
+
+    unsafe fn abandon(word: Word) {
+        // SAFETY: the Job contract (see `take`).
+        drop(unsafe { Self::take(word) });
     }
 }
 
@@ -141,21 +192,26 @@ impl<R: Runnable> TaskVTable<R> {
         kind: JobKind::Task,
     };
 
-    unsafe fn execute(ptr: *const ()) {
-        // SAFETY: `ptr` came from `Arc::<R>::into_raw` in `Job::from_runnable`,
-        // whose reference this consumes, exactly once (the Job contract).
-        unsafe { Arc::from_raw(ptr as *const R) }.run()
+    unsafe fn execute(word: Word) {
+        // SAFETY: the word holds the pointer of `Arc::<R>::into_raw` in
+        // `Job::from_runnable`, whose reference this consumes, exactly once (the
+        // Job contract).
+        unsafe { Arc::from_raw(word.assume_init() as *const R) }.run()
     }
 
-    unsafe fn abandon(ptr: *const ()) {
+    unsafe fn abandon(word: Word) {
         // SAFETY: as in `execute`.
-        unsafe { Arc::from_raw(ptr as *const R) }.abandon()
+        unsafe { Arc::from_raw(word.assume_init() as *const R) }.abandon()
     }
 }
 
-/// A unit of work queued on a pool: a boxed closure (one allocation) or a
-/// [`Runnable`] task (no allocation). Two words: a pointer to the work and a
-/// static table saying how to run or drop it.
+/// A unit of work queued on a pool: a closure or a [`Runnable`] task. Two words:
+/// the work (or a pointer to it) and a static table saying how to run or drop it.
+///
+/// A closure of at most one word (one that captures a single reference, `Arc` or
+/// integer, or nothing) is stored in the job itself: queuing it allocates nothing.
+/// A larger closure is boxed (one allocation). A task costs no allocation either:
+/// the job holds its `Arc`.
 ///
 /// Jobs come back to the caller from [`ThreadPool::shutdown_now`](crate::ThreadPool::shutdown_now)
 /// and inside [`Rejected`](crate::Rejected); they can then be run by hand, or
@@ -169,32 +225,29 @@ impl<R: Runnable> TaskVTable<R> {
 /// job.run();
 /// ```
 pub struct Job {
-    ptr: NonNull<()>,
+    word: Word,
     vtable: &'static JobVTable,
 }
 
 // SAFETY: every constructor requires the work to be `Send` (closures: `F: Send`;
 // tasks: `R: Runnable`, which is `Send + Sync`; internal jobs: the JobRef
-// contract), and a Job is the only owner of its pointer.
+// contract), and a Job is the only owner of its word.
 unsafe impl Send for Job {}
 
 impl Job {
-    /// A job that runs `f`. Allocates once (not at all for a closure that
-    /// captures nothing).
+    /// A job that runs `f`. Does not allocate when `f` fits in a word (captures
+    /// at most one reference, `Arc` or integer); allocates once otherwise.
     pub fn new<F: FnOnce() + Send + 'static>(f: F) -> Job {
-        let ptr = Box::into_raw(Box::new(f)) as *mut ();
         Job {
-            // Box pointers are never null (dangling but non-null for zero sizes).
-            ptr: NonNull::new(ptr).expect("Box::into_raw is non-null"),
+            word: ClosureVTable::<F>::into_word(f),
             vtable: ClosureVTable::<F>::VTABLE,
         }
     }
 
     /// A job that runs `task` (see [`Runnable`]). Does not allocate.
     pub fn from_runnable<R: Runnable>(task: Arc<R>) -> Job {
-        let ptr = Arc::into_raw(task) as *mut ();
         Job {
-            ptr: NonNull::new(ptr).expect("Arc::into_raw is non-null"),
+            word: Word::new(Arc::into_raw(task) as *const ()),
             vtable: TaskVTable::<R>::VTABLE,
         }
     }
@@ -202,7 +255,7 @@ impl Job {
     /// Queues internal fork-join work (see [`JobRef`]).
     pub(crate) fn internal(job: JobRef) -> Job {
         Job {
-            ptr: job.ptr,
+            word: Word::new(job.ptr.as_ptr()),
             vtable: job.vtable,
         }
     }
@@ -217,27 +270,29 @@ impl Job {
     /// lives with its owner), so the owner may `mem::forget` it to take it back.
     #[inline]
     pub(crate) fn is_internal_ptr(&self, ptr: *const ()) -> bool {
-        self.is_internal() && std::ptr::eq(self.ptr.as_ptr(), ptr)
+        // SAFETY: an internal job's word is always an initialised pointer
+        // (`Job::internal`); `&&` reads it only for internal jobs.
+        self.is_internal() && std::ptr::eq(unsafe { self.word.assume_init() }, ptr)
     }
 
     /// Runs the job on the current thread. A panic propagates to the caller.
     #[inline]
     pub fn run(self) {
-        let this = std::mem::ManuallyDrop::new(self);
+        let this = ManuallyDrop::new(self);
         // SAFETY: the Job contract: the work is alive and owned by this job, and
         // `ManuallyDrop` makes this the only call (no `abandon` in Drop).
-        unsafe { (this.vtable.execute)(this.ptr.as_ptr()) }
+        unsafe { (this.vtable.execute)(this.word) }
     }
 
     /// Gives back the closure of a job made by [`Job::new`] with closure type `F`.
     pub(crate) fn downcast_closure<F: FnOnce() + Send + 'static>(self) -> Result<F, Job> {
         match self.vtable.kind {
             JobKind::Closure(type_id) if type_id() == TypeId::of::<F>() => {
-                let this = std::mem::ManuallyDrop::new(self);
-                // SAFETY: the vtable was made for `F` (same TypeId), so the
-                // pointer came from `Box::<F>::into_raw`; `ManuallyDrop` keeps
-                // Drop from freeing it too.
-                Ok(*unsafe { Box::from_raw(this.ptr.as_ptr() as *mut F) })
+                let this = ManuallyDrop::new(self);
+                // SAFETY: the vtable was made for `F` (same TypeId), so the word
+                // came from `ClosureVTable::<F>::into_word`; `ManuallyDrop` keeps
+                // Drop from consuming it too.
+                Ok(unsafe { ClosureVTable::<F>::take(this.word) })
             }
             _ => Err(self),
         }
@@ -248,7 +303,7 @@ impl Drop for Job {
     fn drop(&mut self) {
         // SAFETY: the job still owns its work (run and downcast forget the job),
         // and Drop runs once.
-        unsafe { (self.vtable.abandon)(self.ptr.as_ptr()) }
+        unsafe { (self.vtable.abandon)(self.word) }
     }
 }
 
@@ -306,5 +361,89 @@ mod tests {
             std::mem::size_of::<Option<Job>>(),
             2 * std::mem::size_of::<usize>()
         );
+    }
+
+    /// Counts its drops: proves a closure's captures are dropped exactly once
+    /// whether the job runs, is dropped, or is taken back.
+    struct Tracked(Arc<AtomicUsize>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn word_sized_closures_are_inline_and_larger_ones_boxed() {
+        fn inline<F: FnOnce() + Send + 'static>(_: &F) -> bool {
+            ClosureVTable::<F>::INLINE
+        }
+        let arc = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (arc.clone(), arc.clone());
+        let (small, pair, big, word) = (3u8, (3u8, 9u32), [7u64; 4], 1u64);
+        assert!(inline(&|| {}));
+        assert!(inline(&move || drop(a)));
+        assert!(inline(&move || {
+            std::hint::black_box(small);
+        }));
+        assert!(inline(&move || {
+            std::hint::black_box(pair);
+        })); // padding in the word
+        assert!(!inline(&move || drop((b, word))));
+        assert!(!inline(&move || {
+            std::hint::black_box(big);
+        }));
+    }
+
+    #[test]
+    fn inline_and_boxed_closures_run_or_drop_exactly_once() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let ran = Arc::new(AtomicUsize::new(0));
+        // Inline: one Arc captured.
+        let t = Tracked(drops.clone());
+        Job::new(move || drop(t)).run();
+        let t = Tracked(drops.clone());
+        drop(Job::new(move || drop(t)));
+        // Boxed: two words captured.
+        let (t, r) = (Tracked(drops.clone()), ran.clone());
+        Job::new(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+            drop(t)
+        })
+        .run();
+        let (t, r) = (Tracked(drops.clone()), ran.clone());
+        drop(Job::new(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+            drop(t)
+        }));
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        // A closure with padding in its word runs with its values intact.
+        let pair = (3u8, 9u32);
+        let r = ran.clone();
+        let sum = move || {
+            let (a, b) = std::hint::black_box(pair);
+            r.fetch_add(usize::from(a) * 100 + b as usize, Ordering::SeqCst);
+        };
+        Job::new(sum).run();
+        assert_eq!(ran.load(Ordering::SeqCst), 1 + 309);
+    }
+
+    #[test]
+    fn inline_closure_comes_back_by_type_with_its_capture() {
+        fn back<F: FnOnce() + Send + 'static>(f: F) -> F {
+            Job::new(f).downcast_closure::<F>().expect("same type")
+        }
+        let drops = Arc::new(AtomicUsize::new(0));
+        let t = Tracked(drops.clone());
+        let f = back(move || drop(t));
+        assert_eq!(drops.load(Ordering::SeqCst), 0, "taken back, not dropped");
+        f();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        // The wrong type gives the job back untouched.
+        let t = Tracked(drops.clone());
+        let job = Job::new(move || drop(t));
+        let job = job.downcast_closure::<fn()>().expect_err("another type");
+        job.run();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
     }
 }

@@ -15,7 +15,7 @@
 //! process (`AbortOnUnwind`), because returning would leave a dangling job.
 #![allow(unsafe_code)]
 
-use crate::job::{Job, JobKind, JobRef, JobVTable};
+use crate::job::{Job, JobKind, JobRef, JobVTable, Word};
 use crate::latch::{Latch, Owner, PENDING, SET};
 use crate::lifecycle::State;
 use crate::worker::WorkerThread;
@@ -72,7 +72,9 @@ where
         unsafe { JobRef::new(self as *const Self as *const (), Self::VTABLE) }
     }
 
-    unsafe fn execute(ptr: *const ()) {
+    unsafe fn execute(word: Word) {
+        // SAFETY: an internal job's word is the pointer `Job::internal` stored.
+        let ptr = unsafe { word.assume_init() };
         // SAFETY: the JobRef contract: `ptr` is a live StackJob<F, R>, and this is
         // the only call touching its cells (the owner reads them only after the
         // latch left PENDING, with Acquire).
@@ -87,7 +89,9 @@ where
         unsafe { Latch::set(&this.latch, SET) };
     }
 
-    unsafe fn abandon(ptr: *const ()) {
+    unsafe fn abandon(word: Word) {
+        // SAFETY: an internal job's word is the pointer `Job::internal` stored.
+        let ptr = unsafe { word.assume_init() };
         // SAFETY: the JobRef contract: `ptr` is a live StackJob<F, R>.
         let this = unsafe { &*(ptr as *const Self) };
         // SAFETY: as in `execute`.

@@ -2,8 +2,8 @@
 //!
 //! * Build a pool with [`ThreadPool::new`] or [`ThreadPool::builder`] (thread count,
 //!   names, stack size, start/stop hooks, panic handler).
-//! * Hand it closures with [`ThreadPool::execute`] (fire-and-forget, one allocation
-//!   per job). Typed results, cancellation and async interop live in
+//! * Hand it closures with [`ThreadPool::execute`] (fire-and-forget; a closure of
+//!   at most one word is queued without allocating, a larger one is boxed). Typed results, cancellation and async interop live in
 //!   `executor-futures`; completion order in `executor-completion`.
 //! * Shut it down with [`ThreadPool::shutdown`] (finish queued work),
 //!   [`ThreadPool::shutdown_now`] (get back what never started, interrupt what runs),

@@ -97,7 +97,8 @@ impl ThreadPool {
         &self.inner.registry
     }
 
-    /// Runs `f` on the pool, fire-and-forget: one allocation, no handle. From one of
+    /// Runs `f` on the pool, fire-and-forget, no handle; no allocation when `f`
+    /// captures at most one word (a reference, an `Arc`), one otherwise. From one of
     /// the pool's own workers the job goes to that worker's deque; otherwise to the
     /// global queue. A panic in `f` is caught and reported to the panic handler.
     ///

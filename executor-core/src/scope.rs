@@ -13,7 +13,7 @@
 //! itself. A task is never handed to the user by `shutdown_now`.
 #![allow(unsafe_code)]
 
-use crate::job::{Job, JobKind, JobRef, JobVTable};
+use crate::job::{Job, JobKind, JobRef, JobVTable, Word};
 use crate::join::AbortOnUnwind;
 use crate::lifecycle::State;
 use crate::registry::Registry;
@@ -87,7 +87,9 @@ where
         kind: JobKind::Internal,
     };
 
-    unsafe fn execute(ptr: *const ()) {
+    unsafe fn execute(word: Word) {
+        // SAFETY: an internal job's word is the pointer `Job::internal` stored.
+        let ptr = unsafe { word.assume_init() };
         // SAFETY: `ptr` came from Box::into_raw in `Scope::spawn`, and the JobRef
         // contract makes this the one call that consumes it.
         let job = unsafe { Box::from_raw(ptr as *mut Self) };
@@ -102,7 +104,9 @@ where
         unsafe { Scope::job_done(scope) };
     }
 
-    unsafe fn abandon(ptr: *const ()) {
+    unsafe fn abandon(word: Word) {
+        // SAFETY: an internal job's word is the pointer `Job::internal` stored.
+        let ptr = unsafe { word.assume_init() };
         // SAFETY: the job is alive (not executed), so its scope is too.
         let scope = unsafe { &*(*(ptr as *const Self)).scope };
         // SAFETY: the same pointer and vtable, handed to the owner, which executes
