@@ -78,9 +78,9 @@ pub struct Sizes {
     pub round_trips: usize,
     /// Tasks of `submit_collect`.
     pub tasks: usize,
-    /// Tasks of `completion`.
+    /// Tasks of `completion` and `completion_first`.
     pub completion_tasks: usize,
-    /// Longest task of `completion`, in microseconds.
+    /// Longest task of `completion` and `completion_first`, in microseconds.
     pub completion_max_us: u64,
     /// `n` of `fib_coarse`.
     pub fib_coarse: u64,

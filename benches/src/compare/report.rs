@@ -197,7 +197,7 @@ pub fn workload_table(outcome: &Outcome) -> String {
 /// and `ours / best other` with its spread and verdict.
 pub fn summary_table(outcomes: &[Outcome]) -> String {
     let mut s = String::new();
-    let _ = write!(s, "| {:<14} | {:<8} |", "workload", "unit");
+    let _ = write!(s, "| {:<16} | {:<8} |", "workload", "unit");
     for pool in POOLS {
         let _ = write!(s, " {:>10} |", short(pool));
     }
@@ -206,14 +206,14 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
         " {:>9} | {:>11} | {:<10} | {:<4} |",
         "ours/best", "p25-p75", "best other", ""
     );
-    let _ = write!(s, "|{:-<16}|{:-<10}|", "", "");
+    let _ = write!(s, "|{:-<18}|{:-<10}|", "", "");
     for _ in POOLS {
         let _ = write!(s, "{:->12}|", "");
     }
     let _ = writeln!(s, "{:->11}|{:->13}|{:-<12}|{:-<6}|", "", "", "", "");
     for outcome in outcomes {
         let summary = outcome.summary();
-        let _ = write!(s, "| {:<14} | {:<8} |", outcome.name, outcome.unit);
+        let _ = write!(s, "| {:<16} | {:<8} |", outcome.name, outcome.unit);
         for cell in &summary.cells {
             let v = cell.map_or_else(|| "n/a".to_string(), |c| num(c.stat.median));
             let _ = write!(s, " {v:>10} |");
