@@ -122,9 +122,20 @@ impl Sleep {
         (c & SEARCHING_MASK) + c / ONE_SLEEPING
     }
 
-    /// A running worker found no job and starts searching.
+    /// A running worker found no job and starts searching (tests; the worker loop
+    /// uses [`Sleep::start_searching_under`]).
+    #[cfg(test)]
     pub(crate) fn start_searching(&self) {
         self.counts.fetch_add(ONE_SEARCHING, Ordering::SeqCst);
+    }
+
+    /// A running worker found no job and starts searching; returns whether fewer
+    /// than `max` workers were searching already. Either way the caller is now a
+    /// searcher; one over the cap searches only briefly before it sleeps (see
+    /// `worker.rs`).
+    pub(crate) fn start_searching_under(&self, max: usize) -> bool {
+        let prev = self.counts.fetch_add(ONE_SEARCHING, Ordering::SeqCst);
+        prev & SEARCHING_MASK < max
     }
 
     /// A searching worker found a job (or stops waiting). Returns true if it was the

@@ -8,7 +8,10 @@
 //! cannot starve outside submissions.
 //!
 //! When it finds nothing it becomes a searcher, spins with backoff and then yields
-//! for up to `SEARCH_BEFORE_PARK` (50 µs), then sleeps through [`crate::sleep`]. The same loop serves [`wait_until`](crate::wait_until)
+//! for up to `SEARCH_BEFORE_PARK` (50 µs), then sleeps through [`crate::sleep`].
+//! Only half the workers (at least one) search that long at a time; one over that
+//! cap sleeps right after its backoff, so idle workers neither take the CPU a
+//! submitting thread needs nor keep pulling the queues' cache lines away from it. The same loop serves [`wait_until`](crate::wait_until)
 //! on a worker: the worker keeps running jobs (its own first) until the awaited
 //! condition holds, sleeping when there is nothing to run, so a 1-thread pool never
 //! deadlocks on a nested wait.
@@ -205,7 +208,15 @@ impl WorkerThread {
         if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
             return Some(job);
         }
-        reg.sleep.start_searching();
+        // At most half the workers (at least one) keep searching for the whole
+        // `SEARCH_BEFORE_PARK`: more pollers find a trickle of jobs no sooner,
+        // but take the CPU the submitting thread needs and pull the queues'
+        // cache lines away from it on every poll. A worker over the cap only
+        // spins through its backoff (a few microseconds), then sleeps (a
+        // searcher that finds work wakes it when more is visible). Helpers
+        // waiting for a condition (not `main_loop`) always search in full.
+        let max_searchers = (reg.num_threads() / 2).max(1);
+        let mut full_search = reg.sleep.start_searching_under(max_searchers) || !main_loop;
         let backoff = Backoff::new();
         let mut idle_since: Option<Instant> = None;
         loop {
@@ -224,7 +235,7 @@ impl WorkerThread {
                 continue;
             }
             let since = *idle_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < SEARCH_BEFORE_PARK {
+            if full_search && since.elapsed() < SEARCH_BEFORE_PARK {
                 std::thread::yield_now();
                 continue;
             }
@@ -245,6 +256,8 @@ impl WorkerThread {
             );
             backoff.reset();
             idle_since = None;
+            // Woken (or the re-check found something): search normally now.
+            full_search = true;
         }
     }
 
