@@ -7,7 +7,8 @@
 //!   `executor-futures`; completion order in `executor-completion`.
 //! * Shut it down with [`ThreadPool::shutdown`] (finish queued work),
 //!   [`ThreadPool::shutdown_now`] (get back what never started, interrupt what runs),
-//!   [`ThreadPool::await_termination`], or [`ThreadPool::close`] / drop.
+//!   [`ThreadPool::await_termination`], or [`ThreadPool::close`] / drop;
+//!   [`ThreadPool::on_termination`] runs a hook when the pool has terminated.
 //!
 //! # Guarantees
 //!
@@ -77,7 +78,7 @@ pub use job::{Job, Runnable};
 pub use join::join;
 pub use panic::{payload_message, JobPanic};
 pub use pool::{spawn, Executor, InlineExecutor, ThreadPool};
-pub use registry::PanicOrigin;
+pub use registry::{PanicOrigin, TerminationKey};
 pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};
 pub use stats::Stats;

@@ -4,7 +4,7 @@ use crate::builder::Builder;
 use crate::error::{BuildError, RejectReason, Rejected};
 use crate::job::Job;
 use crate::lifecycle::State;
-use crate::registry::{Closure, Registry};
+use crate::registry::{Closure, Registry, TerminationKey};
 use crate::stats::Stats;
 use crate::worker::WorkerThread;
 use std::fmt;
@@ -198,6 +198,76 @@ impl ThreadPool {
     /// shuts down. Idempotent.
     pub fn close(&self) {
         self.registry().close();
+    }
+
+    /// Runs `f` once when the pool terminates, or at once (on the calling thread,
+    /// returning `None`) if it has terminated already, or is terminating and has
+    /// run the hooks this one would join. Returns the key that
+    /// [`remove_termination_hook`](ThreadPool::remove_termination_hook) takes.
+    ///
+    /// The pool terminates when its last worker exits, after [`shutdown`](ThreadPool::shutdown)
+    /// (once the queues are empty), [`shutdown_now`](ThreadPool::shutdown_now),
+    /// [`close`](ThreadPool::close) or the drop of the last handle. The hooks run
+    /// on that last worker's thread, after the queues were emptied and before
+    /// [`await_termination`](ThreadPool::await_termination) returns true; their
+    /// order is unspecified. A hook may use the pool (every submission is rejected
+    /// by then), register another hook (it runs too), or drop the last pool
+    /// handle; `close` and `await_termination` called from a hook do not wait.
+    /// A panic in a hook is caught and reported to the panic handler
+    /// ([`PanicOrigin::TerminationHook`](crate::PanicOrigin::TerminationHook)).
+    ///
+    /// This is how layers above release work the pool will never run again:
+    /// `executor-futures` cancels the async tasks still waiting for a wake.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use std::time::Duration;
+    /// use executor_core::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let (tx, rx) = channel();
+    /// let late = tx.clone();
+    /// assert!(pool.on_termination(move || tx.send("terminated").unwrap()).is_some());
+    /// pool.shutdown();
+    /// assert!(pool.await_termination(Duration::from_secs(10)));
+    /// assert_eq!(rx.try_recv(), Ok("terminated")); // ran before the wait returned
+    ///
+    /// // Registered after termination: runs at once, on this thread.
+    /// assert!(pool.on_termination(move || late.send("at once").unwrap()).is_none());
+    /// assert_eq!(rx.try_recv(), Ok("at once"));
+    /// ```
+    pub fn on_termination<F>(&self, f: F) -> Option<TerminationKey>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.registry().on_termination(Job::new(f))
+    }
+
+    /// [`on_termination`](ThreadPool::on_termination) with a ready-made [`Job`]
+    /// (no allocation for a closure of at most one word, e.g. a `Weak`): run at
+    /// termination, or dropped unrun (a [`Runnable`](crate::Runnable) is then
+    /// abandoned) if removed.
+    pub fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
+        self.registry().on_termination(hook)
+    }
+
+    /// Unregisters a hook added by [`on_termination`](ThreadPool::on_termination).
+    /// True iff it was removed before running: it is then dropped unrun, on this
+    /// thread. False if it ran or is running (termination has taken it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::ThreadPool;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let key = pool.on_termination(|| unreachable!("removed")).unwrap();
+    /// assert!(pool.remove_termination_hook(key));
+    /// pool.close(); // the hook does not run
+    /// ```
+    pub fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        self.registry().remove_termination_hook(key)
     }
 
     /// True once `shutdown` or `shutdown_now` was called.
@@ -421,6 +491,28 @@ pub trait Executor: Send + Sync {
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         self.execute_job(job)
     }
+
+    /// Runs `hook` once when the executor terminates (see
+    /// [`ThreadPool::on_termination`]): upper layers use it to cancel tasks the
+    /// executor will never run again (`executor-futures`' async tasks waiting for
+    /// a wake). Returns the key for
+    /// [`remove_termination_hook`](Executor::remove_termination_hook), or `None`
+    /// when the hook is not kept: it ran at once (the executor had terminated), or
+    /// the executor has no termination to report. The default is the latter: the
+    /// hook is dropped unrun (right for [`InlineExecutor`], which never stops).
+    fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
+        drop(hook);
+        None
+    }
+
+    /// Unregisters a hook added by
+    /// [`on_termination_job`](Executor::on_termination_job); true iff it was
+    /// removed unrun (see [`ThreadPool::remove_termination_hook`]). The default
+    /// returns false.
+    fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        let _ = key;
+        false
+    }
 }
 
 impl Executor for ThreadPool {
@@ -429,6 +521,12 @@ impl Executor for ThreadPool {
     }
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         ThreadPool::requeue_job(self, job)
+    }
+    fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
+        ThreadPool::on_termination_job(self, hook)
+    }
+    fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        ThreadPool::remove_termination_hook(self, key)
     }
 }
 
@@ -439,6 +537,12 @@ impl<E: Executor + ?Sized> Executor for &E {
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         (**self).requeue_job(job)
     }
+    fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
+        (**self).on_termination_job(hook)
+    }
+    fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        (**self).remove_termination_hook(key)
+    }
 }
 
 impl<E: Executor + ?Sized> Executor for Arc<E> {
@@ -447,6 +551,12 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
     }
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         (**self).requeue_job(job)
+    }
+    fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
+        (**self).on_termination_job(hook)
+    }
+    fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        (**self).remove_termination_hook(key)
     }
 }
 

@@ -39,9 +39,31 @@
 //! one's termination drain must not take (and drop) jobs that belong to this
 //! call's result.
 //!
-//! Termination (the last worker to exit): advance to STOP so that late re-queues of
-//! async tasks are refused, wait for quiescence, drop (abandon) anything left in the
-//! queues, advance to TERMINATED and signal `await_termination`.
+//! Termination (the last worker to exit):
+//! 1. advance to STOP so that late re-queues of async tasks are refused, wait for
+//!    quiescence, drop (abandon) anything left in the queues;
+//! 2. advance to TERMINATED;
+//! 3. run the termination hooks ([`crate::ThreadPool::on_termination`]), shard by
+//!    shard: take the shard's hooks out under its lock, release it, run them (a
+//!    panic goes to the panic handler), and repeat until a look under the lock
+//!    finds none; that same critical section closes the shard, so a hook
+//!    registered in it before is run here, one registered after is run at once by
+//!    its registrant: exactly once either way. Hooks run on the terminating
+//!    thread, which is still registered as a worker, so a hook that drops the last
+//!    pool handle or calls `close` does not wait for the termination it is part
+//!    of;
+//! 4. set `terminated` and signal `await_termination` (which so returns only after
+//!    every hook ran).
+//!
+//! ## Termination hooks
+//!
+//! Id-keyed slabs, one per worker plus one for other threads, each under its own
+//! lock (not the `termination` mutex): `executor-futures` registers a hook per
+//! async task that goes idle and removes it when the task ends, from whichever
+//! worker runs it, so one pool-wide lock would be contended. A registration goes
+//! to the calling worker's shard; a key names its shard and carries a stamp, so a
+//! stale key never removes a later registration that reuses its slot. No user code
+//! (a hook, or the drop of a removed one) runs while a shard lock is held.
 
 use crate::error::{RejectReason, Rejected};
 use crate::job::Job;
@@ -76,6 +98,90 @@ struct Termination {
     terminated: bool,
 }
 
+/// The key of a hook registered with
+/// [`ThreadPool::on_termination`](crate::ThreadPool::on_termination); pass it to
+/// [`ThreadPool::remove_termination_hook`](crate::ThreadPool::remove_termination_hook)
+/// to unregister the hook before it runs. Not `Clone`: a hook is removed at most once.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct TerminationKey {
+    shard: u32,
+    index: u32,
+    stamp: u64,
+}
+
+/// One shard of the termination hooks (module docs).
+#[derive(Debug, Default)]
+struct HookShard {
+    hooks: HookSlab,
+    /// Termination has run this shard's hooks: a new one runs at once.
+    closed: bool,
+}
+
+/// The registered termination hooks: slots reused through a free list, each stamped
+/// so that a key only ever matches its own registration.
+#[derive(Debug, Default)]
+struct HookSlab {
+    slots: Vec<HookSlot>,
+    free: Vec<u32>,
+    next_stamp: u64,
+}
+
+#[derive(Debug)]
+struct HookSlot {
+    stamp: u64,
+    hook: Option<Job>,
+}
+
+impl HookSlab {
+    fn insert(&mut self, shard: u32, hook: Job) -> TerminationKey {
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        let slot = HookSlot {
+            stamp,
+            hook: Some(hook),
+        };
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.slots[index as usize] = slot;
+                index
+            }
+            None => {
+                self.slots.push(slot);
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 hooks")
+            }
+        };
+        TerminationKey {
+            shard,
+            index,
+            stamp,
+        }
+    }
+
+    fn remove(&mut self, key: &TerminationKey) -> Option<Job> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.stamp != key.stamp {
+            return None;
+        }
+        let hook = slot.hook.take()?;
+        self.free.push(key.index);
+        Some(hook)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.len() == self.free.len()
+    }
+
+    /// Every registered hook, in slot order; the slab is left empty (stamps keep
+    /// counting, so the keys of the hooks taken match nothing any more).
+    fn take_all(&mut self) -> Vec<Job> {
+        self.free.clear();
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .filter_map(|slot| slot.hook)
+            .collect()
+    }
+}
+
 /// Where a panic came from (see [`JobPanic`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -86,6 +192,8 @@ pub enum PanicOrigin {
     StartHook,
     /// The thread-stop hook.
     StopHook,
+    /// A termination hook ([`ThreadPool::on_termination`](crate::ThreadPool::on_termination)).
+    TerminationHook,
 }
 
 pub(crate) struct Registry {
@@ -99,6 +207,8 @@ pub(crate) struct Registry {
     pub(crate) lifecycle: Lifecycle,
     pub(crate) hooks: Hooks,
     termination: Mutex<Termination>,
+    /// Termination hooks: one shard per worker, then one for other threads.
+    hook_shards: Box<[CachePadded<Mutex<HookShard>>]>,
     terminated_cv: Condvar,
     rejected: AtomicU64,
     /// Serialises the two drains: `shutdown_now`'s (jobs go to its caller) and
@@ -177,6 +287,7 @@ impl Registry {
                 live: n,
                 terminated: false,
             }),
+            hook_shards: (0..=n).map(|_| CachePadded::default()).collect(),
             terminated_cv: Condvar::new(),
             rejected: AtomicU64::new(0),
             drain_lock: Mutex::new(()),
@@ -362,9 +473,69 @@ impl Registry {
             quietly(move || drop(job));
         }
         self.lifecycle.advance(State::Terminated);
+        // Step 3: the hooks, never under a lock; a hook may register another.
+        for shard in self.hook_shards.iter() {
+            loop {
+                let batch = {
+                    let mut shard = crate::sync_lock(shard);
+                    if shard.hooks.is_empty() {
+                        shard.closed = true;
+                        break;
+                    }
+                    shard.hooks.take_all()
+                };
+                for hook in batch {
+                    self.run_termination_hook(hook);
+                }
+            }
+        }
         crate::sync_lock(&self.termination).terminated = true;
         self.terminated_cv.notify_all();
         tracing::info!(pool = %self.name, "terminated: every worker has exited");
+    }
+
+    /// Registers `hook` to run at termination in the calling thread's shard; runs
+    /// it now (and returns `None`) if termination has closed that shard already.
+    pub(crate) fn on_termination(&self, hook: Job) -> Option<TerminationKey> {
+        let index = self.current_worker().unwrap_or(self.num_threads());
+        let mut shard = crate::sync_lock(&self.hook_shards[index]);
+        if !shard.closed {
+            let shard_index = u32::try_from(index).expect("fewer than 2^32 workers");
+            return Some(shard.hooks.insert(shard_index, hook));
+        }
+        drop(shard);
+        self.run_termination_hook(hook);
+        None
+    }
+
+    /// Unregisters a hook that has not run; true iff it was removed (and dropped,
+    /// unrun, here).
+    pub(crate) fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        let removed = self
+            .hook_shards
+            .get(key.shard as usize)
+            .and_then(|shard| crate::sync_lock(shard).hooks.remove(&key));
+        match removed {
+            Some(hook) => {
+                quietly(move || drop(hook));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn run_termination_hook(&self, hook: Job) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || hook.run())) {
+            self.handle_panic(payload, self.current_worker(), PanicOrigin::TerminationHook);
+        }
+    }
+
+    /// The calling thread's index if it is one of this pool's workers.
+    fn current_worker(&self) -> Option<usize> {
+        WorkerThread::with_current(|w| {
+            w.filter(|w| std::ptr::eq(w.registry(), self))
+                .map(WorkerThread::index)
+        })
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
