@@ -16,10 +16,23 @@
 //!
 //! * A re-queue the executor refuses (pool stopped or terminated) drops the job,
 //!   which abandons the cell: it resolves as Cancelled and its future is dropped.
-//!   Note that the pool does not know about async tasks that are idle (waiting for
-//!   a wake): after `shutdown` it terminates once its queues are empty, and an
-//!   async task woken after that is cancelled. Wait for async tasks (their
-//!   handles) before shutting the pool down if they must finish.
+//! * An idle task (waiting for a wake) is in no queue, so the pool's own drains do
+//!   not see it. Instead, every task that goes idle is in its executor's set of
+//!   live tasks (tokio's owned-task list): a termination hook
+//!   ([`Executor::on_termination_job`]) that holds the cell weakly, registered by
+//!   the runner the first time a poll returns `Pending` and removed when the
+//!   future is dropped (the task completed or was cancelled, or its cell was freed
+//!   because nothing could wake it any more). A task that completes in its first
+//!   poll never touches the set. When the pool terminates (after `shutdown` once
+//!   its queues are empty, or after `shutdown_now`, `close`, drop), the hooks
+//!   cancel every task still pending: it resolves as Cancelled, its waiters are
+//!   woken and its future is dropped, all before `await_termination` returns
+//!   true. This also collects cycles through stored wakers (two tasks awaiting
+//!   each other's handles). So after `shutdown`, an idle task is cancelled as
+//!   soon as the queues run dry: wait for async tasks (their handles) before
+//!   shutting the pool down if they must finish. An executor that does not
+//!   report its termination (the trait's default, e.g. `InlineExecutor`) keeps
+//!   no set.
 //! * Cancel drops the future: at once if idle, after the current poll if running.
 //! * The future is pinned in its own `Box` at its first poll (this crate has no
 //!   `unsafe`, so it cannot pin inside the shared cell): spawning costs two
@@ -34,10 +47,9 @@
 use crate::state::AfterPoll;
 use crate::state::Notify;
 use crate::sync::{lock, Mutex};
-use crate::task::{drop_quietly, Hook, TaskCell, Work};
-use executor_core::{Executor, Job};
+use crate::task::{drop_quietly, quietly, Hook, TaskCell, TaskCore, Work};
+use executor_core::{Executor, Job, TerminationKey};
 use std::future::Future;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -55,29 +67,53 @@ enum FutSlot<F> {
 /// A future, as a cell's work; the executor it re-queues itself on is the cell's
 /// shared part ([`ExecSlot`]), since a waker needs it while the runner or a
 /// canceller may own the stage.
-pub(crate) struct AsyncWork<F, E> {
+pub(crate) struct AsyncWork<F, E: Executor> {
     fut: FutSlot<F>,
-    exec: PhantomData<fn() -> E>,
+    /// The task's place in its executor's set of live tasks (see [`track`]).
+    track: Track<E>,
+}
+
+/// Whether a task is in its executor's set of live tasks.
+enum Track<E> {
+    /// Not idle yet: not in the set.
+    Not,
+    /// In the set: the hook's key, and the executor to remove it from.
+    In(E, TerminationKey),
+    /// Went idle, but the executor keeps no set (or it ran the hook at once).
+    Never,
+}
+
+impl<F, E: Executor> Drop for AsyncWork<F, E> {
+    /// The future is about to be dropped, so the task is over (completed,
+    /// cancelled, or its cell freed): it leaves the set.
+    fn drop(&mut self) {
+        if let Track::In(exec, key) = std::mem::replace(&mut self.track, Track::Never) {
+            quietly(|| {
+                exec.remove_termination_hook(key);
+            });
+            drop_quietly(exec);
+        }
+    }
 }
 
 /// The executor an async task re-queues itself on; emptied when the task ends.
 pub(crate) type ExecSlot<E> = Mutex<Option<E>>;
 
-impl<F: Future, E> AsyncWork<F, E> {
+impl<F: Future, E: Executor> AsyncWork<F, E> {
     /// The work and the shared part for a new cell.
     pub(crate) fn new(fut: F, exec: E) -> (Self, ExecSlot<E>) {
         (
             AsyncWork {
                 fut: FutSlot::Fresh(fut),
-                exec: PhantomData,
+                track: Track::Not,
             },
             Mutex::new(Some(exec)),
         )
     }
 
     /// The future, if it was never polled.
-    pub(crate) fn into_future(self) -> Option<F> {
-        match self.fut {
+    pub(crate) fn into_future(mut self) -> Option<F> {
+        match std::mem::replace(&mut self.fut, FutSlot::Moving) {
             FutSlot::Fresh(f) => Some(f),
             _ => None,
         }
@@ -133,6 +169,11 @@ where
                 cell.finish(Err(payload));
             }
             Ok(Poll::Pending) => {
+                if let Track::Not = work.track {
+                    // About to go idle for the first time: from now on only a wake,
+                    // a cancel or the executor's termination can end it.
+                    work.track = track(&cell);
+                }
                 // SAFETY: this thread still holds the claim (RUNNING) until
                 // `transition_to_idle` below.
                 unsafe { cell.put_work(work) };
@@ -167,6 +208,46 @@ where
         if let Err(rejected) = exec.requeue_job(Job::from_runnable(cell)) {
             tracing::debug!(reason = ?rejected.reason(), "async task could not be re-queued; cancelling it");
             drop(rejected);
+        }
+    }
+}
+
+/// Puts a task about to go idle in its executor's set of live tasks: registers a
+/// termination hook that cancels the task if it is still pending when the
+/// executor terminates. The hook holds the cell weakly (one word, so the hook job
+/// does not allocate), so the set never keeps a task alive; the returned
+/// [`Track::In`] removes it when the future is dropped.
+///
+/// Called by the runner when a poll returns `Pending` for the first time, while it
+/// still holds the claim: only an idle task can escape the pool's drains (a queued
+/// one is drained, a running one keeps its worker alive), so tasks that complete
+/// in their first poll cost nothing here. No lock is held while the executor is
+/// called: a hook that runs at once (the executor had terminated: a job that
+/// `shutdown_now` handed back runs on a user thread) cancels the running task,
+/// which its runner then ends as it does after any cancel.
+fn track<F, E, H>(cell: &Arc<TaskCell<AsyncWork<F, E>, F::Output, H>>) -> Track<E>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    E: Executor + Clone + 'static,
+    H: Hook<F::Output>,
+{
+    // Still there: only the end of the task (not before this runner's) empties it.
+    let Some(exec) = lock(cell.shared()).clone() else {
+        return Track::Never;
+    };
+    let task = Arc::downgrade(cell);
+    let hook = Job::new(move || {
+        if let Some(cell) = task.upgrade() {
+            // Refused (false) if the task ended meanwhile.
+            let _ = cell.cancel();
+        }
+    });
+    match exec.on_termination_job(hook) {
+        Some(key) => Track::In(exec, key),
+        None => {
+            drop_quietly(exec);
+            Track::Never
         }
     }
 }

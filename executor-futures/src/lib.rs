@@ -72,6 +72,10 @@
 //!    or other work; waiting on oneself is [`TaskError::WouldDeadlock`].
 //! 8. The jobs `shutdown_now` hands back resolve their handles when run (normally)
 //!    or dropped (cancelled): no `get` hangs on a drained task.
+//! 9. When a pool terminates, every async task spawned on it that is still
+//!    pending (waiting for a wake) is cancelled and its future dropped, before
+//!    `await_termination` returns true: no task, and no cycle of tasks awaiting
+//!    each other, outlives its pool.
 //!
 //! # Layout
 //!

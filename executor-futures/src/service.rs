@@ -140,7 +140,9 @@ pub trait ExecutorService: Executor {
     /// The task is polled on the executor's threads; each wake re-queues it (with
     /// [`Executor::requeue_job`], so an accepted task can finish after `shutdown`).
     /// If a re-queue is refused (the pool was stopped) the task resolves as
-    /// cancelled and its future is dropped; cancelling drops the future too.
+    /// cancelled and its future is dropped; so does a task still waiting for a
+    /// wake when the pool terminates (see [`Executor::on_termination_job`]);
+    /// cancelling drops the future too.
     /// [`is_cancelled`](crate::is_cancelled) works inside its `poll`.
     ///
     /// # Errors
