@@ -59,7 +59,19 @@ pub fn svg(path: &Path, subtitle: &str, outcomes: &[Outcome]) -> Result<(), Stri
         .disable_y_mesh()
         .y_labels(bars.len())
         .x_desc("ours / best other (median of per-round ratios; whisker p25-p75; log scale)")
-        .x_label_formatter(&|x| super::report::num(*x))
+        // Label only the 1-2-5 ticks: a log axis spanning a decade otherwise
+        // prints every integer and the labels run into each other.
+        .x_label_formatter(&|x| {
+            let mantissa = *x / 10f64.powf(x.log10().floor());
+            if [1.0, 2.0, 5.0, 10.0]
+                .iter()
+                .any(|k| (mantissa - k).abs() < 1e-6)
+            {
+                super::report::num(*x)
+            } else {
+                String::new()
+            }
+        })
         .y_label_formatter(&|y| match y {
             SegmentValue::CenterOf(i) if (0..n).contains(i) => {
                 names[(n - 1 - i) as usize].to_string()
