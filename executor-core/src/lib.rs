@@ -9,6 +9,7 @@
 //!   [`ThreadPool::shutdown_now`] (get back what never started, interrupt what runs),
 //!   [`ThreadPool::await_termination`], or [`ThreadPool::close`] / drop;
 //!   [`ThreadPool::on_termination`] runs a hook when the pool has terminated.
+//!   A [`PoolRef`] ([`ThreadPool::downgrade`]) submits without keeping the pool open.
 //!
 //! # Guarantees
 //!
@@ -77,7 +78,7 @@ pub use error::{BuildError, RejectReason, Rejected};
 pub use job::{Job, Runnable};
 pub use join::join;
 pub use panic::{payload_message, JobPanic};
-pub use pool::{spawn, Executor, InlineExecutor, ThreadPool};
+pub use pool::{spawn, Executor, InlineExecutor, PoolRef, ThreadPool};
 pub use registry::{PanicOrigin, TerminationKey};
 pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};

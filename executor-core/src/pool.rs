@@ -18,6 +18,15 @@ use std::time::Duration;
 /// threads joined. If that last handle is dropped on one of the pool's own
 /// workers, it shuts down without waiting (a thread cannot join itself).
 ///
+/// Only `ThreadPool` values count as handles here. A [`PoolRef`]
+/// ([`downgrade`](ThreadPool::downgrade)) reaches the same pool without keeping
+/// it open; it is what work the pool already accepted keeps to continue itself
+/// (`executor-futures`' async tasks re-queue themselves through one), so a task
+/// waiting for a wake never keeps the pool open: dropping the last `ThreadPool`
+/// closes it, and the tasks still pending then are cancelled at termination. A
+/// `ThreadPool` moved *into* a task is a handle like any other: such a task keeps
+/// the pool open until it ends; give tasks a `PoolRef` instead.
+///
 /// # Examples
 ///
 /// ```
@@ -95,6 +104,32 @@ impl ThreadPool {
 
     fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// A [`PoolRef`] to this pool: it submits to it like this handle, but does not
+    /// keep it open (dropping the last `ThreadPool` closes the pool even while
+    /// `PoolRef`s live; they are then refused like the pool's handles were).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use executor_core::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let weak = pool.downgrade();
+    /// let (tx, rx) = channel();
+    /// weak.execute(move || tx.send(42).unwrap()).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 42);
+    ///
+    /// drop(pool); // the last handle: closes the pool although `weak` lives
+    /// assert!(weak.is_terminated());
+    /// assert!(weak.execute(|| ()).is_err());
+    /// ```
+    pub fn downgrade(&self) -> PoolRef {
+        PoolRef {
+            registry: self.inner.registry.clone(),
+        }
     }
 
     /// Runs `f` on the pool, fire-and-forget, no handle; no allocation when `f`
@@ -471,8 +506,136 @@ where
     })
 }
 
+/// A handle to a [`ThreadPool`] that does not keep it open: made by
+/// [`ThreadPool::downgrade`], it submits to the pool like a `ThreadPool` does, but
+/// is not counted among the handles whose last drop closes the pool. Once the
+/// pool is shut down (by its handles, or because the last one was dropped) it
+/// refuses new work like the pool's handles; it keeps the pool's shared state
+/// allocated, never its threads running.
+///
+/// It is what the layers above keep in work the pool already accepted, to
+/// continue that work later ([`Executor::pool_ref`]): an async task re-queues
+/// itself through one when woken, and registers its termination hook through
+/// one, so a task waiting for a wake that may never come does not keep its pool
+/// (and itself) alive forever. Give one to a task that spawns more work, instead
+/// of a `ThreadPool` clone, for the same reason. It has no lifecycle controls
+/// (`shutdown`, `close`): those belong to the owners.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc::channel;
+/// use std::time::Duration;
+/// use executor_core::ThreadPool;
+///
+/// let pool = ThreadPool::new(2).unwrap();
+/// let (tx, rx) = channel();
+/// // A job that submits more work holds a `PoolRef`, not the pool.
+/// let weak = pool.downgrade();
+/// pool.execute(move || {
+///     weak.execute(move || tx.send("second job").unwrap()).unwrap();
+/// })
+/// .unwrap();
+/// assert_eq!(rx.recv().unwrap(), "second job");
+///
+/// let observer = pool.downgrade();
+/// drop(pool); // closed: shut down, queued work finished, threads joined
+/// assert!(observer.is_shutdown());
+/// assert!(observer.await_termination(Duration::from_secs(10)));
+/// ```
+#[derive(Clone)]
+pub struct PoolRef {
+    registry: Arc<Registry>,
+}
+
+impl fmt::Debug for PoolRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolRef")
+            .field("name", &self.registry.name)
+            .field("threads", &self.registry.num_threads())
+            .field("state", &self.registry.lifecycle.state())
+            .finish()
+    }
+}
+
+impl PoolRef {
+    /// [`ThreadPool::execute`] on the pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] (holding `f`, unrun) once the pool is shut down.
+    #[inline]
+    pub fn execute<F>(&self, f: F) -> Result<(), Rejected<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.registry
+            .submit(Closure(f), State::Running)
+            .map_err(|r| r.map(|c| c.0))
+    }
+
+    /// [`ThreadPool::execute_job`] on the pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding the job once the pool is shut down.
+    pub fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        self.registry.submit(job, State::Running)
+    }
+
+    /// [`ThreadPool::requeue_job`] on the pool: still accepted after `shutdown`
+    /// (also the one the drop of the last handle starts), refused once stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding the job after `shutdown_now` or termination.
+    pub fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        self.registry.submit(job, State::Shutdown)
+    }
+
+    /// [`ThreadPool::on_termination`] on the pool.
+    pub fn on_termination<F>(&self, f: F) -> Option<TerminationKey>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.registry.on_termination(Job::new(f))
+    }
+
+    /// [`ThreadPool::on_termination_job`] on the pool.
+    pub fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
+        self.registry.on_termination(hook)
+    }
+
+    /// [`ThreadPool::remove_termination_hook`] on the pool.
+    pub fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        self.registry.remove_termination_hook(key)
+    }
+
+    /// True once the pool was shut down (by `shutdown`, `shutdown_now`, `close`,
+    /// or the drop of its last handle).
+    pub fn is_shutdown(&self) -> bool {
+        self.registry.lifecycle.state() >= State::Shutdown
+    }
+
+    /// True once the pool shut down and every worker exited.
+    pub fn is_terminated(&self) -> bool {
+        self.registry.is_terminated()
+    }
+
+    /// [`ThreadPool::await_termination`]: waits for the pool to terminate, which
+    /// this handle does not start (nor delay).
+    pub fn await_termination(&self, timeout: Duration) -> bool {
+        self.registry.await_termination(Some(timeout))
+    }
+
+    /// True iff `self` and `pool` refer to the same pool.
+    pub fn is_pool(&self, pool: &ThreadPool) -> bool {
+        Arc::ptr_eq(&self.registry, &pool.inner.registry)
+    }
+}
+
 /// The seam between this crate and the layers above it: something that runs
-/// [`Job`]s. Implemented by [`ThreadPool`] and [`InlineExecutor`]; upper layers
+/// [`Job`]s. Implemented by [`ThreadPool`], [`PoolRef`] and [`InlineExecutor`]; upper layers
 /// are written against it so they can be tested without a pool.
 pub trait Executor: Send + Sync {
     /// Queues new work.
@@ -513,6 +676,33 @@ pub trait Executor: Send + Sync {
         let _ = key;
         false
     }
+
+    /// A handle to this executor that does not keep it open (a [`PoolRef`]), for
+    /// upper layers to keep in work already accepted: `executor-futures`' async
+    /// tasks re-queue themselves and register their termination hooks through it,
+    /// so that a task waiting for a wake does not count as a user's handle. The
+    /// default, `None`, makes them keep a clone of the executor itself (right for
+    /// [`InlineExecutor`] and for executors that own nothing to close).
+    ///
+    /// [`ThreadPool`] returns its [`downgrade`](ThreadPool::downgrade); `&E` and
+    /// `Arc<E>` forward. An executor that wraps a pool may return the pool's
+    /// `PoolRef` only if bypassing the wrapper changes nothing: the `PoolRef`'s
+    /// [`requeue_job`](Executor::requeue_job),
+    /// [`on_termination_job`](Executor::on_termination_job) and
+    /// [`remove_termination_hook`](Executor::remove_termination_hook) are used
+    /// instead of the wrapper's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{Executor, InlineExecutor, ThreadPool};
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// assert!(pool.pool_ref().is_some_and(|r| r.is_pool(&pool)));
+    /// assert!(InlineExecutor.pool_ref().is_none());
+    /// ```
+    fn pool_ref(&self) -> Option<PoolRef> {
+        None
+    }
 }
 
 impl Executor for ThreadPool {
@@ -527,6 +717,27 @@ impl Executor for ThreadPool {
     }
     fn remove_termination_hook(&self, key: TerminationKey) -> bool {
         ThreadPool::remove_termination_hook(self, key)
+    }
+    fn pool_ref(&self) -> Option<PoolRef> {
+        Some(self.downgrade())
+    }
+}
+
+impl Executor for PoolRef {
+    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        PoolRef::execute_job(self, job)
+    }
+    fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        PoolRef::requeue_job(self, job)
+    }
+    fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
+        PoolRef::on_termination_job(self, hook)
+    }
+    fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        PoolRef::remove_termination_hook(self, key)
+    }
+    fn pool_ref(&self) -> Option<PoolRef> {
+        Some(self.clone())
     }
 }
 
@@ -543,6 +754,9 @@ impl<E: Executor + ?Sized> Executor for &E {
     fn remove_termination_hook(&self, key: TerminationKey) -> bool {
         (**self).remove_termination_hook(key)
     }
+    fn pool_ref(&self) -> Option<PoolRef> {
+        (**self).pool_ref()
+    }
 }
 
 impl<E: Executor + ?Sized> Executor for Arc<E> {
@@ -557,6 +771,9 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
     }
     fn remove_termination_hook(&self, key: TerminationKey) -> bool {
         (**self).remove_termination_hook(key)
+    }
+    fn pool_ref(&self) -> Option<PoolRef> {
+        (**self).pool_ref()
     }
 }
 

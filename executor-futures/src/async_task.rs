@@ -38,8 +38,21 @@
 //!   `unsafe`, so it cannot pin inside the shared cell): spawning costs two
 //!   allocations, polling and waking none. Until that first poll the future is
 //!   movable, which is how a rejected spawn hands it back.
-//! * The executor handle the task needs for re-queuing is dropped with the future
-//!   when the task ends, so a finished task never keeps a pool open.
+//! * The executor handle the task keeps for re-queuing and for its termination
+//!   hook ([`TaskExec`]) is the executor's non-owning one when it has one
+//!   ([`Executor::pool_ref`]: a [`PoolRef`] for a `ThreadPool`), a clone of the
+//!   executor otherwise. So a task never counts as a user's handle of its pool:
+//!   when the user drops the last `ThreadPool`, the pool closes as promised
+//!   (queued and running tasks finish, and may still re-queue themselves while
+//!   it is shut down), and at its termination the tasks still waiting for a
+//!   wake are cancelled and their futures dropped (above). Were it a clone, an
+//!   idle task would keep the pool open, the pool would never terminate, and
+//!   the hook that cancels the task would never run: the pool's threads and
+//!   the future would leak. (A `ThreadPool` the *future* captures is the
+//!   user's own handle, and keeps the pool open while the task lives.) The
+//!   handle is dropped with the future when the task ends; if that drop, or the
+//!   future's, releases the last `ThreadPool` on a worker, the pool shuts down
+//!   without joining itself (see `ThreadPool`).
 
 // The stage accessors of `TaskCell` are `unsafe` (see `task.rs`).
 #![allow(unsafe_code)]
@@ -48,7 +61,7 @@ use crate::state::AfterPoll;
 use crate::state::Notify;
 use crate::sync::{lock, Mutex};
 use crate::task::{drop_quietly, quietly, Hook, TaskCell, TaskCore, Work};
-use executor_core::{Executor, Job, TerminationKey};
+use executor_core::{Executor, Job, PoolRef, Rejected, TerminationKey};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -78,7 +91,7 @@ enum Track<E> {
     /// Not idle yet: not in the set.
     Not,
     /// In the set: the hook's key, and the executor to remove it from.
-    In(E, TerminationKey),
+    In(TaskExec<E>, TerminationKey),
     /// Went idle, but the executor keeps no set (or it ran the hook at once).
     Never,
 }
@@ -97,17 +110,71 @@ impl<F, E: Executor> Drop for AsyncWork<F, E> {
 }
 
 /// The executor an async task re-queues itself on; emptied when the task ends.
-pub(crate) type ExecSlot<E> = Mutex<Option<E>>;
+pub(crate) type ExecSlot<E> = Mutex<Option<TaskExec<E>>>;
 
-impl<F: Future, E: Executor> AsyncWork<F, E> {
-    /// The work and the shared part for a new cell.
-    pub(crate) fn new(fut: F, exec: E) -> (Self, ExecSlot<E>) {
+/// The handle an async task keeps to its executor (module docs): the
+/// non-owning one when the executor has one, so that the task does not keep its
+/// pool open, else a clone.
+#[derive(Clone)]
+pub(crate) enum TaskExec<E> {
+    /// The executor's own [`PoolRef`] ([`Executor::pool_ref`]).
+    Pool(PoolRef),
+    /// A clone of the executor (it has no non-owning handle).
+    Owned(E),
+}
+
+impl<E: Executor + Clone> TaskExec<E> {
+    /// What a task spawned on `exec` keeps.
+    pub(crate) fn of(exec: &E) -> Self {
+        match exec.pool_ref() {
+            Some(pool) => TaskExec::Pool(pool),
+            None => TaskExec::Owned(exec.clone()),
+        }
+    }
+}
+
+impl<E: Executor> Executor for TaskExec<E> {
+    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        match self {
+            TaskExec::Pool(pool) => pool.execute_job(job),
+            TaskExec::Owned(exec) => exec.execute_job(job),
+        }
+    }
+    fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        match self {
+            TaskExec::Pool(pool) => pool.requeue_job(job),
+            TaskExec::Owned(exec) => exec.requeue_job(job),
+        }
+    }
+    fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
+        match self {
+            TaskExec::Pool(pool) => pool.on_termination_job(hook),
+            TaskExec::Owned(exec) => exec.on_termination_job(hook),
+        }
+    }
+    fn remove_termination_hook(&self, key: TerminationKey) -> bool {
+        match self {
+            TaskExec::Pool(pool) => pool.remove_termination_hook(key),
+            TaskExec::Owned(exec) => exec.remove_termination_hook(key),
+        }
+    }
+    fn pool_ref(&self) -> Option<PoolRef> {
+        match self {
+            TaskExec::Pool(pool) => Some(pool.clone()),
+            TaskExec::Owned(exec) => exec.pool_ref(),
+        }
+    }
+}
+
+impl<F: Future, E: Executor + Clone> AsyncWork<F, E> {
+    /// The work and the shared part for a new cell spawned on `exec`.
+    pub(crate) fn new(fut: F, exec: &E) -> (Self, ExecSlot<E>) {
         (
             AsyncWork {
                 fut: FutSlot::Fresh(fut),
                 track: Track::Not,
             },
-            Mutex::new(Some(exec)),
+            Mutex::new(Some(TaskExec::of(exec))),
         )
     }
 

@@ -75,7 +75,9 @@
 //! 9. When a pool terminates, every async task spawned on it that is still
 //!    pending (waiting for a wake) is cancelled and its future dropped, before
 //!    `await_termination` returns true: no task, and no cycle of tasks awaiting
-//!    each other, outlives its pool.
+//!    each other, outlives its pool. A task keeps no pool handle of its own (only a
+//!    [`PoolRef`](executor_core::PoolRef)), so dropping the last `ThreadPool`
+//!    closes the pool even while tasks wait.
 //!
 //! # Layout
 //!

@@ -145,6 +145,14 @@ pub trait ExecutorService: Executor {
     /// cancelling drops the future too.
     /// [`is_cancelled`](crate::is_cancelled) works inside its `poll`.
     ///
+    /// The task keeps the executor's non-owning handle
+    /// ([`Executor::pool_ref`]; a clone when it has none), so it never keeps a
+    /// pool open: dropping the last `ThreadPool` closes the pool, and the tasks
+    /// still waiting for a wake then are cancelled at its termination. A future
+    /// that spawns more tasks should capture
+    /// [`pool.downgrade()`](executor_core::ThreadPool::downgrade), not a pool
+    /// clone, for the same reason.
+    ///
     /// # Errors
     ///
     /// [`Rejected`] holding `future` (never polled) when the executor refuses it.
@@ -164,7 +172,7 @@ pub trait ExecutorService: Executor {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match queue(self, AsyncWork::new(future, self.clone()), NoHook) {
+        match queue(self, AsyncWork::new(future, self), NoHook) {
             Ok(cell) => Ok(TaskHandle::from_raw(cell)),
             Err(rejected) => Err(rejected.map(|w| w.into_future().expect("never polled"))),
         }
@@ -194,11 +202,7 @@ pub trait ExecutorService: Executor {
         F::Output: Send + 'static,
         H: FnOnce(TaskHandle<F::Output>) + Send + 'static,
     {
-        match queue(
-            self,
-            AsyncWork::new(future, self.clone()),
-            OnComplete(on_complete),
-        ) {
+        match queue(self, AsyncWork::new(future, self), OnComplete(on_complete)) {
             Ok(cell) => Ok(TaskRef::from_core(cell)),
             Err(rejected) => Err(rejected.map(|w| w.into_future().expect("never polled"))),
         }
@@ -393,6 +397,11 @@ impl<E: Executor + ?Sized> ExecutorService for E {}
 
 /// An executor as a [`futures::task::Spawn`](futures_task::Spawn): spawned
 /// futures run as detached async tasks (see [`ExecutorService::spawn`]).
+///
+/// A `Spawner` holds its executor like any clone (a `Spawner<ThreadPool>` keeps
+/// the pool open); the tasks it spawns do not (see [`ExecutorService::spawn`]).
+/// To hand one to futures, make it from a non-owning
+/// [`PoolRef`](executor_core::PoolRef): `pool.downgrade().spawner()`.
 ///
 /// Why a newtype: `Spawn` (futures-task) and `ThreadPool` (executor-core) are both
 /// foreign to this crate, so the orphan rule forbids `impl Spawn for ThreadPool`

@@ -87,8 +87,9 @@ fn m4_async_waker_cycle_is_collected() {
 }
 
 /// M4 exactly as written: `shutdown_now()` then `drop(pool)`, no explicit wait.
-/// (The idle tasks hold pool handles, so the drop does not close the pool; the
-/// termination that `shutdown_now` started collects them.)
+/// (The idle tasks hold no pool handle, only a `PoolRef`: the drop closes the
+/// pool, waiting for the termination that `shutdown_now` started, which collects
+/// them.)
 #[test]
 fn m4_shutdown_now_then_drop() {
     bounded(|| {
