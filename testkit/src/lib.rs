@@ -135,10 +135,16 @@ impl Latch {
 }
 
 /// Created/dropped counts plus a per-id dropped bit that detects double drops.
+///
+/// `live` is a counter of its own (up on creation, down on drop), not `created -
+/// dropped`: two separate loads taken while other threads create and drop
+/// tokens can be far apart (a preempted reader), which made a peak measured
+/// from them both negative and too high.
 #[derive(Debug)]
 pub struct DropCounter {
     created: AtomicUsize,
     dropped: AtomicUsize,
+    live: AtomicUsize,
     double: AtomicUsize,
     bits: Vec<AtomicBool>,
 }
@@ -148,6 +154,7 @@ impl DropCounter {
         Arc::new(DropCounter {
             created: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
             double: AtomicUsize::new(0),
             bits: (0..ids).map(|_| AtomicBool::new(false)).collect(),
         })
@@ -156,6 +163,7 @@ impl DropCounter {
     /// A token for `id`; dropping it records the drop.
     pub fn token(self: &Arc<Self>, id: usize) -> Token {
         self.created.fetch_add(1, Ordering::SeqCst);
+        self.live.fetch_add(1, Ordering::SeqCst);
         Token {
             counter: self.clone(),
             id,
@@ -178,8 +186,9 @@ impl DropCounter {
         self.dropped.load(Ordering::SeqCst)
     }
 
+    /// Tokens created and not dropped yet, at one instant.
     pub fn live(&self) -> usize {
-        self.created() - self.dropped()
+        self.live.load(Ordering::SeqCst)
     }
 
     pub fn is_dropped(&self, id: usize) -> bool {
@@ -219,6 +228,7 @@ impl Drop for Token {
             self.counter.double.fetch_add(1, Ordering::SeqCst);
         }
         self.counter.dropped.fetch_add(1, Ordering::SeqCst);
+        self.counter.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

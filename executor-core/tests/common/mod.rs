@@ -135,6 +135,9 @@ pub struct DropCounter(Arc<DropInner>);
 pub struct DropInner {
     created: AtomicUsize,
     dropped: AtomicUsize,
+    /// Up on creation, down on drop: one load gives the live count at one
+    /// instant (`created - dropped` from two loads need not).
+    live: AtomicUsize,
     dropped_ids: Vec<AtomicBool>,
 }
 
@@ -149,11 +152,13 @@ impl DropCounter {
         DropCounter(Arc::new(DropInner {
             created: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
             dropped_ids: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
         }))
     }
     pub fn track(&self, id: usize) -> Tracked {
         self.0.created.fetch_add(1, Ordering::SeqCst);
+        self.0.live.fetch_add(1, Ordering::SeqCst);
         Tracked {
             id,
             counter: self.clone(),
@@ -165,8 +170,9 @@ impl DropCounter {
     pub fn dropped(&self) -> usize {
         self.0.dropped.load(Ordering::SeqCst)
     }
+    /// Values created and not dropped yet, at one instant.
     pub fn live(&self) -> usize {
-        self.created() - self.dropped()
+        self.0.live.load(Ordering::SeqCst)
     }
 }
 
@@ -175,6 +181,7 @@ impl Drop for Tracked {
         let was = self.counter.0.dropped_ids[self.id].swap(true, Ordering::SeqCst);
         assert!(!was, "value {} dropped twice", self.id);
         self.counter.0.dropped.fetch_add(1, Ordering::SeqCst);
+        self.counter.0.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -186,8 +193,11 @@ pub struct Census {
 }
 
 impl Census {
+    /// Threads started and not stopped yet (`stopped` read first, as in
+    /// `DropCounter::live`).
     pub fn live(&self) -> usize {
-        self.started.load(Ordering::SeqCst) - self.stopped.load(Ordering::SeqCst)
+        let stopped = self.stopped.load(Ordering::SeqCst);
+        self.started.load(Ordering::SeqCst) - stopped
     }
     pub fn builder(&self, threads: usize) -> Builder {
         let (s, t) = (self.started.clone(), self.stopped.clone());
