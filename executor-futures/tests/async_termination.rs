@@ -10,26 +10,8 @@ use common::*;
 use executor_core::{Executor, Job, Rejected, TerminationKey, ThreadPool};
 use executor_futures::{ExecutorService, TaskHandle, TaskState};
 use futures::channel::oneshot;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
-
-/// Awaits `inner`, counting `latch` down the first time it returns `Pending`
-/// (the task is then about to go idle, waiting for a wake).
-async fn signal_pending<F: Future + Unpin>(mut inner: F, latch: Latch) -> F::Output {
-    let mut signalled = false;
-    futures::future::poll_fn(move |cx| {
-        let r = Pin::new(&mut inner).poll(cx);
-        if r.is_pending() && !signalled {
-            signalled = true;
-            latch.count_down();
-        }
-        r
-    })
-    .await
-}
 
 /// Spawns A and B, where A awaits B's handle and B awaits A's, each holding a
 /// token of `tokens`; returns once both are waiting (deadlocked), with their
@@ -188,21 +170,6 @@ fn spawn_after_shutdown_is_rejected_and_not_tracked() {
         assert_eq!(tokens.live(), 0);
         assert!(pool.await_termination(LONG));
     });
-}
-
-/// Returns `Pending` once (waking itself at once), then `Ready`: the task goes
-/// idle exactly once, and is woken.
-fn yield_once() -> impl Future<Output = ()> {
-    let mut yielded = false;
-    futures::future::poll_fn(move |cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
 }
 
 /// An executor that forwards to a pool and counts the termination hooks it holds

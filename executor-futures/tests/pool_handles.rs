@@ -14,40 +14,8 @@ use executor_core::{PoolRef, ThreadPool};
 use executor_futures::{ExecutorService, TaskError, TaskHandle, TaskState};
 use futures::channel::oneshot;
 use futures::task::SpawnExt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
-
-/// Awaits `inner`, counting `latch` down the first time it returns `Pending`
-/// (the task is then about to go idle, waiting for a wake).
-async fn signal_pending<F: Future + Unpin>(mut inner: F, latch: Latch) -> F::Output {
-    let mut signalled = false;
-    futures::future::poll_fn(move |cx| {
-        let r = Pin::new(&mut inner).poll(cx);
-        if r.is_pending() && !signalled {
-            signalled = true;
-            latch.count_down();
-        }
-        r
-    })
-    .await
-}
-
-/// Returns `Pending` once (waking itself at once), then `Ready`.
-fn yield_once() -> impl Future<Output = ()> {
-    let mut yielded = false;
-    futures::future::poll_fn(move |cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-}
 
 /// A pool whose workers count their exits (the thread-stop hook).
 fn counted_pool(threads: usize) -> (ThreadPool, Arc<AtomicUsize>) {

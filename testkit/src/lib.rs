@@ -7,9 +7,12 @@
 //! types are documented; their small methods are left to their names.
 #![allow(missing_docs)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// The bound on any single wait.
@@ -302,6 +305,35 @@ impl CountWaker {
     pub fn count(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// Awaits `inner`, counting `latch` down the first time it returns `Pending`
+/// (the task is then about to go idle, waiting for a wake).
+pub async fn signal_pending<F: Future + Unpin>(mut inner: F, latch: Latch) -> F::Output {
+    let mut signalled = false;
+    std::future::poll_fn(move |cx| {
+        let r = Pin::new(&mut inner).poll(cx);
+        if r.is_pending() && !signalled {
+            signalled = true;
+            latch.count_down();
+        }
+        r
+    })
+    .await
+}
+
+/// Returns `Pending` once (waking itself at once), then `Ready`.
+pub fn yield_once() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
 }
 
 /// A waker that panics if woken.
