@@ -314,7 +314,7 @@ impl Registry {
         }
         self.injector.push(task.into_job());
         self.lifecycle.end_submit();
-        self.sleep.notify_one();
+        self.sleep.notify_injected(|| self.injector.len());
         Ok(())
     }
 
