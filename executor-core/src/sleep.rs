@@ -298,19 +298,25 @@ mod tests {
         assert_eq!(s.idle_workers(), 0);
     }
 
-    #[test]
-    fn notify_one_wakes_a_sleeper() {
-        let s = Arc::new(Sleep::new(1));
+    /// A thread that searches, then sleeps as worker 0 until woken, then stops
+    /// searching; returned once it is registered as a sleeper.
+    fn sleeper(s: &Arc<Sleep>) -> std::thread::JoinHandle<()> {
         let s2 = s.clone();
         let t = std::thread::spawn(move || {
             s2.start_searching();
             s2.sleep(0, || false, None);
             s2.stop_searching();
         });
-        // Wait until it registered, then notify.
         while s.counts.load(Ordering::SeqCst) < ONE_SLEEPING {
             std::thread::yield_now();
         }
+        t
+    }
+
+    #[test]
+    fn notify_one_wakes_a_sleeper() {
+        let s = Arc::new(Sleep::new(1));
+        let t = sleeper(&s);
         s.notify_one();
         t.join().unwrap();
         assert_eq!(s.idle_workers(), 0);
@@ -320,15 +326,7 @@ mod tests {
     fn a_backlog_wakes_a_sleeper_past_a_searcher_that_does_not_run() {
         let s = Arc::new(Sleep::new(2));
         s.start_searching(); // worker 1: searching, but never gets a CPU
-        let s2 = s.clone();
-        let sleeper = std::thread::spawn(move || {
-            s2.start_searching();
-            s2.sleep(0, || false, None);
-            s2.stop_searching();
-        });
-        while s.counts.load(Ordering::SeqCst) < ONE_SLEEPING {
-            std::thread::yield_now();
-        }
+        let t = sleeper(&s);
         // A short backlog is the searcher's: nobody is woken.
         s.notify_one();
         s.notify_injected(|| BACKLOG_PER_SEARCHER - 1);
@@ -339,8 +337,8 @@ mod tests {
         // A long one wakes the sleeper, which counts as searching at once.
         s.notify_injected(|| BACKLOG_PER_SEARCHER);
         assert_eq!(s.counts.load(Ordering::SeqCst), 2 * ONE_SEARCHING);
-        sleeper.join().unwrap(); // it woke and stopped searching
-                                 // Nobody sleeps: the backlog is not even read.
+        t.join().unwrap(); // it woke and stopped searching
+                           // Nobody sleeps: the backlog is not even read.
         s.notify_injected(|| unreachable!("no sleeper to wake"));
         assert!(s.stop_searching());
         assert_eq!(s.idle_workers(), 0);
