@@ -22,7 +22,9 @@
 //!   ([`Executor::on_termination_job`]) that holds the cell weakly, registered by
 //!   the runner the first time a poll returns `Pending` and removed when the
 //!   future is dropped (the task completed or was cancelled, or its cell was freed
-//!   because nothing could wake it any more). A task that completes in its first
+//!   because nothing could wake it any more: then, once the future is dropped,
+//!   a completion hook (`spawn_with`) still runs, with a cancelled handle; see
+//!   "Freed before done" in `task.rs`). A task that completes in its first
 //!   poll never touches the set. When the pool terminates (after `shutdown` once
 //!   its queues are empty, or after `shutdown_now`, `close`, drop), the hooks
 //!   cancel every task still pending: it resolves as Cancelled, its waiters are

@@ -100,6 +100,13 @@ pub trait ExecutorService: Executor {
     /// after every waiter was woken; a panic in it is caught and reported through
     /// `tracing`. The caller gets a [`TaskRef`] for cancelling and waiting.
     ///
+    /// A task that can never finish because nothing references it any more (an
+    /// async task of [`spawn_with`](ExecutorService::spawn_with) waiting for a
+    /// wake that no one can send) is abandoned: its hook runs, once its work was
+    /// dropped, on the thread that released the last reference, with a handle
+    /// that has the task's id and returns
+    /// [`Err(TaskError::Cancelled)`](crate::TaskError::Cancelled).
+    ///
     /// This is the building block of completion services (Java's
     /// `FutureTask.done()`): the hook owns the result and can queue the handle.
     ///
@@ -180,6 +187,13 @@ pub trait ExecutorService: Executor {
 
     /// [`spawn`](ExecutorService::spawn) with a completion hook; see
     /// [`submit_with`](ExecutorService::submit_with).
+    ///
+    /// The hook runs however the task ends, also if it is abandoned: it returned
+    /// `Pending` without keeping its waker anywhere, and the returned [`TaskRef`]
+    /// was dropped, so nothing can wake it any more. The future is then dropped,
+    /// and the hook runs with a cancelled handle, on the thread that released the
+    /// task's last reference (the one dropping the `TaskRef` or a waker, or the
+    /// worker finishing the poll).
     ///
     /// # Errors
     ///

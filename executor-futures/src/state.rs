@@ -12,6 +12,11 @@
 //!   (closure dropped by the canceller)
 //! ```
 //!
+//! A cell can also be freed before it is done (an idle async task nothing can
+//! wake any more): its state word then never gets a terminal bit, and a hook it
+//! still holds is called with a stand-in that is `CANCELLED` from creation
+//! (`task.rs`, "Freed before done").
+//!
 //! Bits:
 //!
 //! | bit | meaning | set by | cleared by |

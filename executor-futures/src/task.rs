@@ -38,7 +38,9 @@
 //!   the thread that made the task terminal takes them all and wakes them after
 //!   the lock is released (see invariant 4 in `state.rs`).
 //! * **hook**: taken and called once by the thread that made the task terminal
-//!   (completion, cancel, or abandon), after the waiters are woken.
+//!   (completion, cancel, or abandon), after the waiters are woken; taken and
+//!   dropped unrun by `reclaim` (a rejected submission); or, if still there when
+//!   the cell is freed, called then (see "Freed before done").
 //!
 //! The work's **shared** part ([`Work::Shared`]) is readable by anyone holding the
 //! cell: for an async task, the executor it re-queues itself on (a waker needs it
@@ -53,6 +55,43 @@
 //!    back and drop it (a panic in its `Drop` is caught).
 //! 5. Unless cancelled meanwhile (the canceller did this part), wake the waiters
 //!    that the CAS saw (`WAITING`) and call the hook.
+//!
+//! ## Freed before done
+//!
+//! A cell can lose its last reference without ever becoming terminal: an async
+//! task that went idle (its poll returned `Pending`) while nothing can wake it any
+//! more (its future kept no waker, its `TaskRef` was dropped, and its executor's
+//! termination hook holds it only weakly). Then nobody can complete, cancel or
+//! abandon it, and its hook would be lost: the cell resolves it as cancelled on
+//! the way out instead, so the hook still runs exactly once.
+//!
+//! ```text
+//!   idle, hook still in aux ──last Arc dropped──▶ drop stage (future: leaves
+//!   its executor's set) ──▶ drop shared ──▶ drop tail: hook taken
+//!   ──▶ hook(handle of a stand-in: same id, CANCELLED from birth)
+//! ```
+//!
+//! * **When it fires**: the cell's last field, its `Tail` (id and aux), has a
+//!   `Drop` that finds the hook still in `aux`. That means the task never became
+//!   done: every terminal transition takes the hook in `notify_done`, by a thread
+//!   that still holds the cell (so the cell cannot be freed in between), and
+//!   `reclaim` takes and drops it (a rejected submission never runs its hook).
+//!   `NoHook` cells skip it at compile time (`Hook::PRESENT`); cells that had a
+//!   hook pay one uncontended `&mut` access to the aux (no lock, no atomic RMW)
+//!   when freed, and only an abandoned one allocates.
+//! * **Order**: fields drop in declaration order, so the work (the future, and
+//!   with it the task's entry in its executor's set) and the shared part are
+//!   dropped before the hook runs.
+//! * **The handle**: the freed cell cannot be referenced any more (its strong
+//!   count is 0), so the hook gets the handle of a *stand-in* cell
+//!   ([`TaskCell::abandoned`]): same [`TaskId`], created `CANCELLED`, with a work
+//!   type that cannot exist ([`Gone`]), so it is done, `get` returns
+//!   `Err(Cancelled)` (like a job dropped unrun) and nothing ever claims it. One
+//!   allocation, on this path only. (Reviving the original cell instead
+//!   would need a second reference count or an `unsafe` resurrection.)
+//! * **Where**: on whatever thread released the last reference (the dropper of
+//!   the `TaskRef`, of a waker, or the runner after the poll), with the panic
+//!   caught like every other hook's (`quietly`). No lock of this crate is held.
 
 // The stage is guarded by the state word instead of a mutex (see above): measured
 // with callgrind, the slot mutex cost three lock/unlock pairs (six atomic RMWs,
@@ -65,9 +104,10 @@ use crate::handle::{TaskHandle, TaskId};
 use crate::state::{
     Cancel, Claim, Finish, StateWord, CANCELLED, COMPLETE, DONE, INITIAL, JOIN_INTEREST, WAITING,
 };
-use crate::sync::{lock, Mutex, UnsafeCell};
+use crate::sync::{lock, lock_mut, Mutex, UnsafeCell};
 use crate::Callable;
 use executor_core::{payload_message, Runnable, Waiter};
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::Waker;
@@ -97,6 +137,10 @@ pub(crate) trait Hook<T>: Send + 'static {
     const PRESENT: bool;
     /// Called once, on the completing thread, with the (done) handle.
     fn complete(self, handle: TaskHandle<T>);
+    /// Called once instead of `complete` when the task's cell is freed before the
+    /// task was done (module docs, "Freed before done"), by the thread that
+    /// released the last reference, after the work was dropped.
+    fn abandoned(self, id: TaskId);
 }
 
 /// No hook: the submitter holds the handle.
@@ -106,15 +150,35 @@ pub(crate) struct NoHook;
 impl<T> Hook<T> for NoHook {
     const PRESENT: bool = false;
     fn complete(self, _handle: TaskHandle<T>) {}
+    fn abandoned(self, _id: TaskId) {}
 }
 
 /// A user's `on_complete` callback.
 pub(crate) struct OnComplete<F>(pub(crate) F);
 
-impl<T, F: FnOnce(TaskHandle<T>) + Send + 'static> Hook<T> for OnComplete<F> {
+impl<T: Send + 'static, F: FnOnce(TaskHandle<T>) + Send + 'static> Hook<T> for OnComplete<F> {
     const PRESENT: bool = true;
     fn complete(self, handle: TaskHandle<T>) {
         (self.0)(handle)
+    }
+    fn abandoned(self, id: TaskId) {
+        // The freed cell cannot be referenced any more: the hook gets a stand-in,
+        // created done (cancelled), under the same id.
+        let stand_in = TaskCell::<Gone, T, NoHook>::abandoned(id);
+        quietly(move || self.complete(TaskHandle::from_raw(stand_in)));
+    }
+}
+
+/// The work of a stand-in cell ([`TaskCell::abandoned`]): there is none, and the
+/// cell is created done, so nothing ever claims it.
+pub(crate) enum Gone {}
+
+impl<T> Work<T> for Gone {
+    const RUN_INLINE: bool = false;
+    type Shared = ();
+
+    fn run<H: Hook<T>>(_cell: Arc<TaskCell<Self, T, H>>) {
+        unreachable!("a stand-in cell is created done: nothing claims it")
     }
 }
 
@@ -199,21 +263,69 @@ impl<H> Aux<H> {
 }
 
 /// One task: see the module docs.
-pub(crate) struct TaskCell<W: Work<T>, T, H> {
+///
+/// Fields drop in declaration order: the stage (the work) and the shared part
+/// before the tail, whose drop may still call the hook ("Freed before done").
+pub(crate) struct TaskCell<W: Work<T>, T, H: Hook<T>> {
     state: StateWord,
-    id: TaskId,
     stage: UnsafeCell<Stage<W, T>>,
     shared: W::Shared,
+    tail: Tail<T, H>,
+}
+
+/// The id and the aux mutex, last in the cell: its `Drop` calls a hook the task
+/// never reached, after the work was dropped (module docs, "Freed before done").
+struct Tail<T, H: Hook<T>> {
+    id: TaskId,
     aux: Mutex<Aux<H>>,
+    output: PhantomData<fn() -> T>,
+}
+
+impl<T, H: Hook<T>> Drop for Tail<T, H> {
+    /// The cell is being freed. A hook still here was never taken, so the task
+    /// never became done: every terminal transition takes the hook (in
+    /// `notify_done`, by a thread that still holds the cell), and `reclaim` (a
+    /// rejected submission) takes and drops it. Nothing can complete the task any
+    /// more: it is abandoned.
+    fn drop(&mut self) {
+        if H::PRESENT {
+            // The last access: `&mut` needs no lock (no atomic RMW).
+            let hook = lock_mut(&mut self.aux).hook.take();
+            if let Some(hook) = hook {
+                hook.abandoned(self.id);
+            }
+        }
+    }
 }
 
 // SAFETY: the only field that is not `Sync` is the stage, and the state word
 // hands it from one owner to the next (module docs), so sharing the cell across
 // threads only ever *moves* `W` and `Output<T>` between threads, which is what
 // `Send` allows (the same reasoning as `Mutex<T>: Sync` for `T: Send`). The other
-// fields are `Sync` (`W::Shared: Sync`, the state word, `Mutex<Aux<H>>` for
-// `H: Send`).
-unsafe impl<W: Work<T>, T: Send, H: Send> Sync for TaskCell<W, T, H> {}
+// fields are `Sync` (`W::Shared: Sync`, the state word, the id, `Mutex<Aux<H>>`
+// for `H: Send`, `PhantomData<fn() -> T>`).
+unsafe impl<W: Work<T>, T: Send, H: Hook<T>> Sync for TaskCell<W, T, H> {}
+
+impl<T: Send + 'static> TaskCell<Gone, T, NoHook> {
+    /// The stand-in for a task whose cell was freed before it was done (module
+    /// docs, "Freed before done"): created cancelled, under the task's `id`, for
+    /// the handle its hook receives.
+    fn abandoned(id: TaskId) -> Arc<Self> {
+        Arc::new(TaskCell {
+            state: StateWord::new(CANCELLED | JOIN_INTEREST),
+            stage: UnsafeCell::new(Stage::Empty),
+            shared: (),
+            tail: Tail {
+                id,
+                aux: Mutex::new(Aux {
+                    hook: None,
+                    waiters: None,
+                }),
+                output: PhantomData,
+            },
+        })
+    }
+}
 
 /// Runs `f`, catching (and reporting through `tracing`) a panic: for drops of user
 /// values, wakers and hooks, which must never unwind through the protocol.
@@ -235,13 +347,16 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     pub(crate) fn new(work: W, shared: W::Shared, hook: H) -> Arc<Self> {
         Arc::new(TaskCell {
             state: StateWord::new(INITIAL),
-            id: TaskId::next(),
             stage: UnsafeCell::new(Stage::Work(work)),
             shared,
-            aux: Mutex::new(Aux {
-                hook: Some(hook),
-                waiters: None,
-            }),
+            tail: Tail {
+                id: TaskId::next(),
+                aux: Mutex::new(Aux {
+                    hook: Some(hook),
+                    waiters: None,
+                }),
+                output: PhantomData,
+            },
         })
     }
 
@@ -315,7 +430,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
             _ => None,
         };
         W::retire(&self.shared);
-        let hook = lock(&self.aux).hook.take();
+        let hook = lock(&self.tail.aux).hook.take();
         drop_quietly(hook);
         work.expect("an executor returned a job as rejected after running it")
     }
@@ -365,7 +480,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     #[inline(never)]
     fn notify_done(self: &Arc<Self>, prev: usize) {
         if prev & WAITING != 0 {
-            let waiters = lock(&self.aux).waiters.take();
+            let waiters = lock(&self.tail.aux).waiters.take();
             if let Some(mut waiters) = waiters {
                 for (_, waiter) in &waiters.threads {
                     waiter.wake();
@@ -376,7 +491,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
             }
         }
         if H::PRESENT {
-            let hook = lock(&self.aux).hook.take();
+            let hook = lock(&self.tail.aux).hook.take();
             if let Some(hook) = hook {
                 let handle = TaskHandle::from_raw(self.clone() as Arc<dyn RawTask<T>>);
                 quietly(move || hook.complete(handle));
@@ -432,7 +547,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
     }
 
     fn id(&self) -> TaskId {
-        self.id
+        self.tail.id
     }
 
     fn cancel(self: Arc<Self>) -> bool {
@@ -450,7 +565,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
     }
 
     fn add_waiter(&self, waiter: Waiter) -> Option<u64> {
-        let mut aux = lock(&self.aux);
+        let mut aux = lock(&self.tail.aux);
         if self.state.is_done() {
             drop(aux);
             drop(waiter);
@@ -473,7 +588,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
 
     fn remove_waiter(&self, key: u64) {
         let removed = {
-            let mut aux = lock(&self.aux);
+            let mut aux = lock(&self.tail.aux);
             aux.waiters.as_mut().and_then(|w| {
                 let at = w.threads.iter().position(|(k, _)| *k == key);
                 at.map(|i| w.threads.swap_remove(i))
@@ -505,7 +620,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H>
     fn register_waker(&self, waker: &Waker) -> bool {
         // Clone outside the lock: a waker's clone is user code.
         let new = waker.clone();
-        let mut aux = lock(&self.aux);
+        let mut aux = lock(&self.tail.aux);
         if self.state.is_done() {
             drop(aux);
             drop(new);
@@ -538,7 +653,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H>
             drop_quietly(output);
         } else if prev & WAITING != 0 && prev & DONE == 0 {
             // Release a waker a dropped `.await` left behind (select!, timeouts).
-            let waker = lock(&self.aux)
+            let waker = lock(&self.tail.aux)
                 .waiters
                 .as_mut()
                 .and_then(|w| w.waker.take());
@@ -653,6 +768,54 @@ mod loom_model {
             drop(handle);
             runner.join().unwrap();
             assert_eq!(drops.load(StdOrdering::SeqCst), 1);
+        });
+    }
+
+    /// A cell freed before it is done runs its hook once, with a cancelled
+    /// stand-in of the same id; a cancel racing the last drop runs it once too
+    /// (through `notify_done`, or at the free if the cancel found nothing to do).
+    #[test]
+    fn loom_hook_runs_once_when_freed_before_done_or_cancelled() {
+        loom::model(|| {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let c = calls.clone();
+            let cell = TaskCell::new(
+                Call(|| 7u32),
+                (),
+                OnComplete(move |h: TaskHandle<u32>| {
+                    assert!(h.is_done());
+                    assert!(matches!(h.get(), Err(TaskError::Cancelled)));
+                    c.fetch_add(1, StdOrdering::SeqCst);
+                }),
+            );
+            let canceller = cell.clone();
+            let other = cell.clone();
+            let cancel = thread::spawn(move || canceller.cancel());
+            let dropper = thread::spawn(move || drop(other));
+            drop(cell);
+            assert!(cancel.join().unwrap(), "nothing else ends the task");
+            dropper.join().unwrap();
+            assert_eq!(calls.load(StdOrdering::SeqCst), 1, "hook ran once");
+        });
+        loom::model(|| {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let c = calls.clone();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let cell = TaskCell::new(
+                Call(|| 7u32),
+                (),
+                OnComplete(move |h: TaskHandle<u32>| {
+                    tx.send((h.id(), h.is_done(), h.get().is_err())).unwrap();
+                    c.fetch_add(1, StdOrdering::SeqCst);
+                }),
+            );
+            let id = TaskCore::id(&*cell);
+            let other = cell.clone();
+            let dropper = thread::spawn(move || drop(other));
+            drop(cell);
+            dropper.join().unwrap();
+            assert_eq!(calls.load(StdOrdering::SeqCst), 1, "hook ran once");
+            assert_eq!(rx.try_recv(), Ok((id, true, true)));
         });
     }
 

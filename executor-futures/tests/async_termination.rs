@@ -8,10 +8,12 @@ mod common;
 
 use common::*;
 use executor_core::{Executor, Job, Rejected, TerminationKey, ThreadPool};
-use executor_futures::{ExecutorService, TaskHandle, TaskState};
+use executor_futures::{ExecutorService, TaskError, TaskHandle, TaskId, TaskState};
 use futures::channel::oneshot;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::task::Poll;
 
 /// Spawns A and B, where A awaits B's handle and B awaits A's, each holding a
 /// token of `tokens`; returns once both are waiting (deadlocked), with their
@@ -337,4 +339,214 @@ fn inline_executor_still_runs_async_tasks() {
     assert_eq!(h.state(), TaskState::Running);
     assert!(h.cancel());
     assert_eq!(tokens.live(), 0);
+}
+
+/// A `spawn_with` future that signals `polled` on each poll and stays `Pending`
+/// without keeping the waker: once its `TaskRef` is dropped, nothing can wake it.
+fn pending_forever(token: Token, polled: mpsc::Sender<()>) -> impl Future<Output = u32> {
+    std::future::poll_fn(move |_cx| {
+        let _token = &token;
+        let _ = polled.send(());
+        Poll::Pending
+    })
+}
+
+/// What a hook saw: the handle's id, done, state and outcome, and how many
+/// futures were still alive when it ran.
+type Seen = (TaskId, bool, TaskState, Result<u32, TaskError>, usize);
+
+fn reporting_hook(
+    tokens: &Arc<DropCounter>,
+    seen: mpsc::Sender<Seen>,
+) -> impl FnOnce(TaskHandle<u32>) + Send + 'static {
+    let tokens = tokens.clone();
+    move |h: TaskHandle<u32>| {
+        let (id, done, state) = (h.id(), h.is_done(), h.state());
+        let live = tokens.live();
+        seen.send((id, done, state, h.get(), live)).unwrap();
+    }
+}
+
+/// An idle `spawn_with` task that nothing can wake any more (its future kept no
+/// waker, its `TaskRef` is dropped) is freed: its hook still runs exactly once,
+/// after its future was dropped, with a done handle of the task's id that
+/// resolves as cancelled. The last reference goes away on the test thread or on
+/// the worker after the poll (both happen across iterations); only outcomes are
+/// asserted.
+#[test]
+fn abandoned_idle_spawn_with_runs_its_hook_once_as_cancelled() {
+    bounded(|| {
+        const N: usize = 50;
+        let pool = ThreadPool::new(2).unwrap();
+        let tokens = DropCounter::new(N);
+        for i in 0..N {
+            let (polled_tx, polled) = mpsc::channel();
+            let (seen_tx, seen) = mpsc::channel();
+            let task = pool
+                .spawn_with(
+                    pending_forever(tokens.token(i), polled_tx),
+                    reporting_hook(&tokens, seen_tx),
+                )
+                .unwrap();
+            let id = task.id();
+            polled.recv().expect("the future was polled");
+            drop(task);
+            let (hook_id, done, state, result, live) = seen.recv().expect("the hook ran");
+            assert_eq!(hook_id, id);
+            assert!(done);
+            assert_eq!(state, TaskState::Cancelled);
+            assert!(matches!(result, Err(TaskError::Cancelled)), "{result:?}");
+            assert_eq!(live, 0, "the future was dropped before the hook ran");
+            assert!(tokens.is_dropped(i));
+            // The hook (and its sender) is gone: it ran once, and never again.
+            assert!(seen.recv().is_err());
+            // Polled exactly once (never woken), and the future is gone.
+            assert!(polled.recv().is_err());
+        }
+        tokens.assert_all_dropped_once(N);
+        // Nothing is left in the pool's set for its termination to cancel.
+        pool.shutdown();
+        assert!(pool.await_termination(LONG));
+    });
+}
+
+/// The last reference of an abandoned task may be a waker the future left
+/// behind: dropping it frees the cell, and the hook runs then (here on the
+/// test thread, or on the worker if it still held the cell), exactly once.
+#[test]
+fn abandoned_task_freed_by_its_last_waker_runs_its_hook() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        let tokens = DropCounter::new(1);
+        let token = tokens.token(0);
+        let (waker_tx, waker_rx) = mpsc::channel();
+        let (seen_tx, seen) = mpsc::channel();
+        let task = pool
+            .spawn_with(
+                std::future::poll_fn(move |cx| {
+                    let _token = &token;
+                    let _ = waker_tx.send(cx.waker().clone());
+                    Poll::<u32>::Pending
+                }),
+                reporting_hook(&tokens, seen_tx),
+            )
+            .unwrap();
+        let id = task.id();
+        let waker = waker_rx.recv().expect("the future was polled");
+        drop(task);
+        drop(waker);
+        let (hook_id, done, state, result, live) = seen.recv().expect("the hook ran");
+        assert_eq!((hook_id, done, state), (id, true, TaskState::Cancelled));
+        assert!(matches!(result, Err(TaskError::Cancelled)), "{result:?}");
+        assert_eq!(live, 0, "the future was dropped before the hook ran");
+        assert!(seen.recv().is_err(), "the hook ran once");
+        tokens.assert_all_dropped_once(1);
+    });
+}
+
+/// A hook that panics on the abandon path is caught like every other hook's: the
+/// thread that freed the cell (maybe this one) and the pool carry on.
+#[test]
+fn abandoned_task_hook_panic_is_caught() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        let tokens = DropCounter::new(1);
+        let (polled_tx, polled) = mpsc::channel();
+        let (ran_tx, ran) = mpsc::channel();
+        let task = pool
+            .spawn_with(
+                pending_forever(tokens.token(0), polled_tx),
+                move |h: TaskHandle<u32>| {
+                    ran_tx.send(h.is_cancelled()).unwrap();
+                    panic!("hook of an abandoned task");
+                },
+            )
+            .unwrap();
+        polled.recv().expect("the future was polled");
+        drop(task);
+        assert_eq!(ran.recv(), Ok(true));
+        assert!(ran.recv().is_err(), "the hook ran once");
+        tokens.assert_all_dropped_once(1);
+        assert_eq!(pool.submit(|| 3).unwrap().get().unwrap(), 3);
+    });
+}
+
+/// A rejected `spawn_with` (pool shut down first) hands the future back unpolled
+/// and drops the hook without running it: the abandon path at free must not fire.
+#[test]
+fn rejected_spawn_with_never_runs_its_hook() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        pool.shutdown();
+        let tokens = DropCounter::new(1);
+        let (polled_tx, polled) = mpsc::channel();
+        let (seen_tx, seen) = mpsc::channel();
+        let rejected = pool
+            .spawn_with(
+                pending_forever(tokens.token(0), polled_tx),
+                reporting_hook(&tokens, seen_tx),
+            )
+            .unwrap_err();
+        // The hook was dropped unrun (its sender is gone, nothing was sent)...
+        assert!(seen.recv().is_err(), "the hook of a rejected task ran");
+        // ...and the future came back, never polled.
+        assert_eq!(tokens.live(), 1);
+        let future = rejected.into_inner();
+        assert!(polled.try_recv().is_err());
+        drop(future);
+        tokens.assert_all_dropped_once(1);
+        assert!(pool.await_termination(LONG));
+    });
+}
+
+/// The ordinary endings still run the hook exactly once, and freeing the cell
+/// afterwards does not run it again: completed after going idle and being woken,
+/// and cancelled while idle (then its `TaskRef` dropped).
+#[test]
+fn spawn_with_hook_runs_once_when_completed_or_cancelled() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let tokens = DropCounter::new(2);
+
+        let (seen_tx, seen) = mpsc::channel();
+        let token = tokens.token(0);
+        let task = pool
+            .spawn_with(
+                async move {
+                    let _token = token;
+                    yield_once().await;
+                    7u32
+                },
+                reporting_hook(&tokens, seen_tx),
+            )
+            .unwrap();
+        let id = task.id();
+        drop(task);
+        let (hook_id, done, state, result, live) = seen.recv().expect("the hook ran");
+        assert_eq!((hook_id, done, state), (id, true, TaskState::Completed));
+        assert!(matches!(result, Ok(7)), "{result:?}");
+        assert_eq!(live, 0);
+        assert!(seen.recv().is_err(), "the hook ran once");
+
+        let (seen_tx, seen) = mpsc::channel();
+        let (polled_tx, polled) = mpsc::channel();
+        let task = pool
+            .spawn_with(
+                pending_forever(tokens.token(1), polled_tx),
+                reporting_hook(&tokens, seen_tx),
+            )
+            .unwrap();
+        let id = task.id();
+        polled.recv().expect("the future was polled");
+        assert!(task.cancel());
+        let (hook_id, done, state, result, _) = seen.recv().expect("the hook ran");
+        assert_eq!((hook_id, done, state), (id, true, TaskState::Cancelled));
+        assert!(matches!(result, Err(TaskError::Cancelled)), "{result:?}");
+        drop(task);
+        assert!(seen.recv().is_err(), "the hook ran once");
+        // Cancelled maybe during its poll: then the runner drops the future after
+        // the poll (and after the hook ran); its sender goes with it.
+        assert!(polled.recv().is_err());
+        tokens.assert_all_dropped_once(2);
+    });
 }
