@@ -1,6 +1,6 @@
 //! Results in completion order for `executor-core` pools: a
 //! [`CompletionService`] that queues each task's result as it finishes, and
-//! [`as_completed`] / [`wait_any`] over handles you already hold.
+//! [`as_completed`](fn@as_completed) / [`wait_any`] over handles you already hold.
 //!
 //! # The Java / Python analogy
 //!
@@ -13,7 +13,7 @@
 //! | `for done in &service`, [`CompletionService::stream`] | — | `for f in as_completed(fs)` |
 //! | [`CompletionService::bounded`] | an ECS over a bounded queue + a `Semaphore` | — |
 //! | [`Completed`] | the done `Future` `take()` returns | the done `Future` |
-//! | [`as_completed`], [`as_completed_timeout`] | — | `as_completed(fs)`, `as_completed(fs, timeout)` |
+//! | [`as_completed`](fn@as_completed), [`as_completed_timeout`] | — | `as_completed(fs)`, `as_completed(fs, timeout)` |
 //! | [`wait_any`] | — | `wait(fs, return_when=FIRST_COMPLETED)` |
 //!
 //! Differences that come from Rust: a result is moved out, so `take` returns a
@@ -101,7 +101,7 @@
 //! | `waitlist` | the wake-up protocol (register, re-check, hand-off) |
 //! | `completed` | [`Completed`] and how timing is recorded |
 //! | `iter` | [`Iter`], [`IntoIter`], [`CompletionStream`], [`IntoStream`] |
-//! | `as_completed` | [`as_completed`], [`as_completed_timeout`], [`AsCompletedStream`], [`wait_any`], [`Finished`] |
+//! | `as_completed` | [`as_completed`](fn@as_completed), [`as_completed_timeout`], [`AsCompletedStream`], [`wait_any`], [`Finished`] |
 //! | `error` | [`TrySubmitError`], [`TimedOut`], [`WaitAnyError`] |
 
 mod as_completed;

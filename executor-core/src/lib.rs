@@ -35,7 +35,7 @@
 //! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
 //! | `job` | the unit of work and the [`Runnable`] seam |
 //! | `wait` | [`wait_until`] / [`Waiter`]: waiting that helps on a worker |
-//! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`], [`Scope`], `install`, `broadcast` (the only `unsafe` code) |
+//! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`](fn@join), [`Scope`], `install`, `broadcast` (the only `unsafe` code) |
 //!
 //! # Examples
 //!

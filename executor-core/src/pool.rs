@@ -339,7 +339,7 @@ impl ThreadPool {
     }
 
     /// The process-wide default pool (`num_cpus` threads), built on first use; the
-    /// free functions [`join`](crate::join) and [`scope`](crate::scope) use it when
+    /// free functions [`join`](fn@crate::join) and [`scope`](fn@crate::scope) use it when
     /// called outside any pool. It is never shut down.
     ///
     /// # Panics
@@ -415,7 +415,7 @@ impl ThreadPool {
         crate::broadcast::broadcast(self.registry(), op)
     }
 
-    /// [`join`](crate::join) on this pool: runs `a` and `b`, potentially in
+    /// [`join`](fn@crate::join) on this pool: runs `a` and `b`, potentially in
     /// parallel, and returns both results.
     ///
     /// # Panics

@@ -13,7 +13,7 @@
 //!    RUNNING) and run it inline: the queued job becomes a tombstone;
 //! 4. not on a worker: spin briefly (≈15 µs at most), re-checking: tasks are
 //!    often short, and parking and unparking costs tens of microseconds;
-//! 5. register a [`Waiter`](executor_core::Waiter) with the cell, then
+//! 5. register a [`Waiter`] with the cell, then
 //!    [`executor_core::wait_until`] the task is done: on a worker this runs other
 //!    queued jobs meanwhile (the worker's own first), elsewhere it parks. A timed
 //!    wait that times out removes its registration again.
