@@ -51,9 +51,11 @@ impl Error for BuildError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RejectReason {
-    /// `shutdown` was called: queued work still runs, new work is refused.
+    /// The pool was shut down gracefully (`shutdown`, `close`, or the drop of
+    /// its last handle): queued work still runs, or ran, and new work is
+    /// refused. It stays the reason after the pool terminates.
     Shutdown,
-    /// `shutdown_now` was called, or the pool has terminated.
+    /// `shutdown_now` was called (before or after the pool terminated).
     Stopped,
     /// [`spawn`](crate::spawn) was called on a thread that is not a pool worker.
     NotInPool,
@@ -124,7 +126,7 @@ impl<T> fmt::Display for Rejected<T> {
         match self.reason {
             RejectReason::Shutdown => f.write_str("task rejected: the pool has been shut down"),
             RejectReason::Stopped => {
-                f.write_str("task rejected: the pool has been stopped (shutdown_now) or terminated")
+                f.write_str("task rejected: the pool has been stopped (shutdown_now)")
             }
             RejectReason::NotInPool => f.write_str(
                 "task rejected: spawn was called outside a pool (use ThreadPool::execute)",

@@ -76,7 +76,7 @@ use crossbeam_deque::{Injector, Steal, Stealer};
 use crossbeam_utils::CachePadded;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -211,6 +211,11 @@ pub(crate) struct Registry {
     hook_shards: Box<[CachePadded<Mutex<HookShard>>]>,
     terminated_cv: Condvar,
     rejected: AtomicU64,
+    /// Set by `shutdown_now`: a rejection says STOPPED only then. Termination
+    /// advances to STOP too, but after a graceful shutdown a rejection keeps
+    /// saying SHUTDOWN, so its reason does not depend on whether the workers
+    /// have exited yet.
+    stopped_by_call: AtomicBool,
     /// Serialises the two drains: `shutdown_now`'s (jobs go to its caller) and
     /// termination's (late leftovers are dropped).
     drain_lock: Mutex<()>,
@@ -290,6 +295,7 @@ impl Registry {
             hook_shards: (0..=n).map(|_| CachePadded::default()).collect(),
             terminated_cv: Condvar::new(),
             rejected: AtomicU64::new(0),
+            stopped_by_call: AtomicBool::new(false),
             drain_lock: Mutex::new(()),
             threads: Mutex::new(Vec::with_capacity(n)),
         }
@@ -321,7 +327,7 @@ impl Registry {
     #[cold]
     pub(crate) fn reject<T>(&self, task: T, state: State) -> Rejected<T> {
         self.rejected.fetch_add(1, Ordering::Relaxed);
-        let reason = if state == State::Shutdown {
+        let reason = if state == State::Shutdown || !self.stopped_by_call.load(Ordering::SeqCst) {
             RejectReason::Shutdown
         } else {
             RejectReason::Stopped
@@ -358,6 +364,8 @@ impl Registry {
         // worker's `terminate` (which STOP may trigger at once) cannot drain, and
         // drop, jobs that belong to this call's caller.
         let drain_guard = crate::sync_lock(&self.drain_lock);
+        // Before the state change: a submitter refused by STOP sees the flag.
+        self.stopped_by_call.store(true, Ordering::SeqCst);
         let first = self.lifecycle.advance(State::Stop);
         std::sync::atomic::fence(Ordering::SeqCst);
         while !self.lifecycle.quiescent() {

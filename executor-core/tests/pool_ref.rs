@@ -44,7 +44,8 @@ fn pool_ref_does_not_keep_the_pool_open() {
                 r.fetch_add(1, Ordering::SeqCst);
             })
             .unwrap_err();
-        assert_eq!(rejected.reason(), RejectReason::Stopped);
+        // Closed by the drop of its last handle: a graceful shutdown.
+        assert_eq!(rejected.reason(), RejectReason::Shutdown);
         rejected.into_inner()(); // handed back unrun
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         assert!(weak.execute_job(Job::new(|| ())).is_err());

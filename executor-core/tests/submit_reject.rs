@@ -72,6 +72,7 @@ fn rejection_lasts_through_every_phase() {
             RejectReason::Stopped
         );
         let pool = ThreadPool::new(1).unwrap();
+        let gate = block_all_workers(&pool); // it cannot terminate yet
         pool.shutdown();
         assert_eq!(
             pool.execute(|| {}).unwrap_err().reason(),
@@ -81,8 +82,14 @@ fn rejection_lasts_through_every_phase() {
         let (tx, rx) = std::sync::mpsc::channel();
         pool.requeue_job(Job::new(move || tx.send(1).unwrap()))
             .unwrap();
+        gate.open();
         assert_eq!(rx.recv_timeout(LONG), Ok(1));
         assert!(pool.await_termination(LONG));
+        // Terminated after a graceful shutdown: the reason stays SHUTDOWN.
+        assert_eq!(
+            pool.execute(|| {}).unwrap_err().reason(),
+            RejectReason::Shutdown
+        );
     });
 }
 
