@@ -96,21 +96,36 @@ impl Lifecycle {
     /// Step 1 of the handshake. `limit` is the last state that still accepts:
     /// RUNNING for new work, SHUTDOWN for a reschedule of already-accepted work.
     /// On `Err` nothing needs undoing.
+    #[inline]
     pub(crate) fn begin_submit(&self, limit: State) -> Result<(), State> {
-        let prev = self.ctl.fetch_add(1, Ordering::SeqCst);
+        self.begin_submit_n(1, limit)
+    }
+
+    /// `begin_submit` for a batch of `jobs` jobs (one submission that counts
+    /// `jobs` in the statistics); ended by `end_submit_n` with the same count.
+    #[inline]
+    pub(crate) fn begin_submit_n(&self, jobs: u64, limit: State) -> Result<(), State> {
+        let prev = self.ctl.fetch_add(jobs, Ordering::SeqCst);
         let state = State::of(prev);
         if state <= limit {
             Ok(())
         } else {
-            self.ctl.fetch_sub(1, Ordering::SeqCst);
+            self.ctl.fetch_sub(jobs, Ordering::SeqCst);
             Err(state)
         }
     }
 
     /// Step 3 of the handshake, after the push. Release: the drain that observes
     /// the new count must also observe the pushed job.
+    #[inline]
     pub(crate) fn end_submit(&self) {
-        self.finished.fetch_add(1, Ordering::Release);
+        self.end_submit_n(1);
+    }
+
+    /// Step 3 for a batch begun with `begin_submit_n(jobs, _)`.
+    #[inline]
+    pub(crate) fn end_submit_n(&self, jobs: u64) {
+        self.finished.fetch_add(jobs, Ordering::Release);
     }
 
     /// True when no accepted outside submission is between steps 1 and 3.

@@ -645,6 +645,48 @@ pub trait Executor: Send + Sync {
     /// [`Rejected`] holding the job when the executor no longer accepts work.
     fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>>;
 
+    /// Queues several jobs, in order, as one submission where the executor can:
+    /// a [`ThreadPool`] called from outside its workers accepts or refuses the
+    /// whole batch with one lifecycle handshake, and looks at its sleepers once
+    /// per 64 jobs instead of once per job (about half the cost per job of
+    /// `execute_job` in a loop). On one of the pool's own workers the jobs go
+    /// to that worker's deque one by one. The default calls
+    /// [`execute_job`](Executor::execute_job) for each job and stops at the
+    /// first refusal.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] holding the jobs that were not accepted: the refused one and
+    /// every later one, in order (all of them when a [`ThreadPool`] refuses an
+    /// outside batch). The jobs before them were accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{Executor, Job, ThreadPool};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let ran = Arc::new(AtomicUsize::new(0));
+    /// let jobs: Vec<Job> = (0..100)
+    ///     .map(|_| {
+    ///         let ran = ran.clone();
+    ///         Job::new(move || {
+    ///             ran.fetch_add(1, Ordering::Relaxed);
+    ///         })
+    ///     })
+    ///     .collect();
+    /// pool.execute_jobs(jobs).unwrap();
+    /// pool.close();
+    /// assert_eq!(ran.load(Ordering::Relaxed), 100);
+    ///
+    /// let refused = pool.execute_jobs(vec![Job::new(|| ()), Job::new(|| ())]).unwrap_err();
+    /// assert_eq!(refused.into_inner().len(), 2); // none of them was accepted
+    /// ```
+    fn execute_jobs(&self, jobs: Vec<Job>) -> Result<(), Rejected<Vec<Job>>> {
+        crate::registry::push_each(jobs, |job| self.execute_job(job))
+    }
+
     /// Queues work that continues an accepted task (see
     /// [`ThreadPool::requeue_job`]). Defaults to `execute_job`.
     ///
@@ -709,6 +751,9 @@ impl Executor for ThreadPool {
     fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         ThreadPool::execute_job(self, job)
     }
+    fn execute_jobs(&self, jobs: Vec<Job>) -> Result<(), Rejected<Vec<Job>>> {
+        self.registry().submit_batch(jobs, State::Running)
+    }
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         ThreadPool::requeue_job(self, job)
     }
@@ -726,6 +771,9 @@ impl Executor for ThreadPool {
 impl Executor for PoolRef {
     fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         PoolRef::execute_job(self, job)
+    }
+    fn execute_jobs(&self, jobs: Vec<Job>) -> Result<(), Rejected<Vec<Job>>> {
+        self.registry.submit_batch(jobs, State::Running)
     }
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         PoolRef::requeue_job(self, job)
@@ -745,6 +793,9 @@ impl<E: Executor + ?Sized> Executor for &E {
     fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         (**self).execute_job(job)
     }
+    fn execute_jobs(&self, jobs: Vec<Job>) -> Result<(), Rejected<Vec<Job>>> {
+        (**self).execute_jobs(jobs)
+    }
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         (**self).requeue_job(job)
     }
@@ -762,6 +813,9 @@ impl<E: Executor + ?Sized> Executor for &E {
 impl<E: Executor + ?Sized> Executor for Arc<E> {
     fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         (**self).execute_job(job)
+    }
+    fn execute_jobs(&self, jobs: Vec<Job>) -> Result<(), Rejected<Vec<Job>>> {
+        (**self).execute_jobs(jobs)
     }
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
         (**self).requeue_job(job)

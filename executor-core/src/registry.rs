@@ -7,7 +7,12 @@
 //! ## Where a submission goes
 //!
 //! * From outside the pool: the injector, inside the `begin_submit`/`end_submit`
-//!   handshake of [`crate::lifecycle`].
+//!   handshake of [`crate::lifecycle`]. A batch (`Executor::execute_jobs`) is
+//!   one submission: one handshake around all its pushes, so it is accepted or
+//!   rejected whole. No user code runs inside it (the jobs are built before), so
+//!   `shutdown_now`'s wait for quiescence stays bounded. The sleepers are
+//!   checked at the batch's first job and every [`BATCH_NOTIFY_EVERY`] jobs
+//!   after, so workers start on a long batch before it is all queued.
 //! * From one of the pool's own workers: that worker's deque (see
 //!   `WorkerThread::push_local`): check RUNNING, push, `fence(SeqCst)`, re-check.
 //!   If the re-check sees STOP, the worker pops the job back (its deque is LIFO and
@@ -311,6 +316,48 @@ impl Registry {
             Some(w) if std::ptr::eq(w.registry(), self) => w.push_local(task, limit),
             _ => self.inject(task, limit),
         })
+    }
+
+    /// Queues `jobs` in order (see "Where a submission goes"): outside the pool
+    /// as one submission, all or none; on one of this pool's workers one by one
+    /// onto its deque, where a refusal hands back that job and the rest.
+    pub(crate) fn submit_batch(
+        &self,
+        jobs: Vec<Job>,
+        limit: State,
+    ) -> Result<(), Rejected<Vec<Job>>> {
+        let mut jobs = Some(jobs);
+        let local = WorkerThread::with_current(|worker| match worker {
+            Some(w) if std::ptr::eq(w.registry(), self) => jobs
+                .take()
+                .map(|jobs| push_each(jobs, |job| w.push_local(job, limit))),
+            _ => None,
+        });
+        match (local, jobs) {
+            (Some(done), _) => done,
+            (None, Some(jobs)) => self.inject_batch(jobs, limit),
+            (None, None) => unreachable!("the jobs are taken only by the local path"),
+        }
+    }
+
+    fn inject_batch(&self, jobs: Vec<Job>, limit: State) -> Result<(), Rejected<Vec<Job>>> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let n = jobs.len() as u64;
+        if let Err(state) = self.lifecycle.begin_submit_n(n, limit) {
+            self.rejected.fetch_add(n - 1, Ordering::Relaxed);
+            return Err(self.reject(jobs, state));
+        }
+        for (i, job) in jobs.into_iter().enumerate() {
+            self.injector.push(job);
+            if i % BATCH_NOTIFY_EVERY == 0 {
+                self.sleep.notify_injected(|| self.injector.len());
+            }
+        }
+        self.lifecycle.end_submit_n(n);
+        self.sleep.notify_injected(|| self.injector.len());
+        Ok(())
     }
 
     /// The outside path: the injector, inside the lifecycle handshake.
@@ -619,4 +666,28 @@ impl Registry {
         };
         s
     }
+}
+
+/// How many jobs of an outside batch are pushed between two looks at the
+/// sleepers (see "Where a submission goes").
+const BATCH_NOTIFY_EVERY: usize = 64;
+
+/// Submits `jobs` one by one with `submit`; at the first refusal, hands back the
+/// refused job and every later one, in order (the default of
+/// `Executor::execute_jobs`, and a batch on a worker).
+pub(crate) fn push_each(
+    jobs: Vec<Job>,
+    mut submit: impl FnMut(Job) -> Result<(), Rejected<Job>>,
+) -> Result<(), Rejected<Vec<Job>>> {
+    let mut jobs = jobs.into_iter();
+    while let Some(job) = jobs.next() {
+        if let Err(refused) = submit(job) {
+            let reason = refused.reason();
+            let mut rest = Vec::with_capacity(jobs.len() + 1);
+            rest.push(refused.into_inner());
+            rest.extend(jobs);
+            return Err(Rejected::new(rest, reason));
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,191 @@
+//! `Executor::execute_jobs`: a batch is accepted whole or refused whole from
+//! outside the pool, is queued job by job on a worker, and every job of it runs
+//! once or comes back, never both, never lost, also when it races `shutdown_now`.
+
+mod common;
+use common::*;
+use executor_core::{Executor, Job, RejectReason, Rejected, ThreadPool};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+
+/// Jobs `first..first + n`, each marking its id in `log` and holding a tracked
+/// value.
+fn jobs(first: usize, n: usize, log: &RunLog, drops: &DropCounter) -> Vec<Job> {
+    (first..first + n)
+        .map(|id| {
+            let (log, d) = (log.clone(), drops.track(id));
+            Job::new(move || {
+                let _d = d;
+                log.mark(id);
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn an_outside_batch_runs_every_job_once_and_counts_each() {
+    within(LONG, || {
+        let pool = ThreadPool::new(2).unwrap();
+        let (log, drops) = (RunLog::new(1000), DropCounter::new(1000));
+        for b in 0..10 {
+            pool.execute_jobs(jobs(100 * b, 100, &log, &drops)).unwrap();
+        }
+        pool.execute_jobs(Vec::new()).unwrap(); // an empty batch is a no-op
+        pool.shutdown();
+        assert!(pool.await_termination(LONG));
+        log.assert_all_once();
+        assert_eq!((drops.created(), drops.live()), (1000, 0));
+        let s = pool.stats();
+        assert_eq!((s.submitted, s.completed, s.rejected), (1000, 1000, 0));
+    });
+}
+
+#[test]
+fn a_batch_after_shutdown_comes_back_whole_in_order_unrun() {
+    let pool = ThreadPool::new(2).unwrap();
+    pool.shutdown();
+    let drops = DropCounter::new(5);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let batch = (0..5)
+        .map(|id| {
+            let (order, d) = (order.clone(), drops.track(id));
+            Job::new(move || {
+                let _d = d;
+                order.lock().unwrap().push(id);
+            })
+        })
+        .collect();
+    let refused = pool.execute_jobs(batch).unwrap_err();
+    assert_eq!(refused.reason(), RejectReason::Shutdown);
+    let back = refused.into_inner();
+    assert!(order.lock().unwrap().is_empty(), "none ran");
+    // Handed back in submission order: run them by hand to see it.
+    for job in back {
+        job.run();
+    }
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
+    assert_eq!(drops.live(), 0);
+    assert!(pool.await_termination(LONG));
+    assert_eq!(pool.stats().rejected, 5);
+}
+
+#[test]
+fn a_batch_from_a_worker_goes_to_its_deque_and_runs() {
+    within(LONG, || {
+        let pool = ThreadPool::new(2).unwrap();
+        let (log, drops) = (RunLog::new(300), DropCounter::new(300));
+        let done = Latch::new(1);
+        let (p, l, d, dn) = (pool.clone(), log.clone(), drops.clone(), done.clone());
+        pool.execute(move || {
+            p.execute_jobs(jobs(0, 300, &l, &d)).unwrap();
+            dn.count_down();
+        })
+        .unwrap();
+        done.wait();
+        pool.close();
+        log.assert_all_once();
+        assert_eq!(drops.live(), 0);
+    });
+}
+
+/// An executor that accepts `left` jobs and refuses the rest, to exercise the
+/// trait's default (one by one, stop at the first refusal).
+struct Accepting {
+    pool: ThreadPool,
+    left: AtomicUsize,
+}
+
+impl Executor for Accepting {
+    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
+        match self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        {
+            Ok(_) => self.pool.execute_job(job),
+            Err(_) => Err(Rejected::new(job, RejectReason::Shutdown)),
+        }
+    }
+}
+
+#[test]
+fn the_default_stops_at_the_first_refusal_and_returns_the_rest() {
+    within(LONG, || {
+        let exec = Accepting {
+            pool: ThreadPool::new(1).unwrap(),
+            left: AtomicUsize::new(3),
+        };
+        let (log, drops) = (RunLog::new(8), DropCounter::new(8));
+        let rest = exec.execute_jobs(jobs(0, 8, &log, &drops)).unwrap_err();
+        assert_eq!(rest.reason(), RejectReason::Shutdown);
+        let rest = rest.into_inner();
+        assert_eq!(rest.len(), 5, "the refused job and every later one");
+        exec.pool.close();
+        assert_eq!(log.counts(), [1, 1, 1, 0, 0, 0, 0, 0]);
+        // The rest are jobs 3..8, in order: run them and they fill the log.
+        for job in rest {
+            job.run();
+        }
+        log.assert_all_once();
+        assert_eq!(drops.live(), 0);
+    });
+}
+
+/// Outside batches race `shutdown_now`: every job ran exactly once, or came
+/// back (refused with its batch, or handed back by `shutdown_now`), never both,
+/// never lost; a refused batch is refused whole.
+#[test]
+fn batches_racing_shutdown_now_are_run_or_handed_back() {
+    const SUBMITTERS: usize = 2;
+    const BATCHES: usize = 200;
+    const PER_BATCH: usize = 50;
+    within(LONG * 6, || {
+        for _ in 0..5 {
+            let pool = ThreadPool::new(2).unwrap();
+            let total = SUBMITTERS * BATCHES * PER_BATCH;
+            let (log, drops) = (RunLog::new(total), DropCounter::new(total));
+            let refused = Arc::new(AtomicUsize::new(0));
+            let start = Arc::new(Barrier::new(SUBMITTERS + 1));
+            let threads: Vec<_> = (0..SUBMITTERS)
+                .map(|t| {
+                    let (pool, log, drops, refused, start) = (
+                        pool.clone(),
+                        log.clone(),
+                        drops.clone(),
+                        refused.clone(),
+                        start.clone(),
+                    );
+                    std::thread::spawn(move || {
+                        start.wait();
+                        for b in 0..BATCHES {
+                            let first = (t * BATCHES + b) * PER_BATCH;
+                            if let Err(e) = pool.execute_jobs(jobs(first, PER_BATCH, &log, &drops))
+                            {
+                                let back = e.into_inner();
+                                assert_eq!(back.len(), PER_BATCH, "refused whole");
+                                refused.fetch_add(back.len(), Ordering::SeqCst);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            start.wait();
+            std::thread::yield_now();
+            let handed_back = pool.shutdown_now();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert!(pool.await_termination(LONG));
+            let ran = log.counts();
+            assert!(ran.iter().all(|&n| n <= 1), "a job ran twice");
+            let ran: usize = ran.iter().map(|&n| n as usize).sum();
+            let back = handed_back.len();
+            drop(handed_back);
+            assert_eq!(
+                ran + back + refused.load(Ordering::SeqCst),
+                total,
+                "every job ran, was handed back or was refused"
+            );
+            assert_eq!(drops.live(), 0, "closures leaked");
+        }
+    });
+}
