@@ -10,7 +10,7 @@
 //! [`TaskHandle::get`]: crate::TaskHandle::get
 //! [`TaskHandle::get_flat`]: crate::TaskHandle::get_flat
 
-use executor_core::{payload_message, RejectReason};
+use executor_core::{payload_message, RejectReason, Rejected};
 use std::any::Any;
 use std::error::Error;
 use std::fmt;
@@ -415,6 +415,99 @@ impl<F> fmt::Display for InvokeAnyError<F> {
 }
 
 impl<F: fmt::Debug> Error for InvokeAnyError<F> {}
+
+/// A batch ([`submit_all`](crate::ExecutorService::submit_all),
+/// [`submit_all_with`](crate::ExecutorService::submit_all_with)) the executor
+/// did not accept in full: the handles of the tasks it accepted, and the
+/// callables it refused, unrun, in submission order.
+///
+/// A [`ThreadPool`](executor_core::ThreadPool) refuses a batch submitted from
+/// outside its workers whole, so `accepted` is then empty; an executor that
+/// queues jobs one by one (the default of
+/// [`Executor::execute_jobs`](executor_core::Executor::execute_jobs)) may have
+/// accepted a first part: those tasks run as usual.
+///
+/// # Examples
+///
+/// ```
+/// use executor_futures::{ExecutorService, RejectReason};
+/// let pool = executor_core::ThreadPool::new(2).unwrap();
+/// pool.shutdown();
+/// let err = pool.submit_all((0..3).map(|i| move || i * 2)).unwrap_err();
+/// assert_eq!(err.reason(), RejectReason::Shutdown);
+/// assert!(err.accepted().is_empty());
+/// let (_, refused) = err.into_parts();
+/// let values: Vec<i32> = refused.into_inner().into_iter().map(|f| f()).collect();
+/// assert_eq!(values, [0, 2, 4]); // handed back unrun, in order
+/// ```
+pub struct BatchRejected<H, C> {
+    accepted: Vec<H>,
+    refused: Rejected<Vec<C>>,
+}
+
+impl<H, C> BatchRejected<H, C> {
+    /// A batch whose first part `accepted` was accepted and the rest refused.
+    /// Public so that layers built on this crate report batches the same way.
+    pub fn new(accepted: Vec<H>, refused: Rejected<Vec<C>>) -> Self {
+        BatchRejected { accepted, refused }
+    }
+
+    /// Why the executor refused the rest.
+    pub fn reason(&self) -> RejectReason {
+        self.refused.reason()
+    }
+
+    /// The handles of the tasks that were accepted (they run as usual).
+    pub fn accepted(&self) -> &[H] {
+        &self.accepted
+    }
+
+    /// The refused callables, in order.
+    pub fn refused(&self) -> &[C] {
+        self.refused.task()
+    }
+
+    /// The accepted handles and the refusal (which owns the refused callables).
+    pub fn into_parts(self) -> (Vec<H>, Rejected<Vec<C>>) {
+        (self.accepted, self.refused)
+    }
+
+    /// Replaces the handles and the callables (used by layers that wrap both).
+    pub fn map<H2, C2>(
+        self,
+        handle: impl FnMut(H) -> H2,
+        callable: impl FnMut(C) -> C2,
+    ) -> BatchRejected<H2, C2> {
+        BatchRejected {
+            accepted: self.accepted.into_iter().map(handle).collect(),
+            refused: self.refused.map(|v| v.into_iter().map(callable).collect()),
+        }
+    }
+}
+
+impl<H, C> fmt::Debug for BatchRejected<H, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchRejected")
+            .field("reason", &self.reason())
+            .field("accepted", &self.accepted.len())
+            .field("refused", &self.refused().len())
+            .finish()
+    }
+}
+
+impl<H, C> fmt::Display for BatchRejected<H, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} tasks rejected ({})",
+            self.refused().len(),
+            self.accepted.len() + self.refused().len(),
+            self.refused
+        )
+    }
+}
+
+impl<H, C> Error for BatchRejected<H, C> {}
 
 #[cfg(test)]
 mod tests {

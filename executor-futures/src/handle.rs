@@ -471,16 +471,26 @@ impl<T> fmt::Debug for TaskHandle<T> {
 #[derive(Clone)]
 pub struct TaskRef {
     core: Arc<dyn TaskCore>,
+    /// A copy of the cell's id: reading it needs no trip to the cell (a batch's
+    /// ids, a registry scanned for one id).
+    id: TaskId,
 }
 
 impl TaskRef {
     pub(crate) fn from_core(core: Arc<dyn TaskCore>) -> TaskRef {
-        TaskRef { core }
+        let id = core.id();
+        TaskRef { core, id }
+    }
+
+    /// `from_core` when the caller already read the cell's id.
+    pub(crate) fn from_core_with_id(core: Arc<dyn TaskCore>, id: TaskId) -> TaskRef {
+        debug_assert_eq!(core.id(), id);
+        TaskRef { core, id }
     }
 
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.core.id()
+        self.id
     }
 
     /// The task's current state.

@@ -109,7 +109,8 @@ mod task;
 pub use callable::Callable;
 pub use current::{checkpoint, current_task, is_cancelled};
 pub use error::{
-    Cancelled, Failure, GetTimeoutError, InvokeAnyError, PanicPayload, TaskError, WouldDeadlock,
+    BatchRejected, Cancelled, Failure, GetTimeoutError, InvokeAnyError, PanicPayload, TaskError,
+    WouldDeadlock,
 };
 pub use executor_core::{RejectReason, Rejected};
 pub use handle::{TaskHandle, TaskId, TaskRef};

@@ -3,9 +3,9 @@
 
 use crate::async_task::AsyncWork;
 use crate::bulk;
-use crate::error::{Failure, InvokeAnyError};
-use crate::handle::{TaskHandle, TaskRef};
-use crate::task::{Call, Hook, NoHook, OnComplete, TaskCell, Work};
+use crate::error::{BatchRejected, Failure, InvokeAnyError};
+use crate::handle::{TaskHandle, TaskId, TaskRef};
+use crate::task::{Call, Hook, NoHook, OnComplete, TaskCell, TaskCore, Work};
 use crate::Callable;
 use executor_core::{Executor, Job, Rejected};
 use futures_task::{FutureObj, Spawn, SpawnError};
@@ -35,6 +35,46 @@ where
             let work = cell.reclaim();
             drop(rejected);
             Err(Rejected::new(work, reason))
+        }
+    }
+}
+
+/// Queues new cells as one batch ([`Executor::execute_jobs`]); on a refusal
+/// takes the refused cells' work back out for the caller, in order.
+#[allow(clippy::type_complexity)]
+fn queue_all<E, W, T, H>(
+    exec: &E,
+    tasks: impl Iterator<Item = (W, H)>,
+) -> Result<Vec<(Arc<TaskCell<W, T, H>>, TaskId)>, BatchRejected<(Arc<TaskCell<W, T, H>>, TaskId), W>>
+where
+    E: Executor + ?Sized,
+    W: Work<T, Shared = ()>,
+    T: Send + 'static,
+    H: Hook<T>,
+{
+    let (mut cells, mut jobs) = (Vec::new(), Vec::new());
+    let (lower, _) = tasks.size_hint();
+    cells.reserve(lower);
+    jobs.reserve(lower);
+    for (work, hook) in tasks {
+        let cell = TaskCell::new(work, (), hook);
+        // Read while the new cell is in cache: the handles carry it.
+        let id = TaskCore::id(&*cell);
+        jobs.push(Job::from_runnable(cell.clone()));
+        cells.push((cell, id));
+    }
+    match exec.execute_jobs(jobs) {
+        Ok(()) => Ok(cells),
+        Err(rejected) => {
+            let reason = rejected.reason();
+            let jobs = rejected.into_inner();
+            // Reclaim first: dropping a job would abandon (cancel) its cell.
+            let refused: Vec<W> = cells
+                .drain(cells.len() - jobs.len()..)
+                .map(|(cell, _)| cell.reclaim())
+                .collect();
+            drop(jobs);
+            Err(BatchRejected::new(cells, Rejected::new(refused, reason)))
         }
     }
 }
@@ -140,6 +180,108 @@ pub trait ExecutorService: Executor {
             Ok(cell) => Ok(TaskRef::from_core(cell)),
             Err(rejected) => Err(rejected.map(|Call(task)| task)),
         }
+    }
+
+    /// Submits several callables as one batch and returns their handles, in
+    /// order: Python's `[pool.submit(f) for f in fs]` for the price of fewer
+    /// synchronisations. On a [`ThreadPool`](executor_core::ThreadPool), from
+    /// outside its workers, the batch is one submission (see
+    /// [`Executor::execute_jobs`]): accepted or refused whole, with one lifecycle
+    /// handshake, and workers start on its first jobs while the rest are queued.
+    /// Each task is otherwise exactly a [`submit`](ExecutorService::submit)ted
+    /// one. Every task is allocated before the first is queued, so the batch is
+    /// held in memory at once.
+    ///
+    /// # Errors
+    ///
+    /// [`BatchRejected`] with the handles of the tasks accepted before the
+    /// executor refused one (none from a `ThreadPool` called from outside) and
+    /// the refused callables, unrun, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let handles = pool.submit_all((1..=4).map(|i| move || i * i)).unwrap();
+    /// let squares: Vec<u32> = handles.into_iter().map(|h| h.get().unwrap()).collect();
+    /// assert_eq!(squares, [1, 4, 9, 16]);
+    /// ```
+    #[allow(clippy::type_complexity)]
+    fn submit_all<I, C, T>(
+        &self,
+        tasks: I,
+    ) -> Result<Vec<TaskHandle<T>>, BatchRejected<TaskHandle<T>, C>>
+    where
+        I: IntoIterator<Item = C>,
+        C: Callable<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        queue_all(self, tasks.into_iter().map(|task| (Call(task), NoHook)))
+            .map(|cells| {
+                cells
+                    .into_iter()
+                    .map(|(c, _)| TaskHandle::from_raw(c))
+                    .collect()
+            })
+            .map_err(|e| e.map(|(c, _)| TaskHandle::from_raw(c), |Call(task)| task))
+    }
+
+    /// [`submit_with`](ExecutorService::submit_with) for a batch: each callable
+    /// comes with its own completion hook, and the batch is queued as in
+    /// [`submit_all`](ExecutorService::submit_all). A refused task's hook is
+    /// dropped without running, as with `submit_with`.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_all`](ExecutorService::submit_all), with [`TaskRef`]s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let (tx, rx) = channel();
+    /// let batch = (0..3u32).map(|i| {
+    ///     let tx = tx.clone();
+    ///     (move || i + 1, move |h: executor_futures::TaskHandle<u32>| tx.send(h.get().unwrap()).unwrap())
+    /// });
+    /// let refs = pool.submit_all_with(batch).unwrap();
+    /// assert_eq!(refs.len(), 3);
+    /// let mut got: Vec<u32> = rx.iter().take(3).collect();
+    /// got.sort();
+    /// assert_eq!(got, [1, 2, 3]);
+    /// ```
+    #[allow(clippy::type_complexity)]
+    fn submit_all_with<I, C, T, F>(
+        &self,
+        tasks: I,
+    ) -> Result<Vec<TaskRef>, BatchRejected<TaskRef, C>>
+    where
+        I: IntoIterator<Item = (C, F)>,
+        C: Callable<T> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(TaskHandle<T>) + Send + 'static,
+    {
+        queue_all(
+            self,
+            tasks
+                .into_iter()
+                .map(|(task, hook)| (Call(task), OnComplete(hook))),
+        )
+        .map(|cells| {
+            cells
+                .into_iter()
+                .map(|(c, id)| TaskRef::from_core_with_id(c, id))
+                .collect()
+        })
+        .map_err(|e| {
+            e.map(
+                |(c, id)| TaskRef::from_core_with_id(c, id),
+                |Call(task)| task,
+            )
+        })
     }
 
     /// Runs `future` on the executor as an async task and returns its handle.
