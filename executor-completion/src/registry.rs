@@ -8,13 +8,14 @@
 //! submitter and the workers contend on one lock per task. Here:
 //!
 //! * `submit` **appends** the task's `TaskRef` (moved, not cloned: `submit_with`
-//!   returns it) to a `Vec` behind a lock of its own, on its own cache line.
+//!   returns it) to a `Vec` behind a lock of its own, on its own cache line;
+//!   `submit_all` appends a whole batch under one lock.
 //!   Only submitters, `cancel`, `cancel_all` and the drop touch it, so with one
 //!   submitting thread the lock is uncontended and stays in that thread's cache.
 //! * The completion hooks **never touch it**: an entry of a task that is done
 //!   simply goes stale. Cancelling a done task is a no-op that returns false, so
 //!   a stale entry never changes what `cancel`, `cancel_all` or the drop do.
-//! * Stale entries are **pruned** by the append that reaches `prune_at`: it keeps
+//! * Stale entries are **pruned** by the append that passes `prune_at`: it keeps
 //!   the entries not done, drops the rest (after releasing the lock), and sets
 //!   `prune_at` to twice what remained (at least [`MIN_PRUNE`]). It does not
 //!   even scan while the entries are fewer than twice the service's pending
@@ -79,13 +80,31 @@ impl Registry {
     #[inline]
     pub(crate) fn push(&self, task: TaskRef, live_bound: impl FnOnce() -> usize) {
         let mut e = self.lock();
-        if e.tasks.len() < e.prune_at {
-            e.tasks.push(task);
+        e.tasks.push(task);
+        Self::maybe_prune(e, live_bound);
+    }
+
+    /// Remembers a batch of accepted tasks, like [`push`](Registry::push). An
+    /// empty registry takes the batch's `Vec` as it is.
+    pub(crate) fn append(&self, mut tasks: Vec<TaskRef>, live_bound: impl FnOnce() -> usize) {
+        let mut e = self.lock();
+        if e.tasks.is_empty() {
+            std::mem::swap(&mut e.tasks, &mut tasks);
+        } else {
+            e.tasks.append(&mut tasks);
+        }
+        Self::maybe_prune(e, live_bound);
+        drop(tasks); // empty, maybe with the old allocation: freed after the lock
+    }
+
+    /// The prune rule of the module docs, after an append.
+    #[inline]
+    fn maybe_prune(mut e: MutexGuard<'_, Entries>, live_bound: impl FnOnce() -> usize) {
+        if e.tasks.len() <= e.prune_at {
             return;
         }
         if e.tasks.len() < 2 * live_bound() {
             e.prune_at = 2 * e.tasks.len();
-            e.tasks.push(task);
             return;
         }
         // In place, keeping submission order (`take_all`'s users rely on it).
@@ -97,7 +116,6 @@ impl Registry {
             }
         }
         let done = e.tasks.split_off(kept);
-        e.tasks.push(task);
         e.prune_at = (2 * e.tasks.len()).max(MIN_PRUNE);
         drop(e);
         drop(done);

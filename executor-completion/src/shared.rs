@@ -187,21 +187,22 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Reserves a place for a task about to be handed to the executor.
-    pub(crate) fn reserve(&self) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
+    /// Reserves places for `n` tasks about to be handed to the executor.
+    pub(crate) fn reserve(&self, n: usize) {
+        self.pending.fetch_add(n, Ordering::AcqRel);
     }
 
-    /// The executor refused the reserved task: undo `reserve` (and the permit).
-    pub(crate) fn unreserve(&self) {
+    /// The executor refused `n` reserved tasks: undo their `reserve` (and, in a
+    /// bounded service, their permits).
+    pub(crate) fn unreserve(&self, n: usize) {
         let mut wake = Wakeups::default();
         let mut st = self.lock();
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // Consumers that waited for this task learn that nothing is outstanding.
+        if self.pending.fetch_sub(n, Ordering::AcqRel) == n {
+            // Consumers that waited for these tasks learn that nothing is outstanding.
             st.takers.notify_all(&self.taker_epoch, &mut wake);
         }
         if let Some(cap) = self.cap {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            self.in_flight.fetch_sub(n, Ordering::AcqRel);
             st.submitters
                 .notify(self.free_permits(cap), &self.submitter_epoch, &mut wake);
         }
@@ -215,6 +216,12 @@ impl<T> Shared<T> {
     pub(crate) fn register(&self, task: TaskRef) {
         self.registry
             .push(task, || self.pending.load(Ordering::Relaxed));
+    }
+
+    /// `register` for a batch.
+    pub(crate) fn register_all(&self, tasks: Vec<TaskRef>) {
+        self.registry
+            .append(tasks, || self.pending.load(Ordering::Relaxed));
     }
 
     /// The completion hook of every task: turns the done handle into a
