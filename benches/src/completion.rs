@@ -27,6 +27,7 @@
 //! |---|---|---|
 //! | `executor_core` | `CompletionService::new(&pool)` + `submit` | `take` until `None` |
 //! | `executor_core_iter` | the same | `for done in &service` (the blocking iterator, which drains every ready result per wake-up) |
+//! | `executor_core_batch` | one `CompletionService::submit_all` of the `N` tasks (one submission: one handshake, one timestamp, one registry append) | `take` until `None` |
 //! | `tokio` | `JoinSet::spawn_on` of an `async` block around the busy work (it runs on the runtime's workers) | `join_next` until `None`, in one `Runtime::block_on` |
 //! | `futures` | `ThreadPool::spawn_with_handle`, the handles pushed into a `FuturesUnordered` | `block_on(set.next())` until `None` |
 //! | `rayon_mpsc` | `ThreadPool::spawn` with a clone of an `mpsc::Sender` | `Receiver::recv`, `N` times |
@@ -250,6 +251,21 @@ impl CompletionOrder for Ours {
             }
             tally.finish("executor_core_iter", work)
         });
+        let batch: Consumer<'_> = Box::new(move |work| {
+            let mut tally = Tally::start();
+            let service = CompletionService::new(&self.0);
+            let tasks = work.durations.iter().enumerate().map(|(i, &ns)| {
+                move || {
+                    spin(ns);
+                    i as u64
+                }
+            });
+            service.submit_all(tasks).expect("pool accepts");
+            while let Some(done) = service.take() {
+                tally.add(done.get().expect("task returns"));
+            }
+            tally.finish("executor_core_batch", work)
+        });
         let execute: Consumer<'_> = Box::new(move |work| {
             let start = Instant::now();
             let done = Arc::new(Countdown::new());
@@ -273,6 +289,7 @@ impl CompletionOrder for Ours {
         vec![
             ("executor_core", take),
             ("executor_core_iter", iter),
+            ("executor_core_batch", batch),
             ("executor_core_execute", execute),
         ]
     }

@@ -227,7 +227,8 @@ fn pool_of(variant: &str) -> &'static str {
 
 /// Our rows of `completion`: `CompletionService` consumed by `take` and by its
 /// iterator (our figure is the faster).
-const OUR_COMPLETION_ROWS: [&str; 2] = ["executor_core", "executor_core_iter"];
+const OUR_COMPLETION_ROWS: [&str; 3] =
+    ["executor_core", "executor_core_iter", "executor_core_batch"];
 
 /// The pools `benches::completion` has no row for get the rayon row's mechanism:
 /// every task sends its index on an `mpsc` channel, the consumer receives `N`
