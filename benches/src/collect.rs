@@ -6,6 +6,7 @@
 //! | row | submit | collect |
 //! |---|---|---|
 //! | `executor_core` | `ExecutorService::submit` (one allocation: the task cell is the job) | `TaskHandle::get` |
+//! | `executor_core_batch` | one `ExecutorService::submit_all` of the `n` tasks (one submission) | `TaskHandle::get` |
 //! | `executor_core_slot` | `ThreadPool::execute` + a [`Slot`] (as the rayon row) | [`Slot::take`] |
 //! | `rayon_slot` | `ThreadPool::spawn` + a [`Slot`] | [`Slot::take`] |
 //! | `rayon_mpsc` | `ThreadPool::spawn` + `std::sync::mpsc::sync_channel(1)` | `Receiver::recv` |
@@ -136,8 +137,18 @@ impl SubmitCollect for Ours {
                 s.wrapping_add(h.get().expect("task returns a value"))
             })
         });
+        let batch: Collector<'_> = Box::new(move |n| {
+            let handles = self
+                .0
+                .submit_all((0..n).map(|i| move || value(i)))
+                .expect("pool accepts");
+            handles.into_iter().fold(0u64, |s, h| {
+                s.wrapping_add(h.get().expect("task returns a value"))
+            })
+        });
         vec![
             ("executor_core", handles),
+            ("executor_core_batch", batch),
             ("executor_core_slot", Box::new(|n| collect_slots(self, n))),
         ]
     }

@@ -347,8 +347,9 @@ pub fn plan<'a>(name: &str, cx: &Context<'a>) -> Option<Planned<'a>> {
             let entries = rows
                 .into_iter()
                 .flatten()
-                // Our row is our handle (`submit` + `TaskHandle::get`); the slot
-                // variant is the same pool without it, not a product API.
+                // Our rows are our handles (`submit` or `submit_all`, then
+                // `TaskHandle::get`); the slot variant is the same pool without
+                // them, not a product API.
                 .filter(|(variant, _)| *variant != "executor_core_slot")
                 .map(|(variant, c)| Entry {
                     pool: pool_of(variant),
