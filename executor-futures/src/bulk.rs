@@ -1,7 +1,9 @@
 //! `invoke_all` and `invoke_any` (Java's `ExecutorService.invokeAll/invokeAny`,
 //! Python's `concurrent.futures.wait(ALL_COMPLETED / FIRST_COMPLETED)`).
 //!
-//! * `invoke_all` submits everything, then waits for the handles *in input order*
+//! * `invoke_all` submits everything as one batch (`submit_all`: on a pool
+//!   called from outside, one submission, accepted or refused whole), then
+//!   waits for the handles *in input order*
 //!   (on a pool worker each wait runs a not-yet-started task inline, so a 1-thread
 //!   pool can call it from a task). With a deadline, the tasks not done by then are
 //!   cancelled, so every returned handle is done.
@@ -32,22 +34,17 @@ where
     C: Callable<T> + Send + 'static,
     T: Send + 'static,
 {
-    let mut iter = tasks.into_iter();
-    let mut handles = Vec::with_capacity(iter.size_hint().0);
-    while let Some(task) = iter.next() {
-        match exec.submit(task) {
-            Ok(handle) => handles.push(handle),
-            Err(rejected) => {
-                for handle in &handles {
-                    handle.cancel();
-                }
-                let reason = rejected.reason();
-                let mut back = vec![rejected.into_inner()];
-                back.extend(iter);
-                return Err(Rejected::new(back, reason));
+    // One submission for the lot (see `ExecutorService::submit_all`).
+    let handles = match exec.submit_all(tasks) {
+        Ok(handles) => handles,
+        Err(e) => {
+            let (accepted, refused) = e.into_parts();
+            for handle in &accepted {
+                handle.cancel();
             }
+            return Err(refused);
         }
-    }
+    };
     for (i, handle) in handles.iter().enumerate() {
         // A fresh task never runs below us on this thread, so no WouldDeadlock.
         if !handle.wait_deadline(deadline).unwrap_or(true) {

@@ -383,15 +383,18 @@ pub trait ExecutorService: Executor {
         Spawner { exec: self.clone() }
     }
 
-    /// Submits every task, waits until all are done, and returns their handles in
-    /// input order (all done). On a pool worker the waits run not-yet-started
-    /// tasks inline, so this works from inside a task on a 1-thread pool.
+    /// Submits every task (as one batch: see
+    /// [`submit_all`](ExecutorService::submit_all)), waits until all are done,
+    /// and returns their handles in input order (all done). On a pool worker the
+    /// waits run not-yet-started tasks inline, so this works from inside a task
+    /// on a 1-thread pool.
     ///
     /// # Errors
     ///
-    /// If the executor refuses a task: the tasks already accepted are cancelled,
-    /// and [`Rejected`] holds the refused callable followed by those not yet
-    /// submitted, in input order.
+    /// If the executor refuses a task: the tasks already accepted are cancelled
+    /// (none, from a `ThreadPool` called from outside: it refuses the batch
+    /// whole), and [`Rejected`] holds the refused callable followed by those not
+    /// yet submitted, in input order.
     ///
     /// # Examples
     ///
