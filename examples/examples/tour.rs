@@ -4,7 +4,7 @@
 //! fire-and-forget work from outside and from inside the pool, shows how panics
 //! are survived and reported, shuts pools down the three ways (`shutdown`,
 //! `shutdown_now`, drop), then submits typed tasks (get, timeout, cancel, panic,
-//! `.await`, invoke_all / invoke_any) and runs fork-join code (join, scope,
+//! `.await`, submit_all, invoke_all / invoke_any) and runs fork-join code (join, scope,
 //! broadcast), printing what happens at each step.
 
 use executor_core::{is_interrupted, join, ThreadPool};
@@ -228,6 +228,13 @@ fn typed_tasks() {
         .map(|h| h.get().unwrap())
         .collect::<Vec<_>>();
     println!("  invoke_all (submission order): {all:?}");
+    let cubes = pool
+        .submit_all((1..=5u64).map(|i| move || i * i * i))
+        .unwrap()
+        .into_iter()
+        .map(|h| h.get().unwrap())
+        .collect::<Vec<_>>();
+    println!("  submit_all (one submission, handles in order): {cubes:?}");
     let any = pool.invoke_any(vec![
         Box::new(|| -> &str { panic!("first candidate fails") })
             as Box<dyn FnOnce() -> &'static str + Send>,
