@@ -191,6 +191,22 @@ mod tests {
         assert!(l.quiescent());
         assert_eq!(l.accepted(), 2);
     }
+
+    #[test]
+    fn a_batch_is_one_submission_that_counts_its_jobs() {
+        let l = Lifecycle::new();
+        assert!(l.begin_submit_n(3, State::Running).is_ok());
+        assert!(l.begin_submit(State::Running).is_ok());
+        l.end_submit();
+        assert!(!l.quiescent(), "the batch is still in flight");
+        l.end_submit_n(3);
+        assert!(l.quiescent());
+        assert_eq!(l.accepted(), 4);
+        l.advance(State::Shutdown);
+        assert_eq!(l.begin_submit_n(5, State::Running), Err(State::Shutdown));
+        assert!(l.quiescent(), "a refused batch leaves nothing in flight");
+        assert_eq!(l.accepted(), 4);
+    }
 }
 
 #[cfg(all(test, loom))]
@@ -226,6 +242,44 @@ mod loom_tests {
             let drained: Vec<i32> = std::mem::take(&mut *queue.lock().unwrap());
             let accepted = submitter.join().unwrap();
             assert_eq!(accepted, drained == vec![7]);
+            assert!(queue.lock().unwrap().is_empty());
+        });
+    }
+
+    /// A batch racing `shutdown_now` is refused whole, or accepted whole and
+    /// then seen whole by the drain: the wait for quiescence covers every push
+    /// of the batch, not just the first.
+    #[test]
+    fn loom_batch_vs_shutdown_now() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let life = Arc::new(Lifecycle::new());
+            let queue = Arc::new(Mutex::new(Vec::new()));
+            let submitter = {
+                let (life, queue) = (life.clone(), queue.clone());
+                loom::thread::spawn(move || {
+                    if life.begin_submit_n(2, State::Running).is_ok() {
+                        queue.lock().unwrap().push(1);
+                        queue.lock().unwrap().push(2);
+                        life.end_submit_n(2);
+                        true
+                    } else {
+                        false
+                    }
+                })
+            };
+            life.advance(State::Stop);
+            while !life.quiescent() {
+                loom::thread::yield_now();
+            }
+            let drained: Vec<i32> = std::mem::take(&mut *queue.lock().unwrap());
+            let accepted = submitter.join().unwrap();
+            if accepted {
+                assert_eq!(drained, [1, 2]);
+            } else {
+                assert!(drained.is_empty());
+            }
             assert!(queue.lock().unwrap().is_empty());
         });
     }
