@@ -198,6 +198,11 @@ pub trait ExecutorService: Executor {
     /// executor refused one (none from a `ThreadPool` called from outside) and
     /// the refused callables, unrun, in order.
     ///
+    /// # Panics
+    ///
+    /// If iterating `tasks` panics, the panic propagates and nothing was
+    /// queued (the callables taken so far are dropped unrun).
+    ///
     /// # Examples
     ///
     /// ```
@@ -235,6 +240,12 @@ pub trait ExecutorService: Executor {
     /// # Errors
     ///
     /// As [`submit_all`](ExecutorService::submit_all), with [`TaskRef`]s.
+    ///
+    /// # Panics
+    ///
+    /// If iterating `tasks` panics, the panic propagates and nothing was
+    /// queued; the tasks built before it end cancelled, so their hooks run (with
+    /// a cancelled handle), exactly once as always.
     ///
     /// # Examples
     ///

@@ -251,3 +251,41 @@ fn batches_racing_shutdown_now_account_for_every_task() {
         }
     });
 }
+
+#[test]
+fn a_panicking_iterator_queues_nothing_and_every_built_hook_runs_cancelled() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let drops = DropCounter::new(3);
+        let (ran, cancelled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let batch = (0..4).map(|i| {
+            assert!(i < 3, "the iterator fails at its fourth item");
+            let (t, r, c) = (drops.token(i), ran.clone(), cancelled.clone());
+            (
+                move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    t.id()
+                },
+                move |h: TaskHandle<usize>| {
+                    if h.is_cancelled() {
+                        c.fetch_add(1, Ordering::SeqCst);
+                    }
+                },
+            )
+        });
+        let p = pool.clone();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            p.submit_all_with(batch)
+        }));
+        assert!(outcome.is_err(), "the panic propagates");
+        pool.close();
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing was queued");
+        assert_eq!(
+            cancelled.load(Ordering::SeqCst),
+            3,
+            "each built hook ran once, cancelled"
+        );
+        drops.assert_all_dropped_once(3);
+        assert_eq!(pool.stats().submitted, 0);
+    });
+}
