@@ -30,10 +30,18 @@ pub fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     bounded_for(TEST_BOUND, f)
 }
 
+/// [`bounded`] with its own bound. `EXECUTOR_TEST_TIME_SCALE=k` multiplies the
+/// bound by `k`, for runs under an instrumenting tool (`.ci/soak` runs valgrind
+/// with 10).
 pub fn bounded_for<R: Send + 'static>(
     bound: Duration,
     f: impl FnOnce() -> R + Send + 'static,
 ) -> R {
+    let scale = std::env::var("EXECUTOR_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|k| k.parse::<u32>().ok())
+        .unwrap_or(1);
+    let bound = bound * scale.max(1);
     let (tx, rx) = mpsc::channel();
     let t = std::thread::Builder::new()
         .name("bounded".into())

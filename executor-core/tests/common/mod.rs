@@ -14,7 +14,14 @@ pub const TIMEOUT: Duration = Duration::from_millis(12);
 
 /// Runs `f` on a helper thread and fails the test if it does not finish within
 /// `limit` (a hang must fail, not stall CI). Panics in `f` are re-raised.
+/// `EXECUTOR_TEST_TIME_SCALE=k` multiplies `limit` by `k`, for runs under an
+/// instrumenting tool (`.ci/soak` runs valgrind with 10).
 pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let scale = std::env::var("EXECUTOR_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|k| k.parse::<u32>().ok())
+        .unwrap_or(1);
+    let limit = limit * scale.max(1);
     let (tx, rx) = std::sync::mpsc::channel();
     let t = std::thread::spawn(move || {
         let r = f();
