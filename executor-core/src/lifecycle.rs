@@ -26,6 +26,11 @@
 //! 2. pushes the job to the injector,
 //! 3. `end_submit`: increments `finished`.
 //!
+//! A batch (`Executor::execute_jobs`) is one submission: `begin_submit_n` adds
+//! its job count in step 1, it pushes every job in step 2, and `end_submit_n`
+//! adds the same count in step 3, so `accepted` counts jobs and the argument
+//! below covers every push of the batch.
+//!
 //! `shutdown_now` advances the state, then waits for [`Lifecycle::quiescent`]:
 //! `finished >= accepted`, read in that order. Every `fetch_add` that came before
 //! the state change in the word's modification order was accepted and is counted in

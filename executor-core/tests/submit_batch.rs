@@ -41,6 +41,25 @@ fn an_outside_batch_runs_every_job_once_and_counts_each() {
 }
 
 #[test]
+fn a_pool_ref_and_an_arc_take_batches_too() {
+    within(LONG, || {
+        let pool = ThreadPool::new(2).unwrap();
+        let (log, drops) = (RunLog::new(30), DropCounter::new(30));
+        // Through the forwarding impls, not ThreadPool's own.
+        fn via<E: Executor>(exec: E, jobs: Vec<Job>) {
+            exec.execute_jobs(jobs).unwrap();
+        }
+        via(pool.downgrade(), jobs(0, 10, &log, &drops));
+        via(Arc::new(pool.clone()), jobs(10, 10, &log, &drops));
+        via(&pool, jobs(20, 10, &log, &drops));
+        pool.close();
+        log.assert_all_once();
+        assert_eq!(drops.live(), 0);
+        assert_eq!(pool.stats().submitted, 30);
+    });
+}
+
+#[test]
 fn a_batch_after_shutdown_comes_back_whole_in_order_unrun() {
     let pool = ThreadPool::new(2).unwrap();
     pool.shutdown();
