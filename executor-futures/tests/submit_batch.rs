@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use executor_core::{Executor, Job, RejectReason, Rejected, ThreadPool};
+use executor_core::{RejectReason, ThreadPool};
 use executor_futures::{ExecutorService, TaskError, TaskHandle};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -133,32 +133,10 @@ fn a_task_of_a_batch_cancelled_before_it_starts_never_runs() {
     });
 }
 
-/// Accepts `left` jobs, then refuses: the trait's default batch path, which can
-/// accept a first part.
-struct Accepting {
-    pool: ThreadPool,
-    left: AtomicUsize,
-}
-
-impl Executor for Accepting {
-    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        match self
-            .left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        {
-            Ok(_) => self.pool.execute_job(job),
-            Err(_) => Err(Rejected::new(job, RejectReason::Shutdown)),
-        }
-    }
-}
-
 #[test]
 fn a_partly_accepted_batch_runs_its_first_part_and_returns_the_rest() {
     bounded(|| {
-        let exec = Accepting {
-            pool: ThreadPool::new(2).unwrap(),
-            left: AtomicUsize::new(2),
-        };
+        let exec = Accepting::new(2, 2);
         let drops = DropCounter::new(5);
         let batch: Vec<_> = (0..5)
             .map(|i| {

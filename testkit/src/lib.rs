@@ -362,3 +362,39 @@ pub fn until(mut cond: impl FnMut() -> bool, what: &str) {
         std::thread::yield_now();
     }
 }
+
+/// An executor that queues the first `left` jobs on `pool` and refuses every
+/// later one: the trait's default batch path (`Executor::execute_jobs` one by
+/// one), which can accept the first part of a batch.
+#[derive(Debug)]
+pub struct Accepting {
+    pub pool: executor_core::ThreadPool,
+    left: AtomicUsize,
+}
+
+impl Accepting {
+    pub fn new(threads: usize, left: usize) -> Accepting {
+        Accepting {
+            pool: executor_core::ThreadPool::new(threads).unwrap(),
+            left: AtomicUsize::new(left),
+        }
+    }
+}
+
+impl executor_core::Executor for Accepting {
+    fn execute_job(
+        &self,
+        job: executor_core::Job,
+    ) -> Result<(), executor_core::Rejected<executor_core::Job>> {
+        match self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        {
+            Ok(_) => self.pool.execute_job(job),
+            Err(_) => Err(executor_core::Rejected::new(
+                job,
+                executor_core::RejectReason::Shutdown,
+            )),
+        }
+    }
+}
