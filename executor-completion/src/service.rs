@@ -10,7 +10,7 @@
 use crate::completed::{Completed, TimedCall, TimedFuture};
 use crate::error::TrySubmitError;
 use crate::iter::{CompletionStream, IntoIter, IntoStream, Iter};
-use crate::shared::{quietly, Block, Shared};
+use crate::shared::{quietly, Block, Reservation, Shared};
 use executor_core::{Executor, Rejected, ThreadPool};
 use executor_futures::{BatchRejected, Callable, ExecutorService, TaskHandle, TaskId, TaskRef};
 use std::fmt;
@@ -249,6 +249,12 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// refused one (none from a `ThreadPool` called from outside) and the refused
     /// callables, unrun, in order; the accepted ones are delivered as usual.
     ///
+    /// # Panics
+    ///
+    /// If iterating `tasks` panics, the panic propagates and nothing was queued;
+    /// the tasks built before it are delivered as cancelled (each once, as
+    /// always), so `take` still ends.
+    ///
     /// # Examples
     ///
     /// ```
@@ -274,13 +280,15 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
         if self.shared.cap().is_some() {
             return self.submit_each(tasks.into_iter());
         }
-        let tasks: Vec<TimedCall<C>> = tasks.into_iter().map(TimedCall).collect();
-        let n = tasks.len();
-        self.shared.reserve(n);
+        let tasks = tasks.into_iter();
+        // Places for the tasks in the pending count before any can finish; the
+        // reservation gives back those of tasks never built (see `Reservation`).
+        let reservation = Reservation::new(&self.shared, tasks.size_hint().0);
         let submitted = Instant::now();
-        let batch = tasks
-            .into_iter()
-            .map(|task| (task, hook(self.shared.clone(), submitted)));
+        let batch = tasks.map(|task| {
+            reservation.built_one();
+            (TimedCall(task), hook(self.shared.clone(), submitted))
+        });
         let (accepted, refused) = match self.exec.submit_all_with(batch) {
             Ok(accepted) => (accepted, None),
             Err(e) => {
@@ -288,12 +296,14 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
                 (accepted, Some(refused))
             }
         };
+        let built = reservation.built();
+        drop(reservation);
         let ids: Vec<TaskId> = accepted.iter().map(TaskRef::id).collect();
         self.shared.register_all(accepted);
         match refused {
             None => Ok(ids),
             Some(refused) => {
-                self.shared.unreserve(n - ids.len());
+                self.shared.unreserve(built - ids.len());
                 let refused = refused.map(|v| v.into_iter().map(|TimedCall(c)| c).collect());
                 Err(BatchRejected::new(ids, refused))
             }

@@ -38,6 +38,7 @@ use crate::registry::Registry;
 use crate::waitlist::{spin_until, Notifier, WaitList, Wakeups};
 use executor_core::Waiter;
 use executor_futures::{TaskError, TaskHandle, TaskRef};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,6 +73,58 @@ pub(crate) struct Shared<T> {
     /// Advanced by every wake of a consumer / a submitter (see `WaitList::epoch`).
     taker_epoch: AtomicUsize,
     submitter_epoch: AtomicUsize,
+}
+
+/// The places a batch being built holds in the pending count: its iterator's
+/// lower bound (capped) at once, then one per task past it. Dropping it gives
+/// back the places of tasks never built (an iterator that yielded less than its
+/// bound, or panicked), so `pending` always counts exactly the built tasks,
+/// each of which gets its completion hook or a refusal.
+pub(crate) struct Reservation<'a, T> {
+    shared: &'a Shared<T>,
+    reserved: Cell<usize>,
+    built: Cell<usize>,
+}
+
+impl<'a, T> Reservation<'a, T> {
+    /// Past this many, places are reserved one by one: a lying `size_hint`
+    /// must not overflow the count.
+    const UPFRONT_MAX: usize = 1 << 20;
+
+    pub(crate) fn new(shared: &'a Shared<T>, lower_bound: usize) -> Self {
+        let upfront = lower_bound.min(Self::UPFRONT_MAX);
+        shared.reserve(upfront);
+        Reservation {
+            shared,
+            reserved: Cell::new(upfront),
+            built: Cell::new(0),
+        }
+    }
+
+    /// One more task is being built: reserve its place if it has none yet.
+    #[inline]
+    pub(crate) fn built_one(&self) {
+        let built = self.built.get() + 1;
+        self.built.set(built);
+        if built > self.reserved.get() {
+            self.shared.reserve(1);
+            self.reserved.set(built);
+        }
+    }
+
+    /// The tasks built so far.
+    pub(crate) fn built(&self) -> usize {
+        self.built.get()
+    }
+}
+
+impl<T> Drop for Reservation<'_, T> {
+    fn drop(&mut self) {
+        let unused = self.reserved.get() - self.built.get();
+        if unused > 0 {
+            self.shared.unreserve(unused);
+        }
+    }
 }
 
 /// Runs `f`, catching a panic (a user value's `Drop`): it must not unwind through

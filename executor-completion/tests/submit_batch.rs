@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use executor_completion::CompletionService;
-use executor_core::{Executor, Job, RejectReason, Rejected, ThreadPool};
+use executor_core::{RejectReason, ThreadPool};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -74,32 +74,10 @@ fn a_refused_batch_leaves_nothing_outstanding() {
     });
 }
 
-/// Accepts `left` jobs, then refuses (the default batch path: a first part
-/// can be accepted).
-struct Accepting {
-    pool: ThreadPool,
-    left: AtomicUsize,
-}
-
-impl Executor for Accepting {
-    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        match self
-            .left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        {
-            Ok(_) => self.pool.execute_job(job),
-            Err(_) => Err(Rejected::new(job, RejectReason::Shutdown)),
-        }
-    }
-}
-
 #[test]
 fn a_partly_accepted_batch_delivers_its_first_part_and_no_more() {
     bounded(|| {
-        let exec = Arc::new(Accepting {
-            pool: ThreadPool::new(2).unwrap(),
-            left: AtomicUsize::new(3),
-        });
+        let exec = Arc::new(Accepting::new(2, 3));
         let service = CompletionService::new(exec.clone());
         let err = service.submit_all((0..8).map(|i| move || i)).unwrap_err();
         let accepted: HashSet<_> = err.accepted().iter().copied().collect();
@@ -169,5 +147,59 @@ fn cancel_all_reaches_every_task_of_a_batch() {
         assert_eq!(cancelled, 50);
         pool.close();
         ran.assert_all(0);
+    });
+}
+
+/// An iterator whose `size_hint` promises more items than it yields.
+struct Shorter<I>(I, usize);
+
+impl<I: Iterator> Iterator for Shorter<I> {
+    type Item = I::Item;
+    fn next(&mut self) -> Option<I::Item> {
+        self.0.next()
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.1, None)
+    }
+}
+
+#[test]
+fn an_iterator_that_yields_less_than_its_hint_leaves_the_count_exact() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let service = CompletionService::new(&pool);
+        let tasks = Shorter((0..3u32).map(|i| move || i), 1_000);
+        assert_eq!(service.submit_all(tasks).unwrap().len(), 3);
+        let mut got: Vec<u32> = service.iter().map(|d| d.get().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, [0, 1, 2], "and then the end, not a wait for 997 more");
+        assert_eq!(service.outstanding(), 0);
+    });
+}
+
+#[test]
+fn a_panicking_iterator_delivers_the_built_tasks_as_cancelled_and_ends() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let service = CompletionService::new(&pool);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let tasks = (0..5u32).map(move |i| {
+            assert!(i < 3, "the iterator fails at its fourth item");
+            let r = r.clone();
+            move || {
+                r.fetch_add(1, Ordering::SeqCst);
+                i
+            }
+        });
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.submit_all(tasks)));
+        assert!(outcome.is_err(), "the panic propagates");
+        let delivered: Vec<_> = service.iter().collect();
+        assert_eq!(delivered.len(), 3, "the three built tasks, once each");
+        assert!(delivered.iter().all(|d| d.is_cancelled()));
+        assert!(service.take().is_none());
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing was queued");
+        assert_eq!(pool.stats().submitted, 0);
     });
 }
