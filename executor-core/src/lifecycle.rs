@@ -219,36 +219,48 @@ mod loom_tests {
     use super::*;
     use loom::sync::{Arc, Mutex};
 
-    /// A submission racing `shutdown_now` is either rejected, or accepted and then
-    /// seen by the drain: never lost, never both.
-    #[test]
-    fn loom_submit_vs_shutdown_now() {
+    /// Every interleaving of `submit` (on its own thread, pushing onto the
+    /// queue inside the handshake; true if accepted) with `shutdown_now`'s
+    /// side (advance to STOP, wait for quiescence, drain) satisfies `check`
+    /// on (accepted, drained), and nothing is pushed after the drain.
+    fn race_with_shutdown_now(
+        submit: fn(&Lifecycle, &Mutex<Vec<i32>>) -> bool,
+        check: fn(bool, Vec<i32>),
+    ) {
         let mut b = loom::model::Builder::new();
         b.preemption_bound = Some(3);
-        b.check(|| {
+        b.check(move || {
             let life = Arc::new(Lifecycle::new());
             let queue = Arc::new(Mutex::new(Vec::new()));
             let submitter = {
                 let (life, queue) = (life.clone(), queue.clone());
-                loom::thread::spawn(move || {
-                    if life.begin_submit(State::Running).is_ok() {
-                        queue.lock().unwrap().push(7);
-                        life.end_submit();
-                        true
-                    } else {
-                        false
-                    }
-                })
+                loom::thread::spawn(move || submit(&life, &queue))
             };
             life.advance(State::Stop);
             while !life.quiescent() {
                 loom::thread::yield_now();
             }
             let drained: Vec<i32> = std::mem::take(&mut *queue.lock().unwrap());
-            let accepted = submitter.join().unwrap();
-            assert_eq!(accepted, drained == vec![7]);
-            assert!(queue.lock().unwrap().is_empty());
+            check(submitter.join().unwrap(), drained);
+            assert!(queue.lock().unwrap().is_empty(), "a push after the drain");
         });
+    }
+
+    /// A submission racing `shutdown_now` is either rejected, or accepted and then
+    /// seen by the drain: never lost, never both.
+    #[test]
+    fn loom_submit_vs_shutdown_now() {
+        race_with_shutdown_now(
+            |life, queue| {
+                if life.begin_submit(State::Running).is_err() {
+                    return false;
+                }
+                queue.lock().unwrap().push(7);
+                life.end_submit();
+                true
+            },
+            |accepted, drained| assert_eq!(accepted, drained == vec![7]),
+        );
     }
 
     /// A batch racing `shutdown_now` is refused whole, or accepted whole and
@@ -256,36 +268,20 @@ mod loom_tests {
     /// of the batch, not just the first.
     #[test]
     fn loom_batch_vs_shutdown_now() {
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = Some(3);
-        b.check(|| {
-            let life = Arc::new(Lifecycle::new());
-            let queue = Arc::new(Mutex::new(Vec::new()));
-            let submitter = {
-                let (life, queue) = (life.clone(), queue.clone());
-                loom::thread::spawn(move || {
-                    if life.begin_submit_n(2, State::Running).is_ok() {
-                        queue.lock().unwrap().push(1);
-                        queue.lock().unwrap().push(2);
-                        life.end_submit_n(2);
-                        true
-                    } else {
-                        false
-                    }
-                })
-            };
-            life.advance(State::Stop);
-            while !life.quiescent() {
-                loom::thread::yield_now();
-            }
-            let drained: Vec<i32> = std::mem::take(&mut *queue.lock().unwrap());
-            let accepted = submitter.join().unwrap();
-            if accepted {
-                assert_eq!(drained, [1, 2]);
-            } else {
-                assert!(drained.is_empty());
-            }
-            assert!(queue.lock().unwrap().is_empty());
-        });
+        race_with_shutdown_now(
+            |life, queue| {
+                if life.begin_submit_n(2, State::Running).is_err() {
+                    return false;
+                }
+                queue.lock().unwrap().push(1);
+                queue.lock().unwrap().push(2);
+                life.end_submit_n(2);
+                true
+            },
+            |accepted, drained| {
+                let want: &[i32] = if accepted { &[1, 2] } else { &[] };
+                assert_eq!(drained, want);
+            },
+        );
     }
 }
