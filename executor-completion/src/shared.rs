@@ -91,7 +91,13 @@ impl<'a, T> Reservation<'a, T> {
     /// must not overflow the count.
     const UPFRONT_MAX: usize = 1 << 20;
 
+    /// Unbounded services only: giving places back also returns permits in a
+    /// bounded one, which takes no batch reservation (it submits one by one).
     pub(crate) fn new(shared: &'a Shared<T>, lower_bound: usize) -> Self {
+        debug_assert!(
+            shared.cap().is_none(),
+            "a bounded service submits one by one"
+        );
         let upfront = lower_bound.min(Self::UPFRONT_MAX);
         shared.reserve(upfront);
         Reservation {
