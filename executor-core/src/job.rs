@@ -14,6 +14,7 @@
 
 #![allow(unsafe_code)]
 
+use crate::batch::Batch;
 use std::any::TypeId;
 use std::fmt;
 use std::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
@@ -65,6 +66,9 @@ pub(crate) enum JobKind {
     Task,
     /// Fork-join work owned by a waiting caller (see [`JobRef`]).
     Internal,
+    /// The ticket of an outside batch (see `crate::batch`): claimed by the
+    /// worker that takes it, never run, never handed to the user.
+    Ticket,
 }
 
 /// A job's data word: a pointer to the work (a boxed closure, a task's `Arc`,
@@ -205,6 +209,30 @@ impl<R: Runnable> TaskVTable<R> {
     }
 }
 
+/// The vtable of batch tickets: the word holds an `Arc<Batch>`.
+struct TicketVTable;
+
+impl TicketVTable {
+    const VTABLE: &'static JobVTable = &JobVTable {
+        execute: Self::execute,
+        abandon: Self::abandon,
+        kind: JobKind::Ticket,
+    };
+
+    unsafe fn execute(word: Word) {
+        // SAFETY: the word holds the pointer of `Arc::<Batch>::into_raw` in
+        // `Job::ticket`, consumed once (the Job contract).
+        drop(unsafe { Arc::from_raw(word.assume_init() as *const Batch) });
+        unreachable!("a batch ticket is claimed by the worker that takes it, never run");
+    }
+
+    unsafe fn abandon(word: Word) {
+        // SAFETY: as in `execute`. The batch's jobs stay listed in the registry,
+        // where the drain that dropped this ticket takes them.
+        drop(unsafe { Arc::from_raw(word.assume_init() as *const Batch) });
+    }
+}
+
 /// A unit of work queued on a pool: a closure or a [`Runnable`] task. Two words:
 /// the work (or a pointer to it) and a static table saying how to run or drop it.
 ///
@@ -257,6 +285,27 @@ impl Job {
         Job {
             word: Word::new(job.ptr.as_ptr()),
             vtable: job.vtable,
+        }
+    }
+
+    /// The ticket of an outside batch (see `crate::batch`).
+    pub(crate) fn ticket(batch: Arc<Batch>) -> Job {
+        Job {
+            word: Word::new(Arc::into_raw(batch) as *const ()),
+            vtable: TicketVTable::VTABLE,
+        }
+    }
+
+    /// The batch of a ticket, or the job itself if it is not one.
+    #[inline]
+    pub(crate) fn into_ticket(self) -> Result<Arc<Batch>, Job> {
+        if matches!(self.vtable.kind, JobKind::Ticket) {
+            let this = ManuallyDrop::new(self);
+            // SAFETY: a ticket's word holds the pointer of `Arc::<Batch>::into_raw`
+            // (`Job::ticket`); `ManuallyDrop` keeps Drop from releasing it too.
+            Ok(unsafe { Arc::from_raw(this.word.assume_init() as *const Batch) })
+        } else {
+            Err(self)
         }
     }
 
@@ -313,6 +362,7 @@ impl fmt::Debug for Job {
             JobKind::Closure(_) => "closure",
             JobKind::Task => "task",
             JobKind::Internal => "internal",
+            JobKind::Ticket => "batch ticket",
         };
         f.debug_struct("Job").field("kind", &kind).finish()
     }

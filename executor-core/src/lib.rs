@@ -31,6 +31,7 @@
 //! |---|---|
 //! | `lifecycle` | the state word and the submission/shutdown handshake |
 //! | `registry` | the shared queues, the shutdown protocol, termination |
+//! | `batch` | a long outside batch queued as one ticket, claimed by a worker |
 //! | `worker` | a worker's loop: finding work, stealing, helping while waiting |
 //! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
 //! | `job` | the unit of work and the [`Runnable`] seam |
@@ -54,6 +55,7 @@
 //! assert_eq!(squares, [0, 1, 4, 9]);
 //! ```
 
+mod batch;
 mod broadcast;
 mod builder;
 mod error;

@@ -647,10 +647,13 @@ pub trait Executor: Send + Sync {
 
     /// Queues several jobs, in order, as one submission where the executor can:
     /// a [`ThreadPool`] called from outside its workers accepts or refuses the
-    /// whole batch with one lifecycle handshake, and looks at its sleepers once
-    /// per 64 jobs instead of once per job (about half the cost per job of
-    /// `execute_job` in a loop). On one of the pool's own workers the jobs go
-    /// to that worker's deque one by one. The default calls
+    /// whole batch with one lifecycle handshake. A batch of 64 jobs or more is
+    /// queued as one injector entry whatever its length (the worker that takes
+    /// it moves 64 jobs at a time onto its own deque, where its peers can steal
+    /// them); a shorter one is pushed job by job, with one look at the sleepers
+    /// (about half the cost per job of `execute_job` in a loop). On one of the
+    /// pool's own workers the jobs go to that worker's deque one by one. No
+    /// order is promised among the jobs of a batch. The default calls
     /// [`execute_job`](Executor::execute_job) for each job and stops at the
     /// first refusal.
     ///

@@ -10,9 +10,11 @@
 //!   handshake of [`crate::lifecycle`]. A batch (`Executor::execute_jobs`) is
 //!   one submission: one handshake around all its pushes, so it is accepted or
 //!   rejected whole. No user code runs inside it (the jobs are built before), so
-//!   `shutdown_now`'s wait for quiescence stays bounded. The sleepers are
-//!   checked at the batch's first job and every [`BATCH_NOTIFY_EVERY`] jobs
-//!   after, so workers start on a long batch before it is all queued.
+//!   `shutdown_now`'s wait for quiescence stays bounded. A batch of
+//!   [`TICKET_MIN`] jobs or more is listed and queued as one ticket that workers
+//!   claim chunk by chunk (`crate::batch`, which also says how the drains find
+//!   its jobs); a shorter one is pushed job by job, the sleepers checked at its
+//!   first job and every [`BATCH_NOTIFY_EVERY`] jobs after.
 //! * From one of the pool's own workers: that worker's deque (see
 //!   `WorkerThread::push_local`): check RUNNING, push, `fence(SeqCst)`, re-check.
 //!   If the re-check sees STOP, the worker pops the job back (its deque is LIFO and
@@ -70,6 +72,7 @@
 //! stale key never removes a later registration that reuses its slot. No user code
 //! (a hook, or the drop of a removed one) runs while a shard lock is held.
 
+use crate::batch::{Batch, Claim, TICKET_MIN};
 use crate::error::{RejectReason, Rejected};
 use crate::job::Job;
 use crate::lifecycle::{Lifecycle, State};
@@ -81,7 +84,7 @@ use crossbeam_deque::{Injector, Steal, Stealer};
 use crossbeam_utils::CachePadded;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -224,6 +227,10 @@ pub(crate) struct Registry {
     /// Serialises the two drains: `shutdown_now`'s (jobs go to its caller) and
     /// termination's (late leftovers are dropped).
     drain_lock: Mutex<()>,
+    /// Outside batches queued as tickets and not claimed yet (`crate::batch`).
+    batches: Mutex<Vec<Arc<Batch>>>,
+    /// The jobs in `batches`: checked first by `work_visible`.
+    batched: AtomicUsize,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -302,6 +309,8 @@ impl Registry {
             rejected: AtomicU64::new(0),
             stopped_by_call: AtomicBool::new(false),
             drain_lock: Mutex::new(()),
+            batches: Mutex::new(Vec::new()),
+            batched: AtomicUsize::new(0),
             threads: Mutex::new(Vec::with_capacity(n)),
         }
     }
@@ -349,6 +358,17 @@ impl Registry {
             self.rejected.fetch_add(n - 1, Ordering::Relaxed);
             return Err(self.reject(jobs, state));
         }
+        if jobs.len() >= TICKET_MIN {
+            // Listed before the ticket is visible, and inside the handshake (see
+            // `crate::batch`).
+            self.batched.fetch_add(jobs.len(), Ordering::SeqCst);
+            let batch = Batch::new(jobs);
+            crate::sync_lock(&self.batches).push(batch.clone());
+            self.injector.push(Job::ticket(batch));
+            self.lifecycle.end_submit_n(n);
+            self.sleep.notify_injected(|| self.injector.len());
+            return Ok(());
+        }
         for (i, job) in jobs.into_iter().enumerate() {
             self.injector.push(job);
             if i % BATCH_NOTIFY_EVERY == 0 {
@@ -383,9 +403,27 @@ impl Registry {
         Rejected::new(task, reason)
     }
 
-    /// True if any queue holds a job (a snapshot).
+    /// A worker moved `claim.moved` jobs of `batch` onto its deque: the ticket
+    /// goes back to the injector if jobs are left, else the batch is unlisted.
+    pub(crate) fn claimed(&self, batch: Arc<Batch>, claim: Claim) {
+        if claim.left > 0 {
+            self.injector.push(Job::ticket(batch));
+        } else {
+            let mut list = crate::sync_lock(&self.batches);
+            if let Some(i) = list.iter().position(|b| Arc::ptr_eq(b, &batch)) {
+                list.swap_remove(i);
+            }
+        }
+        // After the pushes: a reader that sees the smaller count sees the jobs on
+        // the deque (see `work_visible`).
+        self.batched.fetch_sub(claim.moved, Ordering::SeqCst);
+    }
+
+    /// True if any queue holds a job (a snapshot). Unclaimed batches are
+    /// checked first: a claim pushes its jobs before it lowers the count.
     pub(crate) fn work_visible(&self) -> bool {
-        !self.injector.is_empty()
+        self.batched.load(Ordering::SeqCst) > 0
+            || !self.injector.is_empty()
             || self.stealers.iter().any(|s| !s.is_empty())
             || self.broadcasts.iter().any(|b| !b.is_empty())
     }
@@ -432,26 +470,41 @@ impl Registry {
         drained
     }
 
-    /// Takes every queued job, oldest first per queue.
+    /// Takes every queued job, oldest first per queue. A batch ticket is
+    /// replaced by its batch's jobs; the batches whose tickets a worker holds are
+    /// taken before the deques, so a claim in progress is waited for and its jobs
+    /// are found on the deque (see `crate::batch`).
     fn drain_queues(&self) -> Vec<Job> {
-        fn drain(steal: impl Fn() -> Steal<Job>, out: &mut Vec<Job>) {
-            loop {
-                match steal() {
-                    Steal::Success(job) => out.push(job),
-                    Steal::Empty => return,
-                    Steal::Retry => continue,
-                }
+        let drain = |steal: &dyn Fn() -> Steal<Job>, out: &mut Vec<Job>| loop {
+            match steal() {
+                Steal::Success(job) => match job.into_ticket() {
+                    Ok(batch) => out.extend(self.take_batch(&batch)),
+                    Err(job) => out.push(job),
+                },
+                Steal::Empty => return,
+                Steal::Retry => continue,
             }
-        }
+        };
         let mut out = Vec::new();
-        drain(|| self.injector.steal(), &mut out);
+        drain(&|| self.injector.steal(), &mut out);
+        let listed = std::mem::take(&mut *crate::sync_lock(&self.batches));
+        for batch in &listed {
+            out.extend(self.take_batch(batch));
+        }
         for stealer in self.stealers.iter() {
-            drain(|| stealer.steal(), &mut out);
+            drain(&|| stealer.steal(), &mut out);
         }
         for queue in self.broadcasts.iter() {
-            drain(|| queue.steal(), &mut out);
+            drain(&|| queue.steal(), &mut out);
         }
         out
+    }
+
+    /// A drain takes the jobs of `batch`.
+    fn take_batch(&self, batch: &Batch) -> std::collections::VecDeque<Job> {
+        let jobs = batch.take_all();
+        self.batched.fetch_sub(jobs.len(), Ordering::SeqCst);
+        jobs
     }
 
     /// Reports a panic to the pool's handler (default: a `tracing` error event). A
@@ -651,7 +704,9 @@ impl Registry {
             threads: self.num_threads(),
             submitted: self.lifecycle.accepted(),
             rejected: self.rejected.load(Ordering::Relaxed),
-            queued: self.injector.len()
+            // A listed batch's ticket (in the injector) stands for its jobs.
+            queued: (self.injector.len() + self.batched.load(Ordering::Relaxed))
+                .saturating_sub(crate::sync_lock(&self.batches).len())
                 + self.stealers.iter().map(Stealer::len).sum::<usize>()
                 + self.broadcasts.iter().map(Injector::len).sum::<usize>(),
             ..Stats::default()

@@ -20,6 +20,7 @@
 //! it (set when the thread starts, cleared before the frame ends) is how
 //! submissions from a job find the local deque.
 
+use crate::batch::Batch;
 use crate::error::Rejected;
 use crate::job::Job;
 use crate::lifecycle::State;
@@ -281,6 +282,10 @@ impl WorkerThread {
     /// Runs one job, catching its panic (the worker survives it).
     #[inline]
     pub(crate) fn run_job(&self, job: Job) {
+        let job = match job.into_ticket() {
+            Ok(batch) => return self.claim(batch),
+            Err(job) => job,
+        };
         let result = catch_unwind(AssertUnwindSafe(|| job.run()));
         let counters = &self.registry.counters[self.index];
         counters.bump_executed();
@@ -288,6 +293,23 @@ impl WorkerThread {
             counters.bump_panicked();
             self.registry
                 .handle_panic(payload, Some(self.index), PanicOrigin::Job);
+        }
+    }
+
+    /// Claims the next chunk of an outside batch whose ticket this worker took:
+    /// the jobs go onto this deque (in reverse, so they pop in submission
+    /// order) and the ticket goes back to the injector if jobs are left, unless
+    /// the pool is stopping (then `shutdown_now`'s drain takes them from the
+    /// batch). See `crate::batch`.
+    fn claim(&self, batch: Arc<Batch>) {
+        let reg = &*self.registry;
+        let claim = batch.claim(
+            || reg.lifecycle.state() >= State::Stop,
+            |job| self.deque.push(job),
+        );
+        if claim.moved > 0 {
+            reg.claimed(batch, claim);
+            reg.sleep.notify_one_fenced();
         }
     }
 

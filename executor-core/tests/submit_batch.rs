@@ -151,16 +151,22 @@ fn the_default_stops_at_the_first_refusal_and_returns_the_rest() {
 
 /// Outside batches race `shutdown_now`: every job ran exactly once, or came
 /// back (refused with its batch, or handed back by `shutdown_now`), never both,
-/// never lost; a refused batch is refused whole.
+/// never lost; a refused batch is refused whole. Batches of 50 are pushed job by
+/// job; batches of 100 are queued as one ticket that a worker claims.
 #[test]
 fn batches_racing_shutdown_now_are_run_or_handed_back() {
+    for per_batch in [50, 100] {
+        race_batches_with_shutdown_now(per_batch);
+    }
+}
+
+fn race_batches_with_shutdown_now(per_batch: usize) {
     const SUBMITTERS: usize = 2;
     const BATCHES: usize = 200;
-    const PER_BATCH: usize = 50;
-    within(LONG * 6, || {
+    within(LONG * 6, move || {
         for _ in 0..5 {
             let pool = ThreadPool::new(2).unwrap();
-            let total = SUBMITTERS * BATCHES * PER_BATCH;
+            let total = SUBMITTERS * BATCHES * per_batch;
             let (log, drops) = (RunLog::new(total), DropCounter::new(total));
             let refused = Arc::new(AtomicUsize::new(0));
             let start = Arc::new(Barrier::new(SUBMITTERS + 1));
@@ -176,11 +182,11 @@ fn batches_racing_shutdown_now_are_run_or_handed_back() {
                     std::thread::spawn(move || {
                         start.wait();
                         for b in 0..BATCHES {
-                            let first = (t * BATCHES + b) * PER_BATCH;
-                            if let Err(e) = pool.execute_jobs(jobs(first, PER_BATCH, &log, &drops))
+                            let first = (t * BATCHES + b) * per_batch;
+                            if let Err(e) = pool.execute_jobs(jobs(first, per_batch, &log, &drops))
                             {
                                 let back = e.into_inner();
-                                assert_eq!(back.len(), PER_BATCH, "refused whole");
+                                assert_eq!(back.len(), per_batch, "refused whole");
                                 refused.fetch_add(back.len(), Ordering::SeqCst);
                             }
                         }
@@ -198,13 +204,88 @@ fn batches_racing_shutdown_now_are_run_or_handed_back() {
             assert!(ran.iter().all(|&n| n <= 1), "a job ran twice");
             let ran: usize = ran.iter().map(|&n| n as usize).sum();
             let back = handed_back.len();
-            drop(handed_back);
+            // Handed back are the batches' own jobs (never a ticket): run by
+            // hand, each marks its id for the first time.
+            for job in handed_back {
+                job.run();
+            }
+            assert!(
+                log.counts().iter().all(|&n| n <= 1),
+                "a handed-back job had run"
+            );
             assert_eq!(
                 ran + back + refused.load(Ordering::SeqCst),
                 total,
-                "every job ran, was handed back or was refused"
+                "every job ran, was handed back or was refused (per_batch {per_batch})"
             );
             assert_eq!(drops.live(), 0, "closures leaked");
         }
+    });
+}
+
+/// Jobs `first..first + n` that append their id to `order`.
+fn ordered(first: usize, n: usize, order: &Arc<Mutex<Vec<usize>>>) -> Vec<Job> {
+    (first..first + n)
+        .map(|id| {
+            let order = order.clone();
+            Job::new(move || order.lock().unwrap().push(id))
+        })
+        .collect()
+}
+
+/// Short batches (pushed job by job) and long ones (queued as a ticket; the
+/// worker that takes it moves a chunk onto its deque and puts the ticket back)
+/// all run once; a ticket is counted neither as a job nor as a run, and while
+/// queued it stands for its jobs in `stats().queued`. (No order is promised
+/// across or within submissions: a worker looks at the injector before its own
+/// deque now and then, for fairness, and may claim the next chunk early.)
+#[test]
+fn long_batches_run_once_and_are_counted_as_their_jobs() {
+    within(LONG, || {
+        let pool = ThreadPool::new(1).unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let gate = block_all_workers(&pool);
+        let mut first = 0;
+        for n in [500, 10, 100, 10, 300, 1, 64] {
+            pool.execute_jobs(ordered(first, n, &order)).unwrap();
+            first += n;
+        }
+        assert_eq!(pool.stats().queued, first, "a ticket stands for its jobs");
+        gate.open();
+        pool.close();
+        let mut ran = order.lock().unwrap().clone();
+        ran.sort_unstable();
+        assert_eq!(ran, (0..first).collect::<Vec<_>>(), "every job once");
+        let s = pool.stats();
+        // The gate's job is one more submission and one more run.
+        assert_eq!(
+            (s.submitted, s.completed),
+            (first as u64 + 1, first as u64 + 1)
+        );
+        assert_eq!(s.queued, 0);
+    });
+}
+
+/// `shutdown_now` hands back the jobs of a queued long batch, in place and in
+/// order, and never its ticket.
+#[test]
+fn shutdown_now_hands_back_a_queued_long_batch_in_order() {
+    within(LONG, || {
+        let pool = ThreadPool::new(1).unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let gate = block_all_workers(&pool);
+        pool.execute_jobs(ordered(0, 5, &order)).unwrap();
+        pool.execute_jobs(ordered(5, 200, &order)).unwrap();
+        pool.execute_jobs(ordered(205, 5, &order)).unwrap();
+        let back = pool.shutdown_now();
+        gate.open();
+        assert!(pool.await_termination(LONG));
+        assert!(order.lock().unwrap().is_empty(), "none ran");
+        assert_eq!(back.len(), 210);
+        for job in back {
+            job.run();
+        }
+        assert_eq!(*order.lock().unwrap(), (0..210).collect::<Vec<_>>());
+        assert_eq!(pool.stats().queued, 0);
     });
 }
