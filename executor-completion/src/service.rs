@@ -232,13 +232,14 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
 
     /// Submits several callables and returns their ids, in order; their results
     /// are delivered like those of [`submit`](CompletionService::submit). The
-    /// batch is handed to the executor as one submission
-    /// ([`ExecutorService::submit_all_with`]): on a [`ThreadPool`] called from
-    /// outside its workers it is accepted or refused whole, and it costs about
-    /// half as much per task as `submit` in a loop (one lifecycle handshake, one
-    /// timestamp and one registry append for the batch). Its tasks share one
-    /// [`submitted_at`](crate::Completed::submitted_at). Every task is built
-    /// before the first is queued.
+    /// batch is handed to the executor by
+    /// [`ExecutorService::submit_all_with`]: the first task at once, so it runs
+    /// while the others are built, then the others as one submission (on a
+    /// [`ThreadPool`] called from outside its workers, accepted or refused
+    /// whole). It costs about half as much per task as `submit` in a loop (two
+    /// lifecycle handshakes, one timestamp and one registry append for the
+    /// batch). Its tasks share one
+    /// [`submitted_at`](crate::Completed::submitted_at).
     ///
     /// A bounded service submits the tasks one at a time instead, each waiting
     /// for room like `submit`.
@@ -246,14 +247,16 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// # Errors
     ///
     /// [`BatchRejected`] with the ids of the tasks accepted before the executor
-    /// refused one (none from a `ThreadPool` called from outside) and the refused
-    /// callables, unrun, in order; the accepted ones are delivered as usual.
+    /// refused one (from a `ThreadPool` called from outside: none, or the first
+    /// alone when the pool shut down in between) and the refused callables,
+    /// unrun, in order; the accepted ones are delivered as usual.
     ///
     /// # Panics
     ///
-    /// If iterating `tasks` panics, the panic propagates and nothing was queued;
-    /// the tasks built before it are delivered as cancelled (each once, as
-    /// always), so `take` still ends.
+    /// If iterating `tasks` panics, the panic propagates. The first task, if it
+    /// was built, was queued and is delivered as usual; the others built before
+    /// the panic are delivered as cancelled (each once, as always), so `take`
+    /// still ends.
     ///
     /// # Examples
     ///

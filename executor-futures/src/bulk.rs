@@ -2,7 +2,7 @@
 //! Python's `concurrent.futures.wait(ALL_COMPLETED / FIRST_COMPLETED)`).
 //!
 //! * `invoke_all` submits everything as one batch (`submit_all`: on a pool
-//!   called from outside, one submission, accepted or refused whole), then
+//!   called from outside, the first task, then the rest as one submission), then
 //!   waits for the handles *in input order*
 //!   (on a pool worker each wait runs a not-yet-started task inline, so a 1-thread
 //!   pool can call it from a task). With a deadline, the tasks not done by then are

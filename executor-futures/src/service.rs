@@ -52,10 +52,28 @@ where
     T: Send + 'static,
     H: Hook<T>,
 {
-    let (mut cells, mut jobs) = (Vec::new(), Vec::new());
+    let mut tasks = tasks;
     let (lower, _) = tasks.size_hint();
-    cells.reserve(lower);
-    jobs.reserve(lower);
+    let mut cells = Vec::with_capacity(lower);
+    // The first task is queued on its own, before the rest are built: the pool
+    // starts it while they are, so the batch's first result does not wait for
+    // the whole batch to be allocated.
+    if let Some((work, hook)) = tasks.next() {
+        match queue(exec, (work, ()), hook) {
+            Ok(cell) => {
+                let id = TaskCore::id(&*cell);
+                cells.push((cell, id));
+            }
+            Err(rejected) => {
+                let reason = rejected.reason();
+                let refused = std::iter::once(rejected.into_inner())
+                    .chain(tasks.map(|(work, _)| work))
+                    .collect();
+                return Err(BatchRejected::new(cells, Rejected::new(refused, reason)));
+            }
+        }
+    }
+    let mut jobs = Vec::with_capacity(lower.saturating_sub(1));
     for (work, hook) in tasks {
         let cell = TaskCell::new(work, (), hook);
         // Read while the new cell is in cache: the handles carry it.
@@ -184,24 +202,29 @@ pub trait ExecutorService: Executor {
 
     /// Submits several callables as one batch and returns their handles, in
     /// order: Python's `[pool.submit(f) for f in fs]` for the price of fewer
-    /// synchronisations. On a [`ThreadPool`](executor_core::ThreadPool), from
-    /// outside its workers, the batch is one submission (see
-    /// [`Executor::execute_jobs`]): accepted or refused whole, with one lifecycle
-    /// handshake, and workers start on its first jobs while the rest are queued.
-    /// Each task is otherwise exactly a [`submit`](ExecutorService::submit)ted
-    /// one. Every task is allocated before the first is queued, so the batch is
+    /// synchronisations. The first task is submitted on its own as soon as it
+    /// is built, so the pool starts it while the others are built: the batch's
+    /// first result does not wait for the whole batch. The others are then
+    /// queued as one submission (see [`Executor::execute_jobs`]): on a
+    /// [`ThreadPool`](executor_core::ThreadPool) called from outside its
+    /// workers, accepted or refused whole with one lifecycle handshake, at a
+    /// cost that does not grow with their number. Each task is otherwise
+    /// exactly a [`submit`](ExecutorService::submit)ted one. The tasks after the
+    /// first are all allocated before any of them is queued, so the batch is
     /// held in memory at once.
     ///
     /// # Errors
     ///
     /// [`BatchRejected`] with the handles of the tasks accepted before the
-    /// executor refused one (none from a `ThreadPool` called from outside) and
-    /// the refused callables, unrun, in order.
+    /// executor refused one (from a `ThreadPool` called from outside: none, or
+    /// the first task alone when the pool shut down between the two
+    /// submissions) and the refused callables, unrun, in order.
     ///
     /// # Panics
     ///
-    /// If iterating `tasks` panics, the panic propagates and nothing was
-    /// queued (the callables taken so far are dropped unrun).
+    /// If iterating `tasks` panics, the panic propagates. The first task, if it
+    /// was built, was queued and runs; the callables taken after it are dropped
+    /// unrun.
     ///
     /// # Examples
     ///
@@ -243,9 +266,10 @@ pub trait ExecutorService: Executor {
     ///
     /// # Panics
     ///
-    /// If iterating `tasks` panics, the panic propagates and nothing was
-    /// queued; the tasks built before it end cancelled, so their hooks run (with
-    /// a cancelled handle), exactly once as always.
+    /// If iterating `tasks` panics, the panic propagates. The first task, if it
+    /// was built, was queued and runs; the others built before the panic end
+    /// cancelled, so their hooks run (with a cancelled handle), exactly once as
+    /// always.
     ///
     /// # Examples
     ///
@@ -403,9 +427,10 @@ pub trait ExecutorService: Executor {
     /// # Errors
     ///
     /// If the executor refuses a task: the tasks already accepted are cancelled
-    /// (none, from a `ThreadPool` called from outside: it refuses the batch
-    /// whole), and [`Rejected`] holds the refused callable followed by those not
-    /// yet submitted, in input order.
+    /// (from a `ThreadPool` called from outside: none, or the first task, which
+    /// is submitted on its own and may already have run), and [`Rejected`]
+    /// holds the refused callable followed by those not yet submitted, in input
+    /// order.
     ///
     /// # Examples
     ///
