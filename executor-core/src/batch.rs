@@ -52,7 +52,9 @@
 //!   executed job, and the batch's jobs were counted as submitted when it was
 //!   accepted.
 //!
-//! A loom model of the claim racing `shutdown_now` is at the bottom of this file.
+//! A loom model of the claim racing `shutdown_now` is at the bottom of this
+//! file: the protocol restated over loom's primitives (the registry itself uses
+//! `std`'s and crossbeam's queues, which the `sync` shim does not cover).
 
 use crate::job::Job;
 use std::collections::VecDeque;
