@@ -234,7 +234,7 @@ fn typed_tasks() {
         .into_iter()
         .map(|h| h.get().unwrap())
         .collect::<Vec<_>>();
-    println!("  submit_all (one submission, handles in order): {cubes:?}");
+    println!("  submit_all (a batch: the first task at once, the rest as one submission; handles in order): {cubes:?}");
     let any = pool.invoke_any(vec![
         Box::new(|| -> &str { panic!("first candidate fails") })
             as Box<dyn FnOnce() -> &'static str + Send>,

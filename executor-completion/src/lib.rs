@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`CompletionService::new`] | `new ExecutorCompletionService<>(executor)` | — |
 //! | [`CompletionService::submit`], [`spawn`](CompletionService::spawn) | `submit(Callable)` | `executor.submit(fn)` |
-//! | [`CompletionService::submit_all`] (one submission for the lot: about half the cost per task) | a loop of `submit` | `[executor.submit(fn) for fn in fns]` |
+//! | [`CompletionService::submit_all`] (the first task at once, the rest as one submission: about half the cost per task) | a loop of `submit` | `[executor.submit(fn) for fn in fns]` |
 //! | [`CompletionService::take`] | `take()` (but `None` when nothing is outstanding) | `next(as_completed(fs))` |
 //! | [`CompletionService::poll`], [`poll_timeout`](CompletionService::poll_timeout) | `poll()`, `poll(timeout, unit)` | — |
 //! | `for done in &service`, [`CompletionService::stream`] | — | `for f in as_completed(fs)` |
