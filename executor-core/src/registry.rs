@@ -366,17 +366,17 @@ impl Registry {
             crate::sync_lock(&self.batches).push(batch.clone());
             self.injector.push(Job::ticket(batch));
             self.lifecycle.end_submit_n(n);
-            self.sleep.notify_injected(|| self.injector.len());
+            self.sleep.notify_injected(|| self.backlog());
             return Ok(());
         }
         for (i, job) in jobs.into_iter().enumerate() {
             self.injector.push(job);
             if i % BATCH_NOTIFY_EVERY == 0 {
-                self.sleep.notify_injected(|| self.injector.len());
+                self.sleep.notify_injected(|| self.backlog());
             }
         }
         self.lifecycle.end_submit_n(n);
-        self.sleep.notify_injected(|| self.injector.len());
+        self.sleep.notify_injected(|| self.backlog());
         Ok(())
     }
 
@@ -387,7 +387,7 @@ impl Registry {
         }
         self.injector.push(task.into_job());
         self.lifecycle.end_submit();
-        self.sleep.notify_injected(|| self.injector.len());
+        self.sleep.notify_injected(|| self.backlog());
         Ok(())
     }
 
@@ -417,6 +417,14 @@ impl Registry {
         // After the pushes: a reader that sees the smaller count sees the jobs on
         // the deque (see `work_visible`).
         self.batched.fetch_sub(claim.moved, Ordering::SeqCst);
+    }
+
+    /// Outside jobs waiting for a worker, for the sleepers' backlog rule: the
+    /// injector's length plus the jobs of unclaimed batches (a ticket stands
+    /// for up to thousands of jobs; counted as one, a long batch would never
+    /// wake a second worker while the first woken one waits for a CPU).
+    fn backlog(&self) -> usize {
+        self.injector.len() + self.batched.load(Ordering::Relaxed)
     }
 
     /// True if any queue holds a job (a snapshot). Unclaimed batches are

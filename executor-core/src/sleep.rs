@@ -51,7 +51,7 @@
 //! 2 CPUs: in about a third of the rounds of 10,000 outside submissions no job
 //! started until the submitting thread blocked. So an outside submission also
 //! wakes a sleeper when the injector holds [`BACKLOG_PER_SEARCHER`] jobs or more
-//! per searching worker: searchers that keep up never let it grow that long,
+//! per searching worker (a long batch queued as one ticket counts its jobs): searchers that keep up never let it grow that long,
 //! and each woken worker (it counts as searching) raises the bar, so a lasting
 //! backlog ramps the pool up one worker per threshold, not one per job.
 //!
@@ -228,8 +228,9 @@ impl Sleep {
     }
 
     /// [`Sleep::notify_one`] for an outside submission, which also wakes a
-    /// sleeper when the searchers are falling behind: `backlog()` (the
-    /// injector's length, read only when a worker searches *and* one sleeps) is
+    /// sleeper when the searchers are falling behind: `backlog()` (the outside
+    /// jobs waiting, a batch ticket counted as its jobs; read only when a worker
+    /// searches *and* one sleeps) is
     /// at least [`BACKLOG_PER_SEARCHER`] per searcher. See "A searcher that does
     /// not run" in the module docs.
     #[inline]
