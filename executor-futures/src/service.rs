@@ -44,7 +44,7 @@ where
 #[allow(clippy::type_complexity)]
 fn queue_all<E, W, T, H>(
     exec: &E,
-    tasks: impl Iterator<Item = (W, H)>,
+    mut tasks: impl Iterator<Item = (W, H)>,
 ) -> Result<Vec<(Arc<TaskCell<W, T, H>>, TaskId)>, BatchRejected<(Arc<TaskCell<W, T, H>>, TaskId), W>>
 where
     E: Executor + ?Sized,
@@ -52,7 +52,6 @@ where
     T: Send + 'static,
     H: Hook<T>,
 {
-    let mut tasks = tasks;
     let (lower, _) = tasks.size_hint();
     let mut cells = Vec::with_capacity(lower);
     // The first task is queued on its own, before the rest are built: the pool
