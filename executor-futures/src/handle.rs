@@ -513,6 +513,57 @@ impl TaskRef {
         self.core.clone().cancel()
     }
 
+    /// Runs the task on the calling thread, now, if it has not started: Java's
+    /// `FutureTask.run()` for a task that is still queued. Returns true if this
+    /// call ran it (to the end: value, panic or a cancel seen while it ran);
+    /// false if it had already started, finished or been cancelled, or if it is
+    /// an async task (a future is only ever polled by its executor).
+    ///
+    /// The claim is the same one a worker makes (`Pending → Running`), so the
+    /// task still runs exactly once: its queued job becomes a tombstone that
+    /// does nothing when a worker reaches it (or when `shutdown_now` hands it
+    /// back and you run it). The body runs as the current task
+    /// ([`current_task`](crate::current_task), [`is_interrupted`](crate::is_interrupted)
+    /// work as on a worker), a panic is caught into the task's result as usual,
+    /// and the completion hook, if any, runs on this thread.
+    ///
+    /// It runs on *this* thread's stack, without the pool's thread name, start
+    /// hooks or thread-locals: call it only for tasks that do not depend on
+    /// them, and never for a task that waits for something this thread would do
+    /// after the call (it would wait forever).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let blocker = pool.submit(move || rx.recv().unwrap()).unwrap(); // holds the only worker
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let counter = runs.clone();
+    /// let queued = pool
+    ///     .submit(move || {
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///         std::thread::current().id()
+    ///     })
+    ///     .unwrap();
+    ///
+    /// assert!(queued.task_ref().try_run()); // runs here, at once
+    /// assert!(!queued.task_ref().try_run()); // never twice
+    /// assert_eq!(queued.get().unwrap(), std::thread::current().id());
+    ///
+    /// tx.send(()).unwrap();
+    /// blocker.get().unwrap();
+    /// pool.close(); // the worker reaches the queued job: a tombstone
+    /// assert_eq!(runs.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn try_run(&self) -> bool {
+        self.core.clone().run_inline()
+    }
+
     /// Blocks until the task is done; see [`TaskHandle::wait`].
     ///
     /// # Errors

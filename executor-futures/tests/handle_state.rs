@@ -491,3 +491,68 @@ fn get_on_own_handle_is_would_deadlock() {
         assert_eq!(r.state(), TaskState::Completed);
     });
 }
+
+/// `TaskRef::try_run`: only a task that has not started is claimed, once; it
+/// runs here as the current task, a panic lands in its result, and the pool's
+/// queued job is left a tombstone.
+#[test]
+fn try_run_claims_only_an_unstarted_callable_and_only_once() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        let gate = Gate::new();
+        let g = gate.clone();
+        let blocker = pool.submit(move || g.wait()).unwrap();
+        until(
+            || blocker.state() == TaskState::Running,
+            "the worker to be held",
+        );
+        // A running task is not claimed (and a task cannot claim itself).
+        assert!(!blocker.task_ref().try_run());
+
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        let here = pool
+            .submit(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+                let me = executor_futures::current_task().expect("runs as the current task");
+                assert!(!me.try_run(), "a running task is never claimed again");
+                me.id()
+            })
+            .unwrap();
+        assert_eq!(here.state(), TaskState::Pending);
+        assert!(here.task_ref().try_run());
+        assert!(!here.task_ref().try_run());
+        let id = here.id();
+        assert_eq!(here.get().unwrap(), id);
+
+        let boom = pool.submit(|| -> u8 { panic!("boom here") }).unwrap();
+        assert!(
+            boom.task_ref().try_run(),
+            "a panic is the task's, not the caller's"
+        );
+        assert!(boom.get().unwrap_err().is_panic());
+
+        let drops = DropCounter::new(1);
+        let token = drops.token(0);
+        let cancelled = pool.submit(move || drop(token)).unwrap();
+        assert!(cancelled.cancel());
+        assert!(!cancelled.task_ref().try_run());
+        drops.assert_all_dropped_once(1);
+
+        let future = pool.spawn(async { 5 }).unwrap();
+        assert!(
+            !future.task_ref().try_run(),
+            "a future is only polled by its executor"
+        );
+
+        gate.open();
+        assert_eq!(future.get().unwrap(), 5);
+        blocker.get().unwrap();
+        pool.close();
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the worker found a tombstone"
+        );
+    });
+}
