@@ -4,9 +4,12 @@
 //! fire-and-forget work from outside and from inside the pool, shows how panics
 //! are survived and reported, shuts pools down the three ways (`shutdown`,
 //! `shutdown_now`, drop), then submits typed tasks (get, timeout, cancel, panic,
-//! `.await`, submit_all, invoke_all / invoke_any) and runs fork-join code (join, scope,
-//! broadcast), printing what happens at each step.
+//! `.await`, submit_all, invoke_all / invoke_any), runs fork-join code (join, scope,
+//! broadcast) and takes results in completion order (`CompletionService`: take,
+//! poll_timeout, the iterator, a helping consumer), printing what happens at each
+//! step.
 
+use executor_completion::CompletionService;
 use executor_core::{is_interrupted, join, ThreadPool};
 use executor_futures::ExecutorService;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -167,6 +170,7 @@ fn main() {
 
     typed_tasks();
     fork_join();
+    completion_order();
     println!("\ntour finished");
 }
 
@@ -274,4 +278,61 @@ fn fork_join() {
         .broadcast(|ctx| format!("worker {} of {}", ctx.index(), ctx.num_threads()))
         .unwrap();
     println!("  broadcast: {seen:?}");
+}
+
+/// executor-completion: results in the order the tasks finish.
+fn completion_order() {
+    println!("\n== 10. completion order: take, poll_timeout, the iterator, a helping consumer ==");
+    let pool = ThreadPool::new(3).unwrap();
+    let service = CompletionService::new(&pool);
+    for ms in [60u64, 10, 30] {
+        service
+            .submit(move || {
+                std::thread::sleep(Duration::from_millis(ms));
+                ms
+            })
+            .unwrap();
+    }
+    let mut order = Vec::new();
+    while let Some(done) = service.take() {
+        order.push(done.get().unwrap());
+    }
+    println!(
+        "  take() on 3 threads, in completion order (submitted 60, 10, 30 ms sleeps): {order:?}"
+    );
+    println!(
+        "  poll_timeout(5ms) with nothing outstanding: {:?}",
+        service
+            .poll_timeout(Duration::from_millis(5))
+            .map(|d| d.id())
+    );
+
+    // 10,000 short tasks on 2 workers: a helping consumer runs queued tasks
+    // itself while no result is ready, instead of being woken once per result.
+    let pool = ThreadPool::new(2).unwrap();
+    for helping in [false, true] {
+        let service = CompletionService::new(&pool).helping(helping);
+        let start = Instant::now();
+        service
+            .submit_all((0..10_000u64).map(|i| {
+                move || {
+                    let until = Instant::now() + Duration::from_micros(i % 20);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                    i
+                }
+            }))
+            .unwrap();
+        let (mut sum, mut here) = (0, 0);
+        for done in &service {
+            here += usize::from(done.worker().is_none());
+            sum += done.get().unwrap();
+        }
+        assert_eq!(sum, (0..10_000).sum::<u64>());
+        println!(
+            "  helping({helping}): 10,000 tasks of 0-19 µs in {:?}; {here} ran on the consumer",
+            start.elapsed()
+        );
+    }
 }

@@ -14,17 +14,22 @@
 use crate::completed::Completed;
 use crate::service::CompletionService;
 use crate::shared::{Block, Shared};
+use executor_core::PoolRef;
 use futures_core::Stream;
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-fn next_blocking<T>(shared: &Shared<T>, buf: &mut VecDeque<Completed<T>>) -> Option<Completed<T>> {
+fn next_blocking<T>(
+    shared: &Shared<T>,
+    help: Option<&PoolRef>,
+    buf: &mut VecDeque<Completed<T>>,
+) -> Option<Completed<T>> {
     if let Some(done) = buf.pop_front() {
         return Some(done);
     }
-    shared.recv(Block::Until(None), |q| std::mem::swap(q, buf))?;
+    shared.recv(Block::Until(None), help, |q| std::mem::swap(q, buf))?;
     buf.pop_front()
 }
 
@@ -46,13 +51,16 @@ fn next_blocking<T>(shared: &Shared<T>, buf: &mut VecDeque<Completed<T>>) -> Opt
 /// ```
 pub struct Iter<'a, T> {
     shared: &'a Shared<T>,
+    /// The service's helper (see `CompletionService::helping`).
+    help: Option<&'a PoolRef>,
     buf: VecDeque<Completed<T>>,
 }
 
 impl<'a, T> Iter<'a, T> {
-    pub(crate) fn new(shared: &'a Shared<T>) -> Iter<'a, T> {
+    pub(crate) fn new(shared: &'a Shared<T>, help: Option<&'a PoolRef>) -> Iter<'a, T> {
         Iter {
             shared,
+            help,
             buf: VecDeque::new(),
         }
     }
@@ -62,7 +70,7 @@ impl<T> Iterator for Iter<'_, T> {
     type Item = Completed<T>;
 
     fn next(&mut self) -> Option<Completed<T>> {
-        next_blocking(self.shared, &mut self.buf)
+        next_blocking(self.shared, self.help, &mut self.buf)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -116,7 +124,7 @@ impl<T, E> Iterator for IntoIter<T, E> {
     type Item = Completed<T>;
 
     fn next(&mut self) -> Option<Completed<T>> {
-        next_blocking(self.service.shared(), &mut self.buf)
+        next_blocking(self.service.shared(), self.service.helper(), &mut self.buf)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

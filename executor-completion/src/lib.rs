@@ -13,6 +13,7 @@
 //! | [`CompletionService::poll`], [`poll_timeout`](CompletionService::poll_timeout) | `poll()`, `poll(timeout, unit)` | — |
 //! | `for done in &service`, [`CompletionService::stream`] | — | `for f in as_completed(fs)` |
 //! | [`CompletionService::bounded`] | an ECS over a bounded queue + a `Semaphore` | — |
+//! | [`CompletionService::helping`] (the consumer runs queued tasks while no result is ready) | — (like `ForkJoinTask.join` helping, for the consumer) | — |
 //! | [`Completed`] | the done `Future` `take()` returns | the done `Future` |
 //! | [`as_completed`](fn@as_completed), [`as_completed_timeout`] | — | `as_completed(fs)`, `as_completed(fs, timeout)` |
 //! | [`wait_any`] | — | `wait(fs, return_when=FIRST_COMPLETED)` |

@@ -25,12 +25,13 @@
 //!   entry only keeps a finished task cell alive (its closure and its output
 //!   are gone already).
 //!
-//! Nothing is lost: an entry is removed only by a prune (the task is done: its
-//! hook runs or ran, and cancelling it would do nothing), by `cancel_all` or by
-//! the drop (which cancel what they remove). `cancel(id)` scans the entries
+//! Nothing is lost: an entry is removed only by a prune or by a helping
+//! consumer's look at the tail (the task is done: its hook runs or ran, and
+//! cancelling it would do nothing), by `cancel_all` or by the drop (which
+//! cancel what they remove). `cancel(id)` scans the entries
 //! (linear in the entries).
 
-use executor_futures::TaskRef;
+use executor_futures::{TaskRef, TaskState};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The smallest prune threshold: below it, a prune would cost more than the
@@ -128,6 +129,24 @@ impl Registry {
             .iter()
             .find(|t| t.id().as_u64() == id && !t.is_done())
             .cloned()
+    }
+
+    /// The newest entry, if it has not started; done entries at the tail are
+    /// removed on the way (which the module docs allow: they are done). For a
+    /// helping consumer (`shared.rs`, "Helping").
+    pub(crate) fn newest_pending(&self) -> Option<TaskRef> {
+        let mut e = self.lock();
+        let mut done = Vec::new();
+        let newest = loop {
+            match e.tasks.last() {
+                Some(task) if task.is_done() => done.extend(e.tasks.pop()),
+                Some(task) if task.state() == TaskState::Pending => break Some(task.clone()),
+                _ => break None,
+            }
+        };
+        drop(e);
+        drop(done);
+        newest
     }
 
     /// Removes every entry (some may be done), in submission order.

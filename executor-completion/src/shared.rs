@@ -24,6 +24,24 @@
 //! * `closed` is set by the service's drop: from then on a hook drops its result
 //!   instead of queuing it, so no result stays in an unreachable queue.
 //!
+//! ## Helping
+//!
+//! A helping service's untimed consumer outside the pool (`take`, the blocking
+//! iterators) does not park while the registry's newest entry is a task that
+//! has not started: it claims that task (`TaskRef::try_run`, the
+//! `Pending → Running` CAS a worker makes) and runs it, then looks at the
+//! queue again. Its own result arrives through the hook like any other, so
+//! the accounting above is unchanged, and the claim makes the pool's queued
+//! job a tombstone, so the task still runs once. It stops helping (and spins,
+//! then parks, as below) when the newest entry is running, when the claim
+//! loses to a worker, when the entry is an async task (never run inline), or
+//! when the pool is shut down.
+//!
+//! Why the newest: the workers take the oldest jobs first, so the newest is
+//! the one least likely to be claimed by a worker meanwhile, and done entries
+//! at the tail (the consumer's own, mostly) are popped on the way, so the
+//! scan is amortized O(1) per task.
+//!
 //! ## Exactly-once delivery
 //!
 //! `executor-futures` calls a task's completion hook exactly once, whatever the
@@ -36,7 +54,7 @@
 use crate::completed::{take_run_record, Completed};
 use crate::registry::Registry;
 use crate::waitlist::{spin_until, Notifier, WaitList, Wakeups};
-use executor_core::Waiter;
+use executor_core::{PoolRef, Waiter};
 use executor_futures::{TaskError, TaskHandle, TaskRef};
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -337,16 +355,21 @@ impl<T> Shared<T> {
 
     /// Waits per `block` until a result is ready, then lets `grab` remove one or
     /// more from the (non-empty) queue under the lock. `None` when nothing is
-    /// outstanding, or the wait ended first.
+    /// outstanding, or the wait ended first. With `help` (a helping service), an
+    /// untimed wait outside the pool runs this service's queued tasks first
+    /// (module docs, "Helping").
     pub(crate) fn recv<R>(
         &self,
         block: Block,
+        help: Option<&PoolRef>,
         mut grab: impl FnMut(&mut VecDeque<Completed<T>>) -> R,
     ) -> Option<R> {
         let mut key = None;
         // A thread outside the pool spins once before its first registration
         // (see `waitlist`); a worker helps instead (`wait_until`).
-        let mut may_spin = executor_core::current_thread_index().is_none();
+        let outside = executor_core::current_thread_index().is_none();
+        let mut may_spin = outside;
+        let mut help = help.filter(|_| outside && matches!(block, Block::Until(None)));
         loop {
             let mut st = self.lock();
             let stale = st.takers.arrive(key.take());
@@ -368,6 +391,14 @@ impl<T> Shared<T> {
                 || deadline.is_some_and(|d| Instant::now() >= d)
             {
                 return None;
+            }
+            if let Some(pool) = help {
+                drop(st);
+                drop(stale);
+                if !self.help_once(pool) {
+                    help = None;
+                }
+                continue;
             }
             if may_spin {
                 may_spin = false;
@@ -394,6 +425,18 @@ impl<T> Shared<T> {
                 },
                 deadline,
             );
+        }
+    }
+
+    /// Runs the newest of the service's tasks that has not started, on this
+    /// thread, unless `pool` is shut down. False if it ran none.
+    fn help_once(&self, pool: &PoolRef) -> bool {
+        if pool.is_shutdown() {
+            return false;
+        }
+        match self.registry.newest_pending() {
+            Some(task) => task.try_run(),
+            None => false,
         }
     }
 
