@@ -28,6 +28,8 @@
 //! | `executor_core` | `CompletionService::new(&pool)` + `submit` | `take` until `None` |
 //! | `executor_core_iter` | the same | `for done in &service` (the blocking iterator, which drains every ready result per wake-up) |
 //! | `executor_core_batch` | one `CompletionService::submit_all` of the `N` tasks (one submission: one handshake, one timestamp, one registry append) | `take` until `None` |
+//! | `executor_core_helping` | as `executor_core`, on a service with `helping(true)` | `take` until `None`; while no result is ready, the consumer runs the service's newest unstarted task itself instead of parking |
+//! | `executor_core_batch_helping` | as `executor_core_batch`, with `helping(true)` | the same |
 //! | `tokio` | `JoinSet::spawn_on` of an `async` block around the busy work (it runs on the runtime's workers) | `join_next` until `None`, in one `Runtime::block_on` |
 //! | `futures` | `ThreadPool::spawn_with_handle`, the handles pushed into a `FuturesUnordered` | `block_on(set.next())` until `None` |
 //! | `rayon_mpsc` | `ThreadPool::spawn` with a clone of an `mpsc::Sender` | `Receiver::recv`, `N` times |
@@ -216,12 +218,14 @@ pub trait CompletionOrder: Peer {
     fn consumers(&self) -> Vec<(&'static str, Consumer<'_>)>;
 }
 
-/// Submits every task of `work` to a fresh service over `pool`.
+/// Submits every task of `work` to a fresh service over `pool`, one `submit`
+/// per task.
 fn submit_all<'p>(
     pool: &'p executor_core::ThreadPool,
     work: &Work,
+    helping: bool,
 ) -> CompletionService<u64, &'p executor_core::ThreadPool> {
-    let service = CompletionService::new(pool);
+    let service = CompletionService::new(pool).helping(helping);
     for (i, &ns) in work.durations.iter().enumerate() {
         service
             .submit(move || {
@@ -237,7 +241,7 @@ impl CompletionOrder for Ours {
     fn consumers(&self) -> Vec<(&'static str, Consumer<'_>)> {
         let take: Consumer<'_> = Box::new(move |work| {
             let mut tally = Tally::start();
-            let service = submit_all(&self.0, work);
+            let service = submit_all(&self.0, work, false);
             while let Some(done) = service.take() {
                 tally.add(done.get().expect("task returns"));
             }
@@ -245,26 +249,36 @@ impl CompletionOrder for Ours {
         });
         let iter: Consumer<'_> = Box::new(move |work| {
             let mut tally = Tally::start();
-            let service = submit_all(&self.0, work);
+            let service = submit_all(&self.0, work, false);
             for done in &service {
                 tally.add(done.get().expect("task returns"));
             }
             tally.finish("executor_core_iter", work)
         });
-        let batch: Consumer<'_> = Box::new(move |work| {
-            let mut tally = Tally::start();
-            let service = CompletionService::new(&self.0);
-            let tasks = work.durations.iter().enumerate().map(|(i, &ns)| {
-                move || {
-                    spin(ns);
-                    i as u64
+        let batch = |name: &'static str, helping: bool| -> Consumer<'_> {
+            Box::new(move |work| {
+                let mut tally = Tally::start();
+                let service = CompletionService::new(&self.0).helping(helping);
+                let tasks = work.durations.iter().enumerate().map(|(i, &ns)| {
+                    move || {
+                        spin(ns);
+                        i as u64
+                    }
+                });
+                service.submit_all(tasks).expect("pool accepts");
+                while let Some(done) = service.take() {
+                    tally.add(done.get().expect("task returns"));
                 }
-            });
-            service.submit_all(tasks).expect("pool accepts");
+                tally.finish(name, work)
+            })
+        };
+        let helping: Consumer<'_> = Box::new(move |work| {
+            let mut tally = Tally::start();
+            let service = submit_all(&self.0, work, true);
             while let Some(done) = service.take() {
                 tally.add(done.get().expect("task returns"));
             }
-            tally.finish("executor_core_batch", work)
+            tally.finish("executor_core_helping", work)
         });
         let execute: Consumer<'_> = Box::new(move |work| {
             let start = Instant::now();
@@ -289,7 +303,12 @@ impl CompletionOrder for Ours {
         vec![
             ("executor_core", take),
             ("executor_core_iter", iter),
-            ("executor_core_batch", batch),
+            ("executor_core_batch", batch("executor_core_batch", false)),
+            ("executor_core_helping", helping),
+            (
+                "executor_core_batch_helping",
+                batch("executor_core_batch_helping", true),
+            ),
             ("executor_core_execute", execute),
         ]
     }
@@ -520,7 +539,7 @@ impl fmt::Display for Diagnosis {
 pub fn diagnose(pool: &executor_core::ThreadPool, work: &Work) -> Diagnosis {
     let threads = pool.num_threads();
     let start = Instant::now();
-    let service = submit_all(pool, work);
+    let service = submit_all(pool, work, false);
     let submit = start.elapsed();
     let mut first = None;
     let mut results = Vec::with_capacity(work.len());

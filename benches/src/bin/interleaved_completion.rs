@@ -1,7 +1,8 @@
 //! The `completion` bench's workload, interleaved (issue 4): `N` tasks of skewed
 //! 0–50 µs busy work submitted from outside, consumed in completion order, on
 //! every row of `benches::completion` (`executor_core` by `take`,
-//! `executor_core_iter` by the blocking iterator, tokio `JoinSet`, `futures`
+//! `executor_core_iter` by the blocking iterator, the `_helping` rows with a
+//! consumer that runs queued tasks while it waits, tokio `JoinSet`, `futures`
 //! `FuturesUnordered`, rayon + mpsc), round by round with rotating order (see
 //! `benches::interleave` for the method).
 //!

@@ -227,8 +227,13 @@ fn pool_of(variant: &str) -> &'static str {
 
 /// Our rows of `completion`: `CompletionService` consumed by `take` and by its
 /// iterator (our figure is the faster).
-const OUR_COMPLETION_ROWS: [&str; 3] =
-    ["executor_core", "executor_core_iter", "executor_core_batch"];
+const OUR_COMPLETION_ROWS: [&str; 5] = [
+    "executor_core",
+    "executor_core_iter",
+    "executor_core_batch",
+    "executor_core_helping",
+    "executor_core_batch_helping",
+];
 
 /// The pools `benches::completion` has no row for get the rayon row's mechanism:
 /// every task sends its index on an `mpsc` channel, the consumer receives `N`
