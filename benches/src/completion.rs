@@ -534,12 +534,14 @@ impl fmt::Display for Diagnosis {
     }
 }
 
-/// Runs the `executor_core` row once on `pool`, timestamping every `take`, and
-/// reports where the time beyond the ideal went.
-pub fn diagnose(pool: &executor_core::ThreadPool, work: &Work) -> Diagnosis {
+/// Runs the `executor_core` row (or with `helping`, `executor_core_helping`)
+/// once on `pool`, timestamping every `take`, and reports where the time
+/// beyond the ideal went. A helping consumer's tasks are counted as one more
+/// worker's (the last line of `workers`).
+pub fn diagnose(pool: &executor_core::ThreadPool, work: &Work, helping: bool) -> Diagnosis {
     let threads = pool.num_threads();
     let start = Instant::now();
-    let service = submit_all(pool, work, false);
+    let service = submit_all(pool, work, helping);
     let submit = start.elapsed();
     let mut first = None;
     let mut results = Vec::with_capacity(work.len());
@@ -549,7 +551,8 @@ pub fn diagnose(pool: &executor_core::ThreadPool, work: &Work) -> Diagnosis {
         results.push((done, at));
     }
     let total = start.elapsed();
-    let mut workers = vec![(0usize, Duration::ZERO, Duration::ZERO); threads];
+    let mut workers =
+        vec![(0usize, Duration::ZERO, Duration::ZERO); threads + usize::from(helping)];
     let mut lags = Vec::with_capacity(results.len());
     let mut queued = Vec::with_capacity(results.len());
     let mut last_lag = Duration::ZERO;
@@ -564,7 +567,11 @@ pub fn diagnose(pool: &executor_core::ThreadPool, work: &Work) -> Diagnosis {
         }
         lags.push(lag);
         queued.push(done.queued());
-        if let Some(w) = done.worker().filter(|&w| w < threads) {
+        let slot = match done.worker() {
+            None if helping => Some(threads),
+            w => w.filter(|&w| w < threads),
+        };
+        if let Some(w) = slot {
             let entry = &mut workers[w];
             entry.0 += 1;
             entry.1 += done.ran().unwrap_or_default();
@@ -608,7 +615,9 @@ mod tests {
             assert!(o.first <= o.total);
         });
         let ours = Ours::build(2);
-        let d = diagnose(&ours.0, &work);
-        assert_eq!(d.workers.iter().map(|w| w.0).sum::<usize>(), 500);
+        for helping in [false, true] {
+            let d = diagnose(&ours.0, &work, helping);
+            assert_eq!(d.workers.iter().map(|w| w.0).sum::<usize>(), 500);
+        }
     }
 }

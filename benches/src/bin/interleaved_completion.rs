@@ -17,7 +17,8 @@
 //!    `ideal_threads` itself is well above 1.0, i.e. the machine is busy); the
 //!    median time to the first result (from the start of submission); and the
 //!    paired ratio of that time to `rayon_mpsc`'s in the same round.
-//! 3. `diagnose`: our row rerun with a timestamp per `take` (median of 5 runs by
+//! 3. `diagnose`: our rows `executor_core` and `executor_core_helping` (the
+//!    consumer's tasks shown as the last "worker") rerun with a timestamp per `take` (median of 5 runs by
 //!    total): time in task bodies per worker, worker time lost while work
 //!    remained, the idle tail, and how late the consumer took results.
 //!
@@ -145,9 +146,11 @@ fn main() {
     }
 
     if selected("diagnose") {
-        let mut runs: Vec<_> = (0..5).map(|_| diagnose(&ours.0, &work)).collect();
-        runs.sort_by_key(|d| d.total);
-        println!("\nexecutor_core (take), median of 5 runs by total:");
-        println!("{}", runs[2]);
+        for (helping, row) in [(false, "executor_core"), (true, "executor_core_helping")] {
+            let mut runs: Vec<_> = (0..5).map(|_| diagnose(&ours.0, &work, helping)).collect();
+            runs.sort_by_key(|d| d.total);
+            println!("\n{row} (take), median of 5 runs by total:");
+            println!("{}", runs[2]);
+        }
     }
 }
