@@ -523,7 +523,7 @@ impl TaskRef {
     /// task still runs exactly once: its queued job becomes a tombstone that
     /// does nothing when a worker reaches it (or when `shutdown_now` hands it
     /// back and you run it). The body runs as the current task
-    /// ([`current_task`](crate::current_task), [`is_interrupted`](crate::is_interrupted)
+    /// ([`current_task`](crate::current_task), [`is_cancelled`](crate::is_cancelled)
     /// work as on a worker), a panic is caught into the task's result as usual,
     /// and the completion hook, if any, runs on this thread.
     ///
