@@ -13,26 +13,12 @@ use executor_core::ThreadPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Holds the pool's only worker until the returned gate opens.
-fn hold_the_worker(pool: &ThreadPool) -> Gate {
-    let gate = Gate::new();
-    let started = Latch::new(1);
-    let (g, s) = (gate.clone(), started.clone());
-    pool.execute(move || {
-        s.count_down();
-        g.wait();
-    })
-    .unwrap();
-    started.wait();
-    gate
-}
-
 #[test]
 fn a_helping_consumer_runs_the_queued_tasks_itself_newest_first_and_once() {
     bounded(|| {
         const N: usize = 20;
         let pool = ThreadPool::new(1).unwrap();
-        let gate = hold_the_worker(&pool);
+        let gate = block_all_workers(&pool);
         let service = CompletionService::new(&pool).helping(true);
         assert!(service.is_helping());
         let ran = RunLog::new(N);
@@ -76,7 +62,7 @@ fn a_helping_consumer_runs_the_queued_tasks_itself_newest_first_and_once() {
 fn a_panicking_task_run_by_the_consumer_is_delivered_as_panicked() {
     bounded(|| {
         let pool = ThreadPool::new(1).unwrap();
-        let gate = hold_the_worker(&pool);
+        let gate = block_all_workers(&pool);
         let service = CompletionService::new(&pool).helping(true);
         let id = service
             .submit(|| -> u32 { panic!("boom on the consumer") })
@@ -99,7 +85,7 @@ fn timed_waits_never_help() {
     bounded(|| {
         const N: usize = 5;
         let pool = ThreadPool::new(1).unwrap();
-        let gate = hold_the_worker(&pool);
+        let gate = block_all_workers(&pool);
         let service = CompletionService::new(&pool).helping(true);
         let ran = RunLog::new(N);
         for i in 0..N {
@@ -122,7 +108,7 @@ fn timed_waits_never_help() {
 fn an_async_task_is_never_claimed_and_the_consumer_then_parks() {
     bounded(|| {
         let pool = ThreadPool::new(1).unwrap();
-        let gate = hold_the_worker(&pool);
+        let gate = block_all_workers(&pool);
         let service = CompletionService::new(pool.clone()).helping(true);
         let ran = RunLog::new(2);
         let r = ran.clone();
@@ -162,7 +148,7 @@ fn after_shutdown_now_the_consumer_does_not_run_the_handed_back_tasks() {
     bounded(|| {
         const N: usize = 8;
         let pool = ThreadPool::new(1).unwrap();
-        let gate = hold_the_worker(&pool);
+        let gate = block_all_workers(&pool);
         let service = CompletionService::new(&pool).helping(true);
         let ran = RunLog::new(N);
         let drops = DropCounter::new(N);

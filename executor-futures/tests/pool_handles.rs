@@ -184,17 +184,7 @@ fn task_woken_during_close_requeues_and_completes() {
             .unwrap();
         idle.wait();
         // Keep the only worker busy, so the pool cannot terminate yet.
-        let gate = Gate::new();
-        let started = Latch::new(1);
-        {
-            let (gate, started) = (gate.clone(), started.clone());
-            pool.execute(move || {
-                started.count_down();
-                gate.wait();
-            })
-            .unwrap();
-        }
-        started.wait();
+        let gate = block_all_workers(&pool);
         let dropper = std::thread::spawn(move || drop(pool));
         until(|| observer.is_shutdown(), "the drop shut the pool down");
         assert!(!observer.is_terminated());

@@ -116,6 +116,23 @@ impl Gate {
     }
 }
 
+/// Occupies every worker of `pool` until the returned gate opens; returns once
+/// all of them are blocked (so nothing else queued on `pool` can start).
+pub fn block_all_workers(pool: &executor_core::ThreadPool) -> Gate {
+    let gate = Gate::new();
+    let started = Latch::new(pool.num_threads());
+    for _ in 0..pool.num_threads() {
+        let (g, s) = (gate.clone(), started.clone());
+        pool.execute(move || {
+            s.count_down();
+            g.wait();
+        })
+        .unwrap();
+    }
+    started.wait();
+    gate
+}
+
 /// A count-down latch ("Started").
 #[derive(Clone, Debug)]
 pub struct Latch(Arc<(Mutex<usize>, Condvar)>);
