@@ -177,7 +177,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// with as many workers as cores each wake-up preempts a worker. A helping
     /// consumer is a worker for the service's own tasks instead: in the
     /// `completion` benchmark (10,000 tasks of 0–50 µs, 2 workers, 2 cores) it
-    /// cuts the total by about 15% (README, "Performance"). The price is
+    /// cuts the total by 10–15% (README, "Performance"). The price is
     /// latency: a result that finishes while the consumer runs a task waits for
     /// that task to end (at most one task's duration).
     ///
