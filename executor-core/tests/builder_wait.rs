@@ -1,12 +1,11 @@
 //! Building pools (bad input is an error, not a panic or a leaked thread) and the
 //! help-while-waiting seam.
 
-mod common;
-use common::*;
 use executor_core::{current_thread_index, wait_until, BuildError, ThreadPool, Waiter};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use testkit::*;
 
 #[test]
 fn zero_threads_is_an_error() {
@@ -59,7 +58,7 @@ fn a_panicking_name_closure_fails_the_build_and_stops_started_workers() {
 
 #[test]
 fn names_and_indices_are_applied() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::builder()
             .num_threads(2)
             .thread_name(|i| format!("crunch-{i}"))
@@ -99,7 +98,7 @@ fn names_and_indices_are_applied() {
 /// by helping (it runs the queued job while waiting).
 #[test]
 fn waiting_on_a_worker_helps() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let p = pool.clone();
@@ -132,7 +131,7 @@ fn nested_waits_on_one_thread() {
         .unwrap();
         assert!(wait_until(|| done.load(Ordering::SeqCst), None));
     }
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let count = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -151,7 +150,7 @@ fn nested_waits_on_one_thread() {
 /// woken through its Waiter; a deadline ends the wait with `false`.
 #[test]
 fn waiter_wakes_a_sleeping_worker_and_deadlines_end_waits() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let flag = Arc::new(AtomicBool::new(false));
         let slot: Arc<Mutex<Option<Waiter>>> = Arc::new(Mutex::new(None));
@@ -180,7 +179,7 @@ fn waiter_wakes_a_sleeping_worker_and_deadlines_end_waits() {
 /// `wait_until` off the pool parks the thread and is woken by `Waiter::wake`.
 #[test]
 fn waiting_off_the_pool_parks() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let flag = Arc::new(AtomicBool::new(false));
         let w = Waiter::current();
         assert!(w.is_current());

@@ -1,20 +1,19 @@
 //! TESTS.md B.10/B.11 (core part): dropping pools, and every closure dropped
 //! exactly once on every path.
 
-mod common;
-use common::*;
 use executor_core::ThreadPool;
 use std::sync::atomic::Ordering;
+use testkit::*;
 
 /// D3: dropping the pool = shutdown + run everything queued + join the threads.
 #[test]
 fn dropping_the_pool_finishes_queued_work() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let (pool, census) = pool_with_census(2);
         let log = RunLog::new(1000);
         let drops = DropCounter::new(1000);
         for i in 0..1000 {
-            let (log, d) = (log.clone(), drops.track(i));
+            let (log, d) = (log.clone(), drops.token(i));
             pool.execute(move || {
                 let _d = d;
                 log.mark(i);
@@ -22,8 +21,9 @@ fn dropping_the_pool_finishes_queued_work() {
             .unwrap();
         }
         drop(pool);
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!(drops.live(), 0);
+        drops.assert_no_double_drop();
         assert_eq!(census.started.load(Ordering::SeqCst), 2);
         assert_eq!(
             census.live(),
@@ -37,7 +37,7 @@ fn dropping_the_pool_finishes_queued_work() {
 /// itself nor hangs; queued work still runs and the workers exit.
 #[test]
 fn dropping_the_pool_from_its_own_worker() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let (pool, census) = pool_with_census(2);
         let log = RunLog::new(10);
         let gate = block_all_workers(&pool);
@@ -59,7 +59,7 @@ fn dropping_the_pool_from_its_own_worker() {
         while census.live() > 0 {
             std::thread::yield_now();
         }
-        log.assert_all_once();
+        log.assert_all(1);
     });
 }
 
@@ -67,12 +67,12 @@ fn dropping_the_pool_from_its_own_worker() {
 /// dropped exactly once.
 #[test]
 fn every_closure_is_dropped_exactly_once() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let drops = DropCounter::new(3000);
         let first = Latch::new(1000);
         for i in 0..1000 {
-            let (d, f) = (drops.track(i), first.clone());
+            let (d, f) = (drops.token(i), first.clone());
             pool.execute(move || {
                 drop(d);
                 f.count_down();
@@ -84,12 +84,12 @@ fn every_closure_is_dropped_exactly_once() {
         first.wait();
         let gate = block_all_workers(&pool);
         for i in 1000..2000 {
-            let d = drops.track(i);
+            let d = drops.token(i);
             pool.execute(move || drop(d)).unwrap();
         }
         let back = pool.shutdown_now();
         for i in 2000..3000 {
-            let d = drops.track(i);
+            let d = drops.token(i);
             drop(pool.execute(move || drop(d)).unwrap_err());
         }
         gate.open();
@@ -101,6 +101,6 @@ fn every_closure_is_dropped_exactly_once() {
             "handed-back closures are alive until dropped"
         );
         drop(back);
-        assert_eq!((drops.created(), drops.dropped()), (3000, 3000));
+        drops.assert_all_dropped_once(3000);
     });
 }

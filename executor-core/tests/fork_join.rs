@@ -1,11 +1,10 @@
 //! Fork-join (issue 5): join, install, scope and yield_now, checked against
 //! sequential results, with panics, drop counters and shutdown.
 
-mod common;
-use common::*;
 use executor_core::{join, scope, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use testkit::*;
 
 fn fib_seq(n: u64) -> u64 {
     (0..n).fold((0u64, 1u64), |(a, b), _| (b, a + b)).0
@@ -62,7 +61,7 @@ fn pseudo_random(n: usize, seed: u64) -> Vec<u64> {
 
 #[test]
 fn recursive_fork_join_matches_sequential_at_every_thread_count() {
-    within(LONG * 3, || {
+    bounded_for(LONG * 3, || {
         for threads in [1, 2, 3] {
             let pool = ThreadPool::new(threads).unwrap();
             for (n, cutoff) in [(10, 0), (20, 2), (25, 10)] {
@@ -101,7 +100,7 @@ fn deep_recursion_with_a_cutoff() {
         let (a, b) = join(|| head.iter().sum::<u64>(), || chain(tail));
         a + b
     }
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let data: Vec<u64> = (0..100_000).collect();
         assert_eq!(pool.install(|| chain(&data)), data.iter().sum::<u64>());
@@ -110,7 +109,7 @@ fn deep_recursion_with_a_cutoff() {
 
 #[test]
 fn join_outside_a_pool_uses_the_global_pool() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let (a, b) = join(|| ThreadPool::global().current_thread_index(), || 2);
         assert!(a.is_some());
         assert_eq!(b, 2);
@@ -120,7 +119,7 @@ fn join_outside_a_pool_uses_the_global_pool() {
 
 #[test]
 fn a_panic_in_either_half_propagates_after_both_finish() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let other_ran = Arc::new(AtomicUsize::new(0));
         for panic_in_a in [true, false] {
@@ -159,7 +158,7 @@ fn a_panic_in_either_half_propagates_after_both_finish() {
 
 #[test]
 fn scope_tasks_borrow_and_all_finish() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let mut slots = vec![0usize; 1000];
         let counter = AtomicUsize::new(0);
@@ -184,7 +183,7 @@ fn scope_tasks_borrow_and_all_finish() {
 
 #[test]
 fn scope_panics_are_raised_after_every_task_finished() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let finished = AtomicUsize::new(0);
         // A panicking task.
@@ -219,16 +218,16 @@ fn scope_panics_are_raised_after_every_task_finished() {
 
 #[test]
 fn scope_closures_are_dropped_exactly_once() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let drops = DropCounter::new(500);
         pool.scope(|s| {
             for i in 0..500 {
-                let t = drops.track(i);
+                let t = drops.token(i);
                 s.spawn(move |_| drop(t));
             }
         });
-        assert_eq!((drops.created(), drops.dropped()), (500, 500));
+        drops.assert_all_dropped_once(500);
     });
 }
 
@@ -238,7 +237,7 @@ fn scope_closures_are_dropped_exactly_once() {
 #[test]
 fn scopes_finish_during_shutdown_and_shutdown_now() {
     for stop_now in [false, true] {
-        within(LONG, move || {
+        bounded_for(LONG, move || {
             let pool = ThreadPool::new(2).unwrap();
             let gate = Gate::new();
             let started = Latch::new(1);
@@ -279,7 +278,7 @@ fn scopes_finish_during_shutdown_and_shutdown_now() {
 /// mutual installs between two 1-thread pools complete.
 #[test]
 fn installs_across_pools_complete() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let a = ThreadPool::new(1).unwrap();
         let b = ThreadPool::new(1).unwrap();
         let (a2, b2) = (a.clone(), b.clone());
@@ -313,7 +312,7 @@ fn global_scope_outside_any_pool() {
 
 #[test]
 fn broadcast_visits_each_worker_exactly_once() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         for threads in [1, 2, 4] {
             let pool = ThreadPool::new(threads).unwrap();
             let calls = AtomicUsize::new(0);
@@ -336,7 +335,7 @@ fn broadcast_visits_each_worker_exactly_once() {
 
 #[test]
 fn broadcast_waits_for_busy_workers_and_is_rejected_after_shutdown() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let gate = block_all_workers(&pool);
         let p = pool.clone();
@@ -353,7 +352,7 @@ fn broadcast_waits_for_busy_workers_and_is_rejected_after_shutdown() {
 /// result per worker (calls the pool cannot run any more run on the caller).
 #[test]
 fn broadcast_survives_shutdown_now() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let gate = block_all_workers(&pool);
         let p = pool.clone();
@@ -402,7 +401,7 @@ fn yield_now_runs_pending_work() {
 #[test]
 fn scoped_submit_returns_values_cancels_and_keeps_panics_in_handles() {
     use executor_core::ScopedError;
-    within(LONG, || {
+    bounded_for(LONG, || {
         // One thread: the body occupies the only worker, so `get` must run the
         // pending task inline (a wait here would never end).
         let pool = ThreadPool::new(1).unwrap();
@@ -411,7 +410,7 @@ fn scoped_submit_returns_values_cancels_and_keeps_panics_in_handles() {
         let detached = std::sync::atomic::AtomicBool::new(false);
         let (sum, cancelled, panicked) = pool.scope(|s| {
             let h = s.submit(|_| data.iter().sum::<u64>());
-            let t = drops.track(0);
+            let t = drops.token(0);
             let c = s.submit(move |_| {
                 let _t = t;
                 unreachable!("cancelled before it started")
@@ -427,6 +426,7 @@ fn scoped_submit_returns_values_cancels_and_keeps_panics_in_handles() {
         assert!(cancelled.0);
         assert!(matches!(cancelled.1, Err(ScopedError::Cancelled)));
         assert_eq!(drops.dropped(), 1, "a cancelled task's closure is dropped");
+        drops.assert_no_double_drop();
         let err = panicked.unwrap_err();
         assert_eq!(err.message(), Some("scoped task fails"));
         assert!(
@@ -438,7 +438,7 @@ fn scoped_submit_returns_values_cancels_and_keeps_panics_in_handles() {
 
 #[test]
 fn scoped_get_waits_for_a_task_running_elsewhere() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let gate = Gate::new();
         let started = Latch::new(1);

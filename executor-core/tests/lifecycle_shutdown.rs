@@ -1,11 +1,10 @@
 //! TESTS.md B.1: pool lifecycle and shutdown.
 
-mod common;
-use common::*;
 use executor_core::ThreadPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::*;
 
 /// L1: a new pool is running and `await_termination` times out.
 #[test]
@@ -21,7 +20,7 @@ fn new_pool_is_running_and_await_times_out() {
 /// L2 + L10: an idle (parked) pool terminates on shutdown and its threads are gone.
 #[test]
 fn idle_pool_terminates_promptly() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let (pool, census) = pool_with_census(2);
         // Let the workers go through search into sleep.
         std::thread::sleep(Duration::from_millis(100));
@@ -36,7 +35,7 @@ fn idle_pool_terminates_promptly() {
 /// L3: shutdown is orderly: queued work still runs.
 #[test]
 fn shutdown_runs_queued_work() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let gate = block_all_workers(&pool);
         let log = RunLog::new(5);
@@ -52,14 +51,14 @@ fn shutdown_runs_queued_work() {
         assert!(!pool.is_terminated());
         gate.open();
         assert!(pool.await_termination(LONG));
-        log.assert_all_once();
+        log.assert_all(1);
     });
 }
 
 /// L4: shutdown and shutdown_now are idempotent and combine.
 #[test]
 fn shutdown_calls_are_idempotent() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let gate = block_all_workers(&pool);
         for _ in 0..4 {
@@ -82,7 +81,7 @@ fn shutdown_calls_are_idempotent() {
 /// L5: `is_terminated` is never true before shutdown and stays true after.
 #[test]
 fn is_terminated_is_monotonic() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let done = Arc::new(AtomicUsize::new(0));
         for _ in 0..1000 {
@@ -109,7 +108,7 @@ fn is_terminated_is_monotonic() {
 /// running ones see the interrupt.
 #[test]
 fn shutdown_now_returns_exactly_the_queued_jobs() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let log = RunLog::new(5);
         let interrupted = Arc::new(AtomicUsize::new(0));
@@ -125,7 +124,7 @@ fn shutdown_now_returns_exactly_the_queued_jobs() {
             pool.execute(move || {
                 log.mark(i);
                 started.count_down();
-                if gate.wait_or_interrupt() {
+                if !gate.wait_or_interrupted() {
                     interrupted.fetch_add(1, Ordering::SeqCst);
                 }
             })
@@ -152,17 +151,9 @@ fn shutdown_now_returns_exactly_the_queued_jobs() {
 /// L8: await_termination with a timeout while a job is stuck.
 #[test]
 fn await_termination_times_out_while_a_job_is_stuck() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
-        let gate = Gate::new();
-        let started = Latch::new(1);
-        let (g, s) = (gate.clone(), started.clone());
-        pool.execute(move || {
-            s.count_down();
-            g.wait();
-        })
-        .unwrap();
-        started.wait();
+        let gate = block_workers(&pool, 1);
         pool.shutdown();
         let t = Instant::now();
         assert!(!pool.await_termination(SHORT));
@@ -175,7 +166,7 @@ fn await_termination_times_out_while_a_job_is_stuck() {
 /// L9: concurrent await_termination callers all return true.
 #[test]
 fn concurrent_awaiters_all_see_termination() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let gate = block_all_workers(&pool);
         let waiters: Vec<_> = (0..4)
@@ -196,7 +187,7 @@ fn concurrent_awaiters_all_see_termination() {
 /// submissions are rejected.
 #[test]
 fn shutdown_from_inside_a_job() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let gate = block_all_workers(&pool);
         let log = RunLog::new(5);
@@ -216,14 +207,14 @@ fn shutdown_from_inside_a_job() {
         assert_eq!(rx.recv_timeout(LONG).unwrap(), (7, true));
         assert!(pool.await_termination(LONG));
         assert!(pool.execute(|| {}).is_err());
-        log.assert_all_once();
+        log.assert_all(1);
     });
 }
 
 /// L12: await_termination on one of the pool's own workers does not wait for itself.
 #[test]
 fn await_termination_on_own_worker_does_not_hang() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let p = pool.clone();
@@ -240,7 +231,7 @@ fn await_termination_on_own_worker_does_not_hang() {
 /// `close` waits for queued work and joins; it is idempotent.
 #[test]
 fn close_finishes_queued_work_and_is_idempotent() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let (pool, census) = pool_with_census(2);
         let log = RunLog::new(100);
         for i in 0..100 {
@@ -249,7 +240,7 @@ fn close_finishes_queued_work_and_is_idempotent() {
         }
         pool.close();
         pool.close();
-        log.assert_all_once();
+        log.assert_all(1);
         assert!(pool.is_terminated());
         assert_eq!(census.live(), 0);
     });

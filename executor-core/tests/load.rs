@@ -1,17 +1,16 @@
 //! TESTS.md B.13 (core part): a million jobs accounted for exactly once, from
 //! outside and from inside, and submissions to a pool that keeps falling asleep.
 
-mod common;
-use common::*;
 use executor_core::ThreadPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use testkit::*;
 
 /// LD1: one million outside jobs, each run exactly once.
 #[test]
 fn one_million_outside_jobs_exactly_once() {
-    within(LONG * 6, || {
+    bounded_for(LONG * 6, || {
         let pool = ThreadPool::new(2).unwrap();
         let log = RunLog::new(1_000_000);
         for i in 0..1_000_000 {
@@ -20,12 +19,12 @@ fn one_million_outside_jobs_exactly_once() {
         }
         pool.shutdown();
         assert!(pool.await_termination(LONG * 6));
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!(pool.stats().completed, 1_000_000);
     });
 }
 
-fn tree(pool: &ThreadPool, log: &RunLog, node: usize, n: usize) {
+fn tree(pool: &ThreadPool, log: &Arc<RunLog>, node: usize, n: usize) {
     log.mark(node);
     for child in [2 * node + 1, 2 * node + 2] {
         if child < n {
@@ -39,7 +38,7 @@ fn tree(pool: &ThreadPool, log: &RunLog, node: usize, n: usize) {
 /// spreads it; every node runs once.
 #[test]
 fn one_million_jobs_spawned_inside_exactly_once() {
-    within(LONG * 6, || {
+    bounded_for(LONG * 6, || {
         let pool = ThreadPool::new(2).unwrap();
         let n = (1 << 20) - 1;
         let log = RunLog::new(n);
@@ -50,7 +49,7 @@ fn one_million_jobs_spawned_inside_exactly_once() {
             std::thread::sleep(Duration::from_millis(5));
         }
         pool.close();
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!(pool.stats().submitted, n as u64);
     });
 }
@@ -59,7 +58,7 @@ fn one_million_jobs_spawned_inside_exactly_once() {
 /// (often) to sleep between them: a lost wake-up would hang here.
 #[test]
 fn submissions_to_a_pool_that_keeps_falling_asleep() {
-    within(LONG * 6, || {
+    bounded_for(LONG * 6, || {
         let pool = ThreadPool::new(2).unwrap();
         let done = Arc::new(AtomicUsize::new(0));
         let me = std::thread::current();

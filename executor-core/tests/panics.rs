@@ -1,16 +1,15 @@
 //! TESTS.md B.4 (core part): panicking jobs, hooks and handlers never kill or
 //! shrink the pool.
 
-mod common;
-use common::*;
 use executor_core::{PanicOrigin, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
+use testkit::*;
 
 /// P2: workers survive panics and the pool keeps its capacity.
 #[test]
 fn workers_survive_panics() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let census = Census::default();
         let panics = Arc::new(AtomicUsize::new(0));
         let p = panics.clone();
@@ -43,7 +42,7 @@ fn workers_survive_panics() {
         }
         pool.shutdown();
         assert!(pool.await_termination(LONG));
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!(panics.load(Ordering::SeqCst), 1000);
         assert_eq!(pool.stats().panicked, 1000);
         assert_eq!(
@@ -59,7 +58,7 @@ fn workers_survive_panics() {
 /// worker, exactly once each.
 #[test]
 fn execute_panics_are_reported_exactly_once() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
         let pool = ThreadPool::builder()
@@ -86,7 +85,7 @@ fn execute_panics_are_reported_exactly_once() {
 /// Panicking hooks and a panicking panic handler are survived.
 #[test]
 fn panicking_hooks_and_handler_are_survived() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let origins = Arc::new(Mutex::new(Vec::new()));
         let o = origins.clone();
         let pool = ThreadPool::builder()
@@ -106,7 +105,7 @@ fn panicking_hooks_and_handler_are_survived() {
         }
         pool.execute(|| panic!("job")).unwrap();
         pool.close();
-        log.assert_all_once();
+        log.assert_all(1);
         let origins = origins.lock().unwrap();
         let count = |o: PanicOrigin| origins.iter().filter(|&&x| x == o).count();
         assert_eq!(count(PanicOrigin::StartHook), 2);
@@ -124,7 +123,7 @@ fn panic_in_a_captured_values_drop_is_survived() {
             panic!("drop bomb");
         }
     }
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let b = Bomb;
         pool.execute(move || {

@@ -4,19 +4,18 @@
 //! it to upper layers: `ThreadPool` and its forwarding impls return one, the
 //! default (`InlineExecutor`) none.
 
-mod common;
-use common::*;
 use executor_core::{Executor, InlineExecutor, Job, RejectReason, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
+use testkit::*;
 
 /// The last `ThreadPool` dropped while `PoolRef`s live: closed (threads joined,
 /// termination hooks registered through the `PoolRef` run once), then every
 /// submission through the `PoolRef` is refused with the closure handed back.
 #[test]
 fn pool_ref_does_not_keep_the_pool_open() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let (pool, census) = pool_with_census(3);
         let weak = pool.downgrade();
         let hooks = Arc::new(AtomicUsize::new(0));
@@ -65,7 +64,7 @@ fn pool_ref_does_not_keep_the_pool_open() {
 /// accepts re-queues (work that continues accepted tasks), which then run.
 #[test]
 fn pool_ref_requeues_during_shutdown() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let weak = pool.downgrade();
         let gate = block_all_workers(&pool);
@@ -87,7 +86,7 @@ fn pool_ref_requeues_during_shutdown() {
 /// still works inside the job (refusing new work).
 #[test]
 fn last_handle_dropped_in_a_job_holding_pool_refs() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let (pool, census) = pool_with_census(2);
         let observer = pool.downgrade();
         let weak = pool.downgrade();

@@ -2,11 +2,10 @@
 //! ran exactly once or was handed back, never both, never lost; every rejected one
 //! came back to its submitter.
 
-mod common;
-use common::*;
 use executor_core::ThreadPool;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
+use testkit::*;
 
 const SUBMITTERS: usize = 3;
 const PER_SUBMITTER: usize = 20_000;
@@ -34,21 +33,21 @@ fn race(stop_now: bool, iteration: usize) {
             for k in 0..PER_SUBMITTER {
                 // Even ids from outside; odd ids from a job running on a worker.
                 let id = 2 * (t * PER_SUBMITTER + k);
-                let (l, d) = (log.clone(), drops.track(id));
+                let (l, d) = (log.clone(), drops.token(id));
                 if let Err(e) = pool.execute(move || {
                     let _d = d;
                     l.mark(id);
                 }) {
                     rejected.mark(id);
                     drop(e);
-                    let (r, d2) = (rejected.clone(), drops.track(id + 1));
+                    let (r, d2) = (rejected.clone(), drops.token(id + 1));
                     r.mark(id + 1);
                     drop(d2);
                     continue;
                 }
                 let (p, l, r, d) = (pool.clone(), log.clone(), rejected.clone(), drops.clone());
                 let inner = move || {
-                    let dd = d.track(id + 1);
+                    let dd = d.token(id + 1);
                     let l2 = l.clone();
                     if p.execute(move || {
                         let _dd = dd;
@@ -78,7 +77,7 @@ fn race(stop_now: bool, iteration: usize) {
     for t in threads {
         t.join().unwrap();
     }
-    assert!(within(LONG, {
+    assert!(bounded_for(LONG, {
         let p = pool.clone();
         move || p.await_termination(LONG)
     }));
@@ -113,11 +112,12 @@ fn race(stop_now: bool, iteration: usize) {
         assert_eq!(back, 0);
     }
     assert_eq!(drops.live(), 0, "closures leaked");
+    drops.assert_no_double_drop();
 }
 
 #[test]
 fn submissions_racing_shutdown_are_never_lost() {
-    within(LONG * 6, || {
+    bounded_for(LONG * 6, || {
         for i in 0..5 {
             race(false, i);
         }
@@ -126,7 +126,7 @@ fn submissions_racing_shutdown_are_never_lost() {
 
 #[test]
 fn submissions_racing_shutdown_now_are_run_or_handed_back() {
-    within(LONG * 6, || {
+    bounded_for(LONG * 6, || {
         for i in 0..5 {
             race(true, i);
         }
@@ -137,7 +137,7 @@ fn submissions_racing_shutdown_now_are_run_or_handed_back() {
 /// accepted child runs exactly once and the pool terminates.
 #[test]
 fn job_submitting_during_shutdown() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let ran = Arc::new(AtomicUsize::new(0));
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -169,7 +169,7 @@ fn job_submitting_during_shutdown() {
 /// X4: shutdown, shutdown_now and await_termination at the same moment.
 #[test]
 fn concurrent_lifecycle_calls() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         for _ in 0..20 {
             let pool = ThreadPool::new(2).unwrap();
             let log = RunLog::new(100);

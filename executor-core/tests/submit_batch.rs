@@ -2,18 +2,17 @@
 //! outside the pool, is queued job by job on a worker, and every job of it runs
 //! once or comes back, never both, never lost, also when it races `shutdown_now`.
 
-mod common;
-use common::*;
-use executor_core::{Executor, Job, RejectReason, Rejected, ThreadPool};
+use executor_core::{Executor, Job, RejectReason, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
+use testkit::*;
 
 /// Jobs `first..first + n`, each marking its id in `log` and holding a tracked
 /// value.
-fn jobs(first: usize, n: usize, log: &RunLog, drops: &DropCounter) -> Vec<Job> {
+fn jobs(first: usize, n: usize, log: &Arc<RunLog>, drops: &Arc<DropCounter>) -> Vec<Job> {
     (first..first + n)
         .map(|id| {
-            let (log, d) = (log.clone(), drops.track(id));
+            let (log, d) = (log.clone(), drops.token(id));
             Job::new(move || {
                 let _d = d;
                 log.mark(id);
@@ -24,7 +23,7 @@ fn jobs(first: usize, n: usize, log: &RunLog, drops: &DropCounter) -> Vec<Job> {
 
 #[test]
 fn an_outside_batch_runs_every_job_once_and_counts_each() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let (log, drops) = (RunLog::new(1000), DropCounter::new(1000));
         for b in 0..10 {
@@ -33,8 +32,9 @@ fn an_outside_batch_runs_every_job_once_and_counts_each() {
         pool.execute_jobs(Vec::new()).unwrap(); // an empty batch is a no-op
         pool.shutdown();
         assert!(pool.await_termination(LONG));
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!((drops.created(), drops.live()), (1000, 0));
+        drops.assert_no_double_drop();
         let s = pool.stats();
         assert_eq!((s.submitted, s.completed, s.rejected), (1000, 1000, 0));
     });
@@ -42,7 +42,7 @@ fn an_outside_batch_runs_every_job_once_and_counts_each() {
 
 #[test]
 fn a_pool_ref_and_an_arc_take_batches_too() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let (log, drops) = (RunLog::new(30), DropCounter::new(30));
         // Through the forwarding impls, not ThreadPool's own.
@@ -53,8 +53,9 @@ fn a_pool_ref_and_an_arc_take_batches_too() {
         via(Arc::new(pool.clone()), jobs(10, 10, &log, &drops));
         via(&pool, jobs(20, 10, &log, &drops));
         pool.close();
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!(drops.live(), 0);
+        drops.assert_no_double_drop();
         assert_eq!(pool.stats().submitted, 30);
     });
 }
@@ -67,7 +68,7 @@ fn a_batch_after_shutdown_comes_back_whole_in_order_unrun() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let batch = (0..5)
         .map(|id| {
-            let (order, d) = (order.clone(), drops.track(id));
+            let (order, d) = (order.clone(), drops.token(id));
             Job::new(move || {
                 let _d = d;
                 order.lock().unwrap().push(id);
@@ -84,13 +85,14 @@ fn a_batch_after_shutdown_comes_back_whole_in_order_unrun() {
     }
     assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
     assert_eq!(drops.live(), 0);
+    drops.assert_no_double_drop();
     assert!(pool.await_termination(LONG));
     assert_eq!(pool.stats().rejected, 5);
 }
 
 #[test]
 fn a_batch_from_a_worker_goes_to_its_deque_and_runs() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let (log, drops) = (RunLog::new(300), DropCounter::new(300));
         let done = Latch::new(1);
@@ -102,37 +104,18 @@ fn a_batch_from_a_worker_goes_to_its_deque_and_runs() {
         .unwrap();
         done.wait();
         pool.close();
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!(drops.live(), 0);
+        drops.assert_no_double_drop();
     });
-}
-
-/// An executor that accepts `left` jobs and refuses the rest, to exercise the
-/// trait's default (one by one, stop at the first refusal).
-struct Accepting {
-    pool: ThreadPool,
-    left: AtomicUsize,
-}
-
-impl Executor for Accepting {
-    fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        match self
-            .left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        {
-            Ok(_) => self.pool.execute_job(job),
-            Err(_) => Err(Rejected::new(job, RejectReason::Shutdown)),
-        }
-    }
 }
 
 #[test]
 fn the_default_stops_at_the_first_refusal_and_returns_the_rest() {
-    within(LONG, || {
-        let exec = Accepting {
-            pool: ThreadPool::new(1).unwrap(),
-            left: AtomicUsize::new(3),
-        };
+    bounded_for(LONG, || {
+        // Accepts 3 jobs onto a 1-thread pool, refuses the rest: the trait's
+        // default (one by one, stop at the first refusal).
+        let exec = Accepting::new(1, 3);
         let (log, drops) = (RunLog::new(8), DropCounter::new(8));
         let rest = exec.execute_jobs(jobs(0, 8, &log, &drops)).unwrap_err();
         assert_eq!(rest.reason(), RejectReason::Shutdown);
@@ -144,8 +127,9 @@ fn the_default_stops_at_the_first_refusal_and_returns_the_rest() {
         for job in rest {
             job.run();
         }
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!(drops.live(), 0);
+        drops.assert_no_double_drop();
     });
 }
 
@@ -163,7 +147,7 @@ fn batches_racing_shutdown_now_are_run_or_handed_back() {
 fn race_batches_with_shutdown_now(per_batch: usize) {
     const SUBMITTERS: usize = 2;
     const BATCHES: usize = 200;
-    within(LONG * 6, move || {
+    bounded_for(LONG * 6, move || {
         for _ in 0..5 {
             let pool = ThreadPool::new(2).unwrap();
             let total = SUBMITTERS * BATCHES * per_batch;
@@ -219,6 +203,7 @@ fn race_batches_with_shutdown_now(per_batch: usize) {
                 "every job ran, was handed back or was refused (per_batch {per_batch})"
             );
             assert_eq!(drops.live(), 0, "closures leaked");
+            drops.assert_no_double_drop();
         }
     });
 }
@@ -241,7 +226,7 @@ fn ordered(first: usize, n: usize, order: &Arc<Mutex<Vec<usize>>>) -> Vec<Job> {
 /// deque now and then, for fairness, and may claim the next chunk early.)
 #[test]
 fn long_batches_run_once_and_are_counted_as_their_jobs() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let gate = block_all_workers(&pool);
@@ -270,7 +255,7 @@ fn long_batches_run_once_and_are_counted_as_their_jobs() {
 /// order, and never its ticket.
 #[test]
 fn shutdown_now_hands_back_a_queued_long_batch_in_order() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let gate = block_all_workers(&pool);

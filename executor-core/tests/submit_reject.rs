@@ -1,15 +1,14 @@
 //! TESTS.md B.2: execute and rejection.
 
-mod common;
-use common::*;
 use executor_core::{Job, RejectReason, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use testkit::*;
 
 /// S2: execute runs each closure exactly once.
 #[test]
 fn execute_runs_each_job_once() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let log = RunLog::new(1000);
         for i in 0..1000 {
@@ -18,7 +17,7 @@ fn execute_runs_each_job_once() {
         }
         pool.shutdown();
         assert!(pool.await_termination(LONG));
-        log.assert_all_once();
+        log.assert_all(1);
         let s = pool.stats();
         assert_eq!((s.submitted, s.completed, s.rejected), (1000, 1000, 0));
     });
@@ -32,7 +31,7 @@ fn rejected_after_shutdown_hands_the_closure_back() {
     pool.shutdown();
     let drops = DropCounter::new(2);
     let ran = Arc::new(AtomicUsize::new(0));
-    let (t, r) = (drops.track(0), ran.clone());
+    let (t, r) = (drops.token(0), ran.clone());
     let err = pool
         .execute(move || {
             let _t = t;
@@ -44,9 +43,9 @@ fn rejected_after_shutdown_hands_the_closure_back() {
     let f = err.into_inner();
     f(); // running it by hand works
     assert_eq!(ran.load(Ordering::SeqCst), 1);
-    let t = drops.track(1);
+    let t = drops.token(1);
     drop(pool.execute_job(Job::new(move || drop(t))).unwrap_err());
-    assert_eq!((drops.created(), drops.dropped()), (2, 2));
+    drops.assert_all_dropped_once(2);
     assert!(pool.await_termination(LONG));
     assert_eq!(pool.stats().rejected, 2);
 }
@@ -55,7 +54,7 @@ fn rejected_after_shutdown_hands_the_closure_back() {
 /// and after termination).
 #[test]
 fn rejection_lasts_through_every_phase() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
         let gate = block_all_workers(&pool);
         pool.shutdown_now();
@@ -96,7 +95,7 @@ fn rejection_lasts_through_every_phase() {
 /// S5: the same callable object submitted 1000 times runs 1000 times.
 #[test]
 fn resubmitting_one_callable() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let latch = Latch::new(1000);
         let count = Arc::new(AtomicUsize::new(0));
@@ -119,7 +118,7 @@ fn resubmitting_one_callable() {
 /// S7: many outside threads submit concurrently.
 #[test]
 fn concurrent_submitters() {
-    within(LONG * 3, || {
+    bounded_for(LONG * 3, || {
         let pool = ThreadPool::new(2).unwrap();
         let log = RunLog::new(100_000);
         let submitters: Vec<_> = (0..4)
@@ -137,7 +136,7 @@ fn concurrent_submitters() {
             s.join().unwrap();
         }
         pool.close();
-        log.assert_all_once();
+        log.assert_all(1);
         assert_eq!(pool.stats().completed, 100_000);
     });
 }
@@ -145,7 +144,7 @@ fn concurrent_submitters() {
 /// S8: jobs submitted from inside a job run (they go to the worker's own deque).
 #[test]
 fn jobs_submitted_from_inside_run() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let log = RunLog::new(10);
         let p = pool.clone();
@@ -165,14 +164,14 @@ fn jobs_submitted_from_inside_run() {
         // would (correctly) be rejected.
         assert_eq!(rx.recv_timeout(LONG).unwrap(), (true, 10));
         pool.close();
-        log.assert_all_once();
+        log.assert_all(1);
     });
 }
 
 /// A job submitted to another pool from a worker goes to that pool.
 #[test]
 fn submitting_across_pools() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let a = ThreadPool::new(1).unwrap();
         let b = ThreadPool::new(1).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();

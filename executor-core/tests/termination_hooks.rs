@@ -3,12 +3,11 @@
 //! termination, never when removed; a panicking hook is reported and does not
 //! stop the termination; a hook may use, close and drop the pool without hanging.
 
-mod common;
-use common::*;
 use executor_core::{Executor, InlineExecutor, Job, PanicOrigin, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
+use testkit::*;
 
 fn counter() -> Arc<AtomicUsize> {
     Arc::new(AtomicUsize::new(0))
@@ -25,7 +24,7 @@ fn bump(c: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
 /// pool's last worker; later shutdowns and closes do not run it again.
 #[test]
 fn hooks_run_once_before_await_termination_returns() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(3).unwrap();
         let runs: Vec<_> = (0..3).map(|_| counter()).collect();
         for c in &runs {
@@ -67,7 +66,7 @@ fn hooks_run_once_before_await_termination_returns() {
 /// `shutdown_now`, `close` and the drop of the last handle run the hooks too.
 #[test]
 fn every_way_of_terminating_runs_the_hooks() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let c = counter();
         pool.on_termination(bump(&c));
@@ -93,7 +92,7 @@ fn every_way_of_terminating_runs_the_hooks() {
 /// returns no key.
 #[test]
 fn registered_after_termination_runs_at_once_on_the_caller() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         pool.close();
         assert!(pool.is_terminated());
@@ -112,7 +111,7 @@ fn registered_after_termination_runs_at_once_on_the_caller() {
 /// removing a hook that ran, returns false.
 #[test]
 fn removed_hooks_do_not_run() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let (kept, removed) = (counter(), counter());
         let dropped = Arc::new(());
@@ -150,7 +149,7 @@ fn removed_hooks_do_not_run() {
 /// or are removed, from any thread, like the others.
 #[test]
 fn hooks_registered_on_workers() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(3).unwrap();
         let (kept, removed) = (counter(), counter());
         let p = pool.clone();
@@ -176,7 +175,7 @@ fn hooks_registered_on_workers() {
 /// and does not keep the other hooks from running or the pool from terminating.
 #[test]
 fn panicking_hook_is_reported_and_termination_completes() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let reports = Arc::new(Mutex::new(Vec::new()));
         let r = reports.clone();
         let pool = ThreadPool::builder()
@@ -217,7 +216,7 @@ fn panicking_hook_is_reported_and_termination_completes() {
 /// closes the pool and drops its last handle: nothing hangs, both hooks run once.
 #[test]
 fn hook_may_use_close_and_drop_the_pool() {
-    within(LONG, || {
+    bounded_for(LONG, || {
         let pool = ThreadPool::new(2).unwrap();
         let (tx, rx) = channel::<&'static str>();
         let p = pool.clone();

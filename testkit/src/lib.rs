@@ -1,11 +1,14 @@
 //! Test helpers (TESTS.md B.0): Gate, Latch, DropCounter, RunLog, FailureSlot,
-//! bounded waits. Ordering comes from these, never from sleeps; timeouts only bound
-//! hangs (a hang fails the test).
+//! a thread census, bounded waits. Ordering comes from these, never from sleeps;
+//! timeouts only bound hangs (a hang fails the test).
 //!
-//! Shared by the behavioural tests of `executor-futures` and `executor-completion`
-//! (their `tests/common` modules re-export it). Dev-only and unpublished: the
-//! types are documented; their small methods are left to their names.
-#![allow(missing_docs)]
+//! The one implementation of the helpers shared by the behavioural tests of
+//! `executor-core` (its integration tests in `tests/` import it directly; a
+//! dev-dependency on the crate that this one depends on, which cargo allows for
+//! integration tests: never use it from `executor-core`'s unit tests in `src/`,
+//! whose `executor_core` types would be a second copy of the crate),
+//! `executor-futures` and `executor-completion` (their `tests/common` modules
+//! re-export it). Dev-only and unpublished.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +17,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
+
+use executor_core::{Builder, ThreadPool};
 
 /// The bound on any single wait.
 pub const LONG: Duration = Duration::from_secs(10);
@@ -65,15 +70,18 @@ pub fn bounded_for<R: Send + 'static>(
 pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
 
 impl Gate {
+    /// A closed gate.
     pub fn new() -> Gate {
         Gate::default()
     }
 
+    /// Opens the gate for good, releasing every waiter.
     pub fn open(&self) {
         *self.0 .0.lock().unwrap() = true;
         self.0 .1.notify_all();
     }
 
+    /// True once opened.
     pub fn is_open(&self) -> bool {
         *self.0 .0.lock().unwrap()
     }
@@ -89,22 +97,35 @@ impl Gate {
         }
     }
 
-    /// Blocks until opened or the current task is cancelled; returns true if
-    /// opened. Checks the cancellation flag every millisecond (polling only bounds
-    /// the reaction time; no ordering depends on it).
+    /// Blocks until opened or the current task is cancelled
+    /// (`executor_futures::is_cancelled`); returns true if opened. Checks the
+    /// cancellation flag every millisecond (polling only bounds the reaction
+    /// time; no ordering depends on it).
     pub fn wait_or_cancelled(&self) -> bool {
+        self.wait_or(executor_futures::is_cancelled, "cancelled")
+    }
+
+    /// Blocks until opened or the pool interrupts the running job
+    /// (`executor_core::is_interrupted`, raised by `shutdown_now`); returns true
+    /// if opened. Polls like [`Gate::wait_or_cancelled`].
+    pub fn wait_or_interrupted(&self) -> bool {
+        self.wait_or(executor_core::is_interrupted, "interrupted")
+    }
+
+    /// Blocks until opened (true) or `stop()` holds (false); panics after LONG.
+    fn wait_or(&self, stop: impl Fn() -> bool, what: &str) -> bool {
         let deadline = Instant::now() + LONG;
         let mut open = self.0 .0.lock().unwrap();
         loop {
             if *open {
                 return true;
             }
-            if executor_futures::is_cancelled() {
+            if stop() {
                 return false;
             }
             assert!(
                 Instant::now() < deadline,
-                "neither opened nor cancelled within LONG"
+                "neither opened nor {what} within LONG"
             );
             open = self
                 .0
@@ -118,10 +139,17 @@ impl Gate {
 
 /// Occupies every worker of `pool` until the returned gate opens; returns once
 /// all of them are blocked (so nothing else queued on `pool` can start).
-pub fn block_all_workers(pool: &executor_core::ThreadPool) -> Gate {
+pub fn block_all_workers(pool: &ThreadPool) -> Gate {
+    block_workers(pool, pool.num_threads())
+}
+
+/// Queues `n` jobs on `pool` that each block until the returned gate opens;
+/// returns once all `n` have started (so `n` workers are occupied). `n` must not
+/// exceed `pool.num_threads()` (the wait would panic after LONG).
+pub fn block_workers(pool: &ThreadPool, n: usize) -> Gate {
     let gate = Gate::new();
-    let started = Latch::new(pool.num_threads());
-    for _ in 0..pool.num_threads() {
+    let started = Latch::new(n);
+    for _ in 0..n {
         let (g, s) = (gate.clone(), started.clone());
         pool.execute(move || {
             s.count_down();
@@ -138,10 +166,12 @@ pub fn block_all_workers(pool: &executor_core::ThreadPool) -> Gate {
 pub struct Latch(Arc<(Mutex<usize>, Condvar)>);
 
 impl Latch {
+    /// A latch that opens after `count` calls of [`Latch::count_down`].
     pub fn new(count: usize) -> Latch {
         Latch(Arc::new((Mutex::new(count), Condvar::new())))
     }
 
+    /// Counts one down (saturating at zero); at zero, releases every waiter.
     pub fn count_down(&self) {
         let mut c = self.0 .0.lock().unwrap();
         *c = c.saturating_sub(1);
@@ -168,6 +198,11 @@ impl Latch {
 /// dropped`: two separate loads taken while other threads create and drop
 /// tokens can be far apart (a preempted reader), which made a peak measured
 /// from them both negative and too high.
+///
+/// A double drop is counted, not raised in `Drop` (where it could be swallowed
+/// by a pool's panic handler, or abort during unwinding): a test checks it with
+/// [`DropCounter::assert_no_double_drop`] or
+/// [`DropCounter::assert_all_dropped_once`].
 #[derive(Debug)]
 pub struct DropCounter {
     created: AtomicUsize,
@@ -178,6 +213,7 @@ pub struct DropCounter {
 }
 
 impl DropCounter {
+    /// A counter for tokens with ids `0..ids`.
     pub fn new(ids: usize) -> Arc<DropCounter> {
         Arc::new(DropCounter {
             created: AtomicUsize::new(0),
@@ -206,10 +242,12 @@ impl DropCounter {
         t
     }
 
+    /// Tokens created so far.
     pub fn created(&self) -> usize {
         self.created.load(Ordering::SeqCst)
     }
 
+    /// Token drops so far (a double drop counts twice).
     pub fn dropped(&self) -> usize {
         self.dropped.load(Ordering::SeqCst)
     }
@@ -219,13 +257,19 @@ impl DropCounter {
         self.live.load(Ordering::SeqCst)
     }
 
+    /// True once the token for `id` has been dropped.
     pub fn is_dropped(&self, id: usize) -> bool {
         self.bits[id].load(Ordering::SeqCst)
     }
 
+    /// No token has been dropped twice.
+    pub fn assert_no_double_drop(&self) {
+        assert_eq!(self.double.load(Ordering::SeqCst), 0, "double drop");
+    }
+
     /// created == dropped == `n`, no double drop.
     pub fn assert_all_dropped_once(&self, n: usize) {
-        assert_eq!(self.double.load(Ordering::SeqCst), 0, "double drop");
+        self.assert_no_double_drop();
         assert_eq!(self.created(), n, "created");
         assert_eq!(self.dropped(), n, "dropped");
     }
@@ -239,6 +283,7 @@ pub struct Token {
 }
 
 impl Token {
+    /// The id it was created with.
     pub fn id(&self) -> usize {
         self.id
     }
@@ -260,27 +305,46 @@ impl Drop for Token {
     }
 }
 
-/// One run counter per task id. "Exactly once" = every entry is 1.
+/// One run counter per task id. "Exactly once" = every entry is 1
+/// (`assert_all(1)`).
 #[derive(Debug)]
 pub struct RunLog(Vec<AtomicU8>);
 
 impl RunLog {
+    /// A log for ids `0..n`, all at zero.
     pub fn new(n: usize) -> Arc<RunLog> {
         Arc::new(RunLog((0..n).map(|_| AtomicU8::new(0)).collect()))
     }
 
+    /// Counts one run of `id`.
     pub fn mark(&self, id: usize) {
         self.0[id].fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The runs of `id` so far.
     pub fn get(&self, id: usize) -> u8 {
         self.0[id].load(Ordering::SeqCst)
     }
 
+    /// The runs of every id, in id order.
+    pub fn counts(&self) -> Vec<u8> {
+        self.0.iter().map(|c| c.load(Ordering::SeqCst)).collect()
+    }
+
+    /// Every id ran exactly `expected` times; the failure names up to ten ids
+    /// that did not, with their run counts.
     pub fn assert_all(&self, expected: u8) {
-        for (i, c) in self.0.iter().enumerate() {
-            assert_eq!(c.load(Ordering::SeqCst), expected, "RunLog[{i}]");
-        }
+        let bad: Vec<(usize, u8)> = self
+            .counts()
+            .into_iter()
+            .enumerate()
+            .filter(|&(_, c)| c != expected)
+            .take(10)
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "RunLog: ids not run exactly {expected} times (id, runs): {bad:?}"
+        );
     }
 }
 
@@ -289,10 +353,12 @@ impl RunLog {
 pub struct FailureSlot(Arc<Mutex<Option<String>>>);
 
 impl FailureSlot {
+    /// An empty slot.
     pub fn new() -> FailureSlot {
         FailureSlot::default()
     }
 
+    /// Records `msg` unless a failure is recorded already.
     pub fn fail(&self, msg: impl Into<String>) {
         let mut s = self.0.lock().unwrap();
         if s.is_none() {
@@ -300,12 +366,14 @@ impl FailureSlot {
         }
     }
 
+    /// Records `msg()` if `cond` is false.
     pub fn check(&self, cond: bool, msg: impl FnOnce() -> String) {
         if !cond {
             self.fail(msg());
         }
     }
 
+    /// Panics with the recorded failure, if any (and clears it).
     pub fn assert_clean(&self) {
         if let Some(m) = self.0.lock().unwrap().take() {
             panic!("failure inside a task: {m}");
@@ -315,7 +383,10 @@ impl FailureSlot {
 
 /// A waker that counts its wakes (std::task::Wake).
 #[derive(Default, Debug)]
-pub struct CountWaker(pub AtomicUsize);
+pub struct CountWaker(
+    /// The wakes so far.
+    pub AtomicUsize,
+);
 
 impl std::task::Wake for CountWaker {
     fn wake(self: Arc<Self>) {
@@ -327,6 +398,7 @@ impl std::task::Wake for CountWaker {
 }
 
 impl CountWaker {
+    /// The wakes so far.
     pub fn count(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
@@ -385,14 +457,16 @@ pub fn until(mut cond: impl FnMut() -> bool, what: &str) {
 /// one), which can accept the first part of a batch.
 #[derive(Debug)]
 pub struct Accepting {
-    pub pool: executor_core::ThreadPool,
+    /// The pool the accepted jobs go to.
+    pub pool: ThreadPool,
     left: AtomicUsize,
 }
 
 impl Accepting {
+    /// Accepts `left` jobs onto a new pool of `threads` threads.
     pub fn new(threads: usize, left: usize) -> Accepting {
         Accepting {
-            pool: executor_core::ThreadPool::new(threads).unwrap(),
+            pool: ThreadPool::new(threads).unwrap(),
             left: AtomicUsize::new(left),
         }
     }
@@ -414,4 +488,44 @@ impl executor_core::Executor for Accepting {
             )),
         }
     }
+}
+
+/// Live worker threads, counted by the start/stop hooks of pools built with
+/// [`Census::builder`].
+#[derive(Clone, Default, Debug)]
+pub struct Census {
+    /// Worker threads started so far.
+    pub started: Arc<AtomicUsize>,
+    /// Worker threads stopped so far.
+    pub stopped: Arc<AtomicUsize>,
+}
+
+impl Census {
+    /// Threads started and not stopped yet (`stopped` read first: a thread
+    /// stopped between the two loads is then still counted, never negative).
+    pub fn live(&self) -> usize {
+        let stopped = self.stopped.load(Ordering::SeqCst);
+        self.started.load(Ordering::SeqCst) - stopped
+    }
+
+    /// A builder for a pool of `threads` threads whose start and stop hooks
+    /// count into this census.
+    pub fn builder(&self, threads: usize) -> Builder {
+        let (s, t) = (self.started.clone(), self.stopped.clone());
+        ThreadPool::builder()
+            .num_threads(threads)
+            .on_thread_start(move |_| {
+                s.fetch_add(1, Ordering::SeqCst);
+            })
+            .on_thread_stop(move |_| {
+                t.fetch_add(1, Ordering::SeqCst);
+            })
+    }
+}
+
+/// A pool of `n` threads with a census.
+pub fn pool_with_census(n: usize) -> (ThreadPool, Census) {
+    let census = Census::default();
+    let pool = census.builder(n).build().unwrap();
+    (pool, census)
 }
