@@ -34,35 +34,32 @@ use std::time::Instant;
 const ITERS: usize = 20_000_000;
 const FIB: u64 = 22;
 
+/// Runs `step` `n` times on two atomics and sums what it returns. Generic and
+/// never inlined, so each row gets its own loop around its own `step`.
 #[inline(never)]
-fn store_load(a: &AtomicIsize, b: &AtomicIsize, n: usize) -> isize {
-    let mut s = 0;
-    for i in 0..n {
-        a.store(i as isize, Ordering::Relaxed);
-        s += b.load(Ordering::Relaxed);
-    }
-    s
+fn kernel(
+    a: &AtomicIsize,
+    b: &AtomicIsize,
+    n: usize,
+    step: impl Fn(&AtomicIsize, &AtomicIsize, isize) -> isize,
+) -> isize {
+    (0..n).map(|i| step(a, b, i as isize)).sum()
 }
 
-#[inline(never)]
-fn store_fence_load(a: &AtomicIsize, b: &AtomicIsize, n: usize) -> isize {
-    let mut s = 0;
-    for i in 0..n {
-        a.store(i as isize, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        s += b.load(Ordering::Relaxed);
-    }
-    s
+fn store_load(a: &AtomicIsize, b: &AtomicIsize, i: isize) -> isize {
+    a.store(i, Ordering::Relaxed);
+    b.load(Ordering::Relaxed)
 }
 
-#[inline(never)]
-fn swap_load(a: &AtomicIsize, b: &AtomicIsize, n: usize) -> isize {
-    let mut s = 0;
-    for i in 0..n {
-        a.swap(i as isize, Ordering::SeqCst);
-        s += b.load(Ordering::SeqCst);
-    }
-    s
+fn store_fence_load(a: &AtomicIsize, b: &AtomicIsize, i: isize) -> isize {
+    a.store(i, Ordering::Relaxed);
+    fence(Ordering::SeqCst);
+    b.load(Ordering::Relaxed)
+}
+
+fn swap_load(a: &AtomicIsize, b: &AtomicIsize, i: isize) -> isize {
+    a.swap(i, Ordering::SeqCst);
+    b.load(Ordering::SeqCst)
 }
 
 /// ns per iteration of `f`, which runs `n` iterations.
@@ -91,13 +88,13 @@ fn main() {
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..rounds {
         samples[0].push(time(ITERS, || {
-            black_box(store_load(&a, &b, black_box(ITERS)));
+            black_box(kernel(&a, &b, black_box(ITERS), store_load));
         }));
         samples[1].push(time(ITERS, || {
-            black_box(store_fence_load(&a, &b, black_box(ITERS)));
+            black_box(kernel(&a, &b, black_box(ITERS), store_fence_load));
         }));
         samples[2].push(time(ITERS, || {
-            black_box(swap_load(&a, &b, black_box(ITERS)));
+            black_box(kernel(&a, &b, black_box(ITERS), swap_load));
         }));
         samples[3].push(time(joins * reps, || {
             for _ in 0..reps {
