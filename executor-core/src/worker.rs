@@ -24,6 +24,23 @@
 //! the time per job of `spawn_outside` and cut a `submit` loop's by a
 //! quarter (see the constant).
 //!
+//! **No LIFO slot.** tokio keeps a task's latest spawn in a slot that only
+//! its own worker takes, so a chain of spawns stays on one core. Such a slot
+//! cannot be stolen: a job that spawns a child and then runs for a second
+//! keeps the child waiting that second while other workers sit idle (tokio
+//! issue #4941 reports every worker but one stalled by CPU-heavy tasks).
+//! Our jobs are closures that may run as long as they like, so a spawn from
+//! a job goes onto the deque, where any idle worker can steal it. The price
+//! is paid by chains of spawns (each job spawns the next): `compare
+//! --workloads chained_spawn --rounds 9` with `--threads 1` and then 2 timed
+//! a link at 45 ns on one worker and 149 ns on two (rayon: 84 and 251 ns). Counted in a scratch program
+//! (100,000 links, 2 workers), the idle worker stole about 6% of the links,
+//! one every 3 µs or so, well inside its 50 µs of searching. So it kept
+//! searching, pulling the deque's cache line away, instead of parking. Go's
+//! `runnext` keeps both properties: a thief takes the newest job only after a
+//! short delay in which its owner made no progress. But that delay would also
+//! slow the steal of a `join`'s `b`, which fork-join needs at once. Not tried.
+//!
 //! When it finds nothing it becomes a searcher, spins with backoff and then yields
 //! for up to `SEARCH_BEFORE_PARK` (50 µs), then sleeps through [`crate::sleep`].
 //! Only half the workers (at least one) search that long at a time; one over that
