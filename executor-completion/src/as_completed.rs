@@ -218,10 +218,9 @@ struct Slot<T> {
 /// For an overall timeout see [`as_completed_timeout`]; for a timeout per step,
 /// [`AsCompleted::next_timeout`].
 ///
-/// # Panics
-///
-/// If a handle's result was already taken (by `get_timeout`, `try_get` or an
-/// `.await` that completed).
+/// A handle whose result was already taken (by `get_timeout`, `try_get` or an
+/// `.await` that completed) counts as done: it is yielded at once with
+/// [`TaskError::AlreadyTaken`].
 ///
 /// # Examples
 ///
@@ -658,9 +657,8 @@ impl<T> fmt::Debug for AsCompletedTimeout<T> {
 /// [`WaitAnyError::Empty`] for no handles; [`WaitAnyError::TimedOut`] when
 /// `timeout` passes first (`None`: no timeout).
 ///
-/// # Panics
-///
-/// If a handle's result was already taken.
+/// A handle whose result was already taken counts as done: it is returned at
+/// once with [`TaskError::AlreadyTaken`].
 ///
 /// # Examples
 ///

@@ -75,9 +75,9 @@ impl fmt::Debug for PanicPayload {
     }
 }
 
-/// Why a task produced no value: it was cancelled, it panicked, or waiting for it
-/// would deadlock. The `Err` of [`TaskHandle::get`](crate::TaskHandle::get) and of
-/// `handle.await`.
+/// Why a task produced no value: it was cancelled, it panicked, waiting for it
+/// would deadlock, or its result was already taken through this handle. The
+/// `Err` of [`TaskHandle::get`](crate::TaskHandle::get) and of `handle.await`.
 ///
 /// # Examples
 ///
@@ -100,6 +100,21 @@ pub enum TaskError {
     /// The caller is the task itself (or runs inside it, nested on the same
     /// thread): waiting would never end, so it was refused.
     WouldDeadlock,
+    /// The handle already handed its result out (through
+    /// [`try_get`](crate::TaskHandle::try_get),
+    /// [`get_timeout`](crate::TaskHandle::get_timeout) or an `.await` that
+    /// completed): a result is moved out once, and reading again is not an error
+    /// of the task. Nothing is lost: the earlier call returned the outcome.
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let mut handle = pool.submit(|| 5).unwrap();
+    /// handle.wait().unwrap();
+    /// assert_eq!(handle.try_get().unwrap().unwrap(), 5);
+    /// assert!(handle.try_get().unwrap().unwrap_err().is_already_taken());
+    /// ```
+    AlreadyTaken,
 }
 
 impl TaskError {
@@ -116,6 +131,12 @@ impl TaskError {
     /// True if the wait was refused because it would deadlock.
     pub fn is_would_deadlock(&self) -> bool {
         matches!(self, TaskError::WouldDeadlock)
+    }
+
+    /// True if the handle's result had already been taken
+    /// ([`TaskError::AlreadyTaken`]).
+    pub fn is_already_taken(&self) -> bool {
+        matches!(self, TaskError::AlreadyTaken)
     }
 
     /// The panic message, if the task panicked with a string message.
@@ -150,6 +171,7 @@ impl fmt::Display for TaskError {
             TaskError::WouldDeadlock => {
                 f.write_str("waiting for this task from inside itself would deadlock")
             }
+            TaskError::AlreadyTaken => f.write_str("the task's result was already taken"),
         }
     }
 }
@@ -208,6 +230,12 @@ impl GetTimeoutError {
     /// True if the task panicked.
     pub fn is_panic(&self) -> bool {
         matches!(self, GetTimeoutError::Task(e) if e.is_panic())
+    }
+
+    /// True if the handle's result had already been taken
+    /// ([`TaskError::AlreadyTaken`]).
+    pub fn is_already_taken(&self) -> bool {
+        matches!(self, GetTimeoutError::Task(e) if e.is_already_taken())
     }
 
     /// The task's error, unless this is a timeout.
