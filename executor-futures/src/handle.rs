@@ -412,11 +412,17 @@ impl<T> Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
     /// Polled again after it returned `Ready`, it is `Ready` with
-    /// [`TaskError::AlreadyTaken`] (no panic).
+    /// [`TaskError::AlreadyTaken`] (no panic). Polled from inside the task
+    /// itself (an async task awaiting its own handle), it is `Ready` with
+    /// [`TaskError::WouldDeadlock`], as a blocking `get` would be: only the
+    /// task's own completion could wake it. The result stays in the handle.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if let Some(result) = this.try_take() {
             return Poll::Ready(result);
+        }
+        if current::is_running_here(Arc::as_ptr(&this.raw).cast::<()>()) {
+            return Poll::Ready(Err(TaskError::WouldDeadlock));
         }
         if !this.raw.register_waker(cx.waker()) {
             return Poll::Ready(this.take_result());
