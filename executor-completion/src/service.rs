@@ -726,8 +726,11 @@ impl<T, E> CompletionService<T, E> {
     }
 
     /// A blocking iterator over results in completion order; it ends when nothing
-    /// is outstanding. It takes every ready result at each wake-up (they are then
-    /// no longer available to other consumers). Same as `&service` in a `for`.
+    /// is outstanding. It takes every ready result at each wake-up (while it
+    /// holds them they are not available to other consumers, nor counted by
+    /// [`outstanding`](CompletionService::outstanding)); dropping it, also
+    /// after a `break` or a panic in the loop body, gives back those it did not
+    /// yield, in completion order. Same as `&service` in a `for`.
     ///
     /// # Examples
     ///
