@@ -10,70 +10,10 @@
 //! [`TaskHandle::get`]: crate::TaskHandle::get
 //! [`TaskHandle::get_flat`]: crate::TaskHandle::get_flat
 
-use executor_core::{payload_message, RejectReason, Rejected};
-use std::any::Any;
+pub use executor_core::PanicPayload;
+use executor_core::{RejectReason, Rejected};
 use std::error::Error;
 use std::fmt;
-use std::sync::Mutex;
-
-/// The payload of a task that panicked, with its message when it had one.
-///
-/// The payload sits behind a mutex only so that this type (and [`TaskError`]) is
-/// `Sync`, which `Box<dyn Error + Send + Sync>` needs; it is never contended.
-///
-/// # Examples
-///
-/// ```
-/// use executor_futures::ExecutorService;
-/// let pool = executor_core::ThreadPool::new(1).unwrap();
-/// let err = pool.submit(|| -> u32 { panic!("boom") }).unwrap().get().unwrap_err();
-/// let panic = err.into_panic().unwrap();
-/// assert_eq!(panic.message(), Some("boom"));
-/// assert_eq!(panic.into_inner().downcast_ref::<&str>(), Some(&"boom"));
-/// ```
-pub struct PanicPayload {
-    message: Option<String>,
-    payload: Mutex<Box<dyn Any + Send + 'static>>,
-}
-
-impl PanicPayload {
-    pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> PanicPayload {
-        PanicPayload {
-            message: payload_message(&*payload).map(str::to_owned),
-            payload: Mutex::new(payload),
-        }
-    }
-
-    /// The panic message, when the payload is a `&str` or a `String` (as with
-    /// `panic!("...")`).
-    pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
-
-    /// The payload, e.g. to `downcast` it or to re-raise it elsewhere.
-    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
-        self.payload
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Re-raises the panic on the calling thread with the original payload.
-    ///
-    /// # Panics
-    ///
-    /// Always: that is its purpose.
-    pub fn resume(self) -> ! {
-        std::panic::resume_unwind(self.into_inner())
-    }
-}
-
-impl fmt::Debug for PanicPayload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PanicPayload")
-            .field("message", &self.message)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why a task produced no value: it was cancelled, it panicked, waiting for it
 /// would deadlock, or its result was already taken through this handle. The
@@ -471,13 +411,20 @@ impl<F: fmt::Debug> Error for InvokeAnyError<F> {}
 pub struct BatchRejected<H, C> {
     accepted: Vec<H>,
     refused: Rejected<Vec<C>>,
+    /// `refused`'s length: `Rejected` lends its task only to a `Sync` reader.
+    refused_len: usize,
 }
 
 impl<H, C> BatchRejected<H, C> {
     /// A batch whose first part `accepted` was accepted and the rest refused.
     /// Public so that layers built on this crate report batches the same way.
-    pub fn new(accepted: Vec<H>, refused: Rejected<Vec<C>>) -> Self {
-        BatchRejected { accepted, refused }
+    pub fn new(accepted: Vec<H>, mut refused: Rejected<Vec<C>>) -> Self {
+        let refused_len = refused.task_mut().len();
+        BatchRejected {
+            accepted,
+            refused,
+            refused_len,
+        }
     }
 
     /// Why the executor refused the rest.
@@ -490,8 +437,12 @@ impl<H, C> BatchRejected<H, C> {
         &self.accepted
     }
 
-    /// The refused callables, in order.
-    pub fn refused(&self) -> &[C] {
+    /// The refused callables, in order; for `Sync` callables (see
+    /// [`into_parts`](BatchRejected::into_parts) for any).
+    pub fn refused(&self) -> &[C]
+    where
+        C: Sync,
+    {
         self.refused.task()
     }
 
@@ -509,6 +460,7 @@ impl<H, C> BatchRejected<H, C> {
         BatchRejected {
             accepted: self.accepted.into_iter().map(handle).collect(),
             refused: self.refused.map(|v| v.into_iter().map(callable).collect()),
+            refused_len: self.refused_len,
         }
     }
 }
@@ -518,7 +470,7 @@ impl<H, C> fmt::Debug for BatchRejected<H, C> {
         f.debug_struct("BatchRejected")
             .field("reason", &self.reason())
             .field("accepted", &self.accepted.len())
-            .field("refused", &self.refused().len())
+            .field("refused", &self.refused_len)
             .finish()
     }
 }
@@ -528,8 +480,8 @@ impl<H, C> fmt::Display for BatchRejected<H, C> {
         write!(
             f,
             "{} of {} tasks rejected ({})",
-            self.refused().len(),
-            self.accepted.len() + self.refused().len(),
+            self.refused_len,
+            self.accepted.len() + self.refused_len,
             self.refused
         )
     }
