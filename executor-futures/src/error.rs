@@ -493,18 +493,7 @@ impl<H, C> Error for BatchRejected<H, C> {}
 mod tests {
     use super::*;
 
-    fn assert_error<E: Error + Send + Sync + 'static>() {}
-
-    #[test]
-    fn errors_are_send_sync_errors() {
-        assert_error::<TaskError>();
-        assert_error::<GetTimeoutError>();
-        assert_error::<WouldDeadlock>();
-        assert_error::<Cancelled>();
-        assert_error::<Failure<std::io::Error>>();
-        assert_error::<InvokeAnyError>();
-        assert_error::<InvokeAnyError<Failure<std::io::Error>>>();
-    }
+    // That every error type is `Error + Send + Sync + 'static`: tests/error_types.rs.
 
     #[test]
     fn panic_payload_keeps_string_messages() {
