@@ -212,16 +212,24 @@ struct Slot<T> {
 /// into a [`Stream`] with [`AsCompleted::into_stream`].
 ///
 /// Handles already done come first, in input order. Waiting on a pool worker
-/// helps (runs queued jobs). The iterator does not cancel anything; dropping it
-/// drops the handles left (detaching their tasks, which still run).
+/// helps (runs queued jobs). The iterator does not cancel anything.
+///
+/// It owns the handles it was given, and the results it has polled out of
+/// them: there is no one to give them back to on drop, so dropping it drops
+/// them (detaching the tasks not done, which still run), as dropping the
+/// handles would. To stop early without losing anything, iterate
+/// [`by_ref()`](Iterator::by_ref) and then call
+/// [`into_parts`](AsCompleted::into_parts): the results finished but not
+/// yielded (in completion order) and the handles not finished. That also
+/// holds after a panic in the loop body that is caught where the iterator
+/// lives (the iterator is left intact by an unwind through `next`'s caller).
 ///
 /// For an overall timeout see [`as_completed_timeout`]; for a timeout per step,
 /// [`AsCompleted::next_timeout`].
 ///
-/// # Panics
-///
-/// If a handle's result was already taken (by `get_timeout`, `try_get` or an
-/// `.await` that completed).
+/// A handle whose result was already taken (by `get_timeout`, `try_get` or an
+/// `.await` that completed) counts as done: it is yielded at once with
+/// [`TaskError::AlreadyTaken`].
 ///
 /// # Examples
 ///
@@ -487,8 +495,9 @@ impl<T> AsCompleted<T> {
         AsCompletedStream { inner: self }
     }
 
-    /// Gives up iterating: the results finished but not yielded yet, and the
-    /// handles of the tasks not finished (in input order).
+    /// Gives up iterating: the results finished but not yielded yet (in
+    /// completion order), and the handles of the tasks not finished (in input
+    /// order). Nothing the iterator was given is lost.
     ///
     /// # Examples
     ///
@@ -658,9 +667,8 @@ impl<T> fmt::Debug for AsCompletedTimeout<T> {
 /// [`WaitAnyError::Empty`] for no handles; [`WaitAnyError::TimedOut`] when
 /// `timeout` passes first (`None`: no timeout).
 ///
-/// # Panics
-///
-/// If a handle's result was already taken.
+/// A handle whose result was already taken counts as done: it is returned at
+/// once with [`TaskError::AlreadyTaken`].
 ///
 /// # Examples
 ///

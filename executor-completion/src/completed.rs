@@ -170,6 +170,10 @@ pub struct Completed<T> {
     submitted: Instant,
     run: Option<RunRecord>,
     finished: Instant,
+    /// Its place in the service's delivery order (set under the service's
+    /// lock when it is queued): how a consumer's buffer, given back, is merged
+    /// into the queue in completion order.
+    pub(crate) seq: u64,
 }
 
 impl<T> Completed<T> {
@@ -186,6 +190,7 @@ impl<T> Completed<T> {
             submitted,
             run,
             finished,
+            seq: 0,
         }
     }
 

@@ -1,13 +1,17 @@
 //! Errors as values: a full bounded service, a deadline that passed, and
 //! `wait_any` on nothing.
 
-use executor_core::Rejected;
+use executor_core::{Exclusive, Rejected};
 use std::error::Error;
 use std::fmt;
 
 /// The error of [`CompletionService::try_submit`](crate::CompletionService::try_submit)
 /// and [`try_spawn`](crate::CompletionService::try_spawn): the service was full,
-/// or the executor refused the task. Either way the task comes back unrun.
+/// or the executor refused the task. Either way the task comes back unrun
+/// ([`into_inner`](TrySubmitError::into_inner)).
+///
+/// It is `Error + Send + Sync + 'static` for any `Send + 'static` task, `Sync`
+/// or not: the task is kept in an [`Exclusive`].
 ///
 /// # Examples
 ///
@@ -24,7 +28,7 @@ use std::fmt;
 #[non_exhaustive]
 pub enum TrySubmitError<C> {
     /// The service already holds its capacity of outstanding tasks.
-    Full(C),
+    Full(Exclusive<C>),
     /// The executor refused the task (e.g. it was shut down).
     Rejected(Rejected<C>),
 }
@@ -43,14 +47,14 @@ impl<C> TrySubmitError<C> {
     /// The task, unrun.
     pub fn into_inner(self) -> C {
         match self {
-            TrySubmitError::Full(c) => c,
+            TrySubmitError::Full(c) => c.into_inner(),
             TrySubmitError::Rejected(r) => r.into_inner(),
         }
     }
 
     pub(crate) fn map<D>(self, f: impl FnOnce(C) -> D) -> TrySubmitError<D> {
         match self {
-            TrySubmitError::Full(c) => TrySubmitError::Full(f(c)),
+            TrySubmitError::Full(c) => TrySubmitError::Full(Exclusive::new(f(c.into_inner()))),
             TrySubmitError::Rejected(r) => TrySubmitError::Rejected(r.map(f)),
         }
     }

@@ -90,7 +90,14 @@
 //!    submitted even on a 1-thread pool.
 //! 5. **Happens-before.** A task's body happens-before the `take` (or `poll`,
 //!    iterator, stream) that returns its result.
-//! 6. **Nothing leaks.** Dropping the service cancels the tasks it started that
+//! 6. **Leaving early loses nothing.** An iterator or stream that is dropped
+//!    before it ends (a `break`, `find`, a dropped stream, a panic in the loop
+//!    body) gives the results it buffered back to the service, in completion
+//!    order: `take` returns them and `outstanding` counts them again. The
+//!    owning ones hand the service back with `into_service`. [`as_completed`](fn@as_completed)
+//!    owns the handles it was given: iterate it `by_ref()` and call
+//!    [`AsCompleted::into_parts`] to keep what it did not yield.
+//! 7. **Nothing leaks.** Dropping the service cancels the tasks it started that
 //!    are not done and drops the results not taken; results that arrive later are
 //!    dropped by the finishing thread. Every closure and result is dropped once.
 //!

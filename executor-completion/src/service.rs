@@ -11,7 +11,7 @@ use crate::completed::{Completed, TimedCall, TimedFuture};
 use crate::error::TrySubmitError;
 use crate::iter::{CompletionStream, IntoIter, IntoStream, Iter};
 use crate::shared::{quietly, Block, Reservation, Shared};
-use executor_core::{Executor, PoolRef, Rejected, ThreadPool};
+use executor_core::{Exclusive, Executor, PoolRef, Rejected, ThreadPool};
 use executor_futures::{BatchRejected, Callable, ExecutorService, TaskHandle, TaskId, TaskRef};
 use std::fmt;
 use std::future::Future;
@@ -259,7 +259,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
         if block {
             self.shared.acquire();
         } else if !self.shared.try_acquire() {
-            return Err(TrySubmitError::Full(work));
+            return Err(TrySubmitError::Full(Exclusive::new(work)));
         }
         self.shared.reserve(1);
         let submitted = Instant::now();
@@ -726,8 +726,11 @@ impl<T, E> CompletionService<T, E> {
     }
 
     /// A blocking iterator over results in completion order; it ends when nothing
-    /// is outstanding. It takes every ready result at each wake-up (they are then
-    /// no longer available to other consumers). Same as `&service` in a `for`.
+    /// is outstanding. It takes every ready result at each wake-up (while it
+    /// holds them they are not available to other consumers, nor counted by
+    /// [`outstanding`](CompletionService::outstanding)); dropping it, also
+    /// after a `break` or a panic in the loop body, gives back those it did not
+    /// yield, in completion order. Same as `&service` in a `for`.
     ///
     /// # Examples
     ///

@@ -48,6 +48,11 @@
 //! ending (value, panic, cancel before or while running, job dropped unrun). The
 //! hook pushes exactly one `Completed` under the lock, and a consumer removes it
 //! under the lock: each result is delivered to exactly one consumer, once. A
+//! consumer dropped with results it did not hand out gives them back under the
+//! lock (`give_back`, merged by their delivery number `seq`), so they are
+//! removed again later, still once each; in a bounded service their permits
+//! are taken again with them (`in_flight` may then exceed the capacity for a
+//! while: submitters wait until it is below again). A
 //! rejected submission never gets a hook (the executor never accepted it), and
 //! `submit` undoes its reservation. Waking follows the protocol in `waitlist`.
 
@@ -66,6 +71,8 @@ use std::time::Instant;
 
 pub(crate) struct State<T> {
     queue: VecDeque<Completed<T>>,
+    /// The next delivery's `Completed::seq`.
+    delivered: u64,
     takers: WaitList,
     submitters: WaitList,
     closed: bool,
@@ -151,6 +158,42 @@ impl<T> Drop for Reservation<'_, T> {
     }
 }
 
+/// Puts `items` (in delivery order, taken from the queue earlier) back into
+/// `queue` so that the whole is in delivery order again. Usually every item is
+/// older than the queue's front (the consumer took the queue's front part);
+/// two consumers giving back in either order need the merge.
+fn merge_front<T>(queue: &mut VecDeque<Completed<T>>, mut items: VecDeque<Completed<T>>) {
+    let (Some(last), Some(front)) = (items.back(), queue.front()) else {
+        if queue.is_empty() {
+            *queue = items;
+        }
+        return;
+    };
+    if last.seq < front.seq {
+        if items.len() <= queue.len() {
+            while let Some(item) = items.pop_back() {
+                queue.push_front(item);
+            }
+        } else {
+            items.append(queue);
+            *queue = items;
+        }
+        return;
+    }
+    let mut old = std::mem::take(queue);
+    queue.reserve(old.len() + items.len());
+    loop {
+        let next = match (items.front(), old.front()) {
+            (Some(a), Some(b)) if a.seq < b.seq => items.pop_front(),
+            (Some(_), Some(_)) => old.pop_front(),
+            (Some(_), None) => items.pop_front(),
+            (None, Some(_)) => old.pop_front(),
+            (None, None) => break,
+        };
+        queue.extend(next);
+    }
+}
+
 /// Runs `f`, catching a panic (a user value's `Drop`): it must not unwind through
 /// a completion hook or the service's drop.
 pub(crate) fn quietly(f: impl FnOnce()) {
@@ -168,6 +211,7 @@ impl<T> Shared<T> {
         Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
+                delivered: 0,
                 takers: WaitList::default(),
                 submitters: WaitList::default(),
                 closed: false,
@@ -314,13 +358,15 @@ impl<T> Shared<T> {
         self.deliver(Completed::new(id, result, submitted, run));
     }
 
-    fn deliver(&self, item: Completed<T>) {
+    fn deliver(&self, mut item: Completed<T>) {
         let mut st = self.lock();
         if st.closed {
             drop(st);
             quietly(move || drop(item));
             return;
         }
+        item.seq = st.delivered;
+        st.delivered += 1;
         st.queue.push_back(item);
         let ready = st.queue.len();
         self.ready.store(ready, Ordering::Release);
@@ -481,16 +527,34 @@ impl<T> Shared<T> {
         Poll::Pending
     }
 
-    /// A stream registered under `key` goes away: remove the registration, or if
-    /// it was woken, pass the wake-up on.
-    pub(crate) fn leave(&self, key: Option<u64>) {
-        if key.is_none() {
+    /// A consumer goes away (dropped, or unwinding): its results not handed out
+    /// go back into the queue, merged in delivery order, and count as
+    /// outstanding (and, in a bounded service, against the capacity) again; a
+    /// stream registered under `key` leaves the wait list, or if it was woken,
+    /// passes the wake-up on. See "Giving back" in `iter`.
+    pub(crate) fn give_back(&self, key: Option<u64>, items: VecDeque<Completed<T>>) {
+        if key.is_none() && items.is_empty() {
             return;
         }
         let mut st = self.lock();
         let stale = st.takers.arrive(key);
-        let mut wake = Wakeups::default();
+        if st.closed {
+            // Not reached by the crate's consumers (they give back before the
+            // service closes); kept so that no result stays in a dead queue.
+            drop(st);
+            drop(stale);
+            quietly(move || drop(items));
+            return;
+        }
+        let n = items.len();
+        merge_front(&mut st.queue, items);
         let ready = st.queue.len();
+        self.ready.store(ready, Ordering::Release);
+        if n > 0 && self.cap.is_some() {
+            // Their permits were returned when the consumer took them.
+            self.in_flight.fetch_add(n, Ordering::AcqRel);
+        }
+        let mut wake = Wakeups::default();
         st.takers.notify(ready, &self.taker_epoch, &mut wake);
         drop(st);
         drop(stale);

@@ -237,3 +237,29 @@ fn many_handles_accounted_exactly_once() {
         log.assert_all(1);
     });
 }
+
+/// Issue 16, item 9: a handle whose result was already taken is yielded (and
+/// returned by `wait_any`) with `AlreadyTaken`, not a panic.
+#[test]
+fn handles_already_read_are_yielded_as_already_taken() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let mut read = pool.submit(|| 1usize).unwrap();
+        read.wait().unwrap();
+        assert_eq!(read.try_get().unwrap().unwrap(), 1);
+        let fresh = pool.submit(|| 2usize).unwrap();
+        let mut got: Vec<_> = as_completed(vec![read, fresh])
+            .map(|f| (f.index(), f.get().map_err(|e| e.is_already_taken())))
+            .collect();
+        got.sort_by_key(|(i, _)| *i);
+        assert_eq!(got, [(0, Err(true)), (1, Ok(2))]);
+
+        let mut read = pool.submit(|| 3usize).unwrap();
+        read.wait().unwrap();
+        assert_eq!(read.try_get().unwrap().unwrap(), 3);
+        let mut handles = vec![read];
+        let first = wait_any(&mut handles, Some(LONG)).unwrap();
+        assert!(first.get().unwrap_err().is_already_taken());
+        assert!(handles.is_empty());
+    });
+}

@@ -235,7 +235,7 @@ fn bounded_submit_blocks_until_a_take_and_try_submit_reports_full() {
         // Full even once both are done: results count until taken.
         until(|| cs.ready() == 2, "both done");
         match cs.try_submit(|| 3usize) {
-            Err(TrySubmitError::Full(f)) => assert_eq!(f(), 3),
+            Err(TrySubmitError::Full(f)) => assert_eq!(f.into_inner()(), 3),
             other => panic!("expected Full, got {other:?}"),
         }
         let (tx, rx) = channel();

@@ -150,8 +150,12 @@ fn dropping_iterators_and_streams_midway_loses_nothing_else() {
             let mut it = cs.iter();
             let one = it.next().unwrap();
             drop(one);
-            // The rest of the batch sits in the iterator's buffer: dropped with it.
+            // The rest of the batch sits in the iterator's buffer: given back
+            // to the service when the iterator is dropped (issue 16, item 1).
         }
+        assert_eq!(outputs.live(), 19);
+        assert_eq!(cs.outstanding(), 19);
+        assert_eq!(cs.drain_ready().len(), 19);
         assert_eq!(outputs.live(), 0);
         assert!(cs.is_empty());
         let into = cs.into_iter();

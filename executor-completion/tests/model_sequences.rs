@@ -63,6 +63,9 @@ enum Op {
     IsDone(usize),
     DropHandle(usize),
     Poll,
+    /// Polls a fresh stream of the service up to n times (never blocking),
+    /// then drops it: what it buffered and did not yield must be given back.
+    StreamSome(usize),
     Shutdown,
     ShutdownNow,
     AwaitZero,
@@ -85,6 +88,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => any::<usize>().prop_map(Op::IsDone),
         4 => any::<usize>().prop_map(Op::DropHandle),
         10 => Just(Op::Poll),
+        4 => (1..4usize).prop_map(Op::StreamSome),
         2 => Just(Op::Shutdown),
         1 => Just(Op::ShutdownNow),
         3 => Just(Op::AwaitZero),
@@ -382,6 +386,22 @@ impl World {
             }
             Op::Poll => {
                 if let Some(done) = self.service.poll() {
+                    self.deliver(done);
+                }
+            }
+            Op::StreamSome(n) => {
+                let waker = futures::task::noop_waker();
+                let mut cx = std::task::Context::from_waker(&waker);
+                let mut stream = self.service.stream();
+                let mut got = Vec::new();
+                for _ in 0..n {
+                    match futures::Stream::poll_next(std::pin::Pin::new(&mut stream), &mut cx) {
+                        std::task::Poll::Ready(Some(done)) => got.push(done),
+                        _ => break,
+                    }
+                }
+                drop(stream);
+                for done in got {
                     self.deliver(done);
                 }
             }

@@ -1,5 +1,16 @@
-//! Errors as values: building a pool, and submitting to one that no longer accepts.
+//! Errors as values: building a pool, submitting to one that no longer accepts,
+//! and the payload of a task's panic.
+//!
+//! Every error type here is `std::error::Error + Send + Sync + 'static`
+//! whatever the user's closure is (for a `Send + 'static` closure, as every
+//! submission requires), so `?` converts it into `Box<dyn Error + Send + Sync>`
+//! or `anyhow::Error`: what an error owns and gives back (a closure, a panic
+//! payload) is kept in an [`Exclusive`], which is `Sync` because it is only
+//! reached by value or through `&mut`.
 
+use crate::exclusive::Exclusive;
+use crate::panic::payload_message;
+use std::any::Any;
 use std::error::Error;
 use std::fmt;
 use std::io;
@@ -64,6 +75,10 @@ pub enum RejectReason {
 /// A submission the pool refused; owns the task, which the caller gets back with
 /// [`into_inner`](Rejected::into_inner). Dropping it drops the task unrun.
 ///
+/// It is `Error + Send + Sync + 'static` for any `Send + 'static` task, `Sync`
+/// or not (the task is kept in an [`Exclusive`]), so `pool.execute(f)?` works
+/// in a function returning `Result<_, Box<dyn Error + Send + Sync>>`.
+///
 /// # Examples
 ///
 /// ```
@@ -78,7 +93,7 @@ pub enum RejectReason {
 /// assert_eq!(rx.recv(), Ok(42));
 /// ```
 pub struct Rejected<T> {
-    task: T,
+    task: Exclusive<T>,
     reason: RejectReason,
 }
 
@@ -86,7 +101,10 @@ impl<T> Rejected<T> {
     /// A rejection of `task` for `reason`. Public so that other executors built on
     /// this crate's traits report rejections the same way.
     pub fn new(task: T, reason: RejectReason) -> Self {
-        Rejected { task, reason }
+        Rejected {
+            task: Exclusive::new(task),
+            reason,
+        }
     }
 
     /// Why the task was rejected.
@@ -96,18 +114,38 @@ impl<T> Rejected<T> {
 
     /// The task that was not accepted.
     pub fn into_inner(self) -> T {
-        self.task
+        self.task.into_inner()
     }
 
-    /// A reference to the task that was not accepted.
-    pub fn task(&self) -> &T {
-        &self.task
+    /// A reference to the task that was not accepted; for a `Sync` task (see
+    /// [`task_mut`](Rejected::task_mut) for any task).
+    pub fn task(&self) -> &T
+    where
+        T: Sync,
+    {
+        self.task.get()
+    }
+
+    /// A mutable reference to the task that was not accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{RejectReason, Rejected};
+    /// use std::cell::Cell;
+    /// // A `Cell` is not `Sync`: `task()` is not available, `task_mut()` is.
+    /// let mut err = Rejected::new(Cell::new(1), RejectReason::Shutdown);
+    /// err.task_mut().set(2);
+    /// assert_eq!(err.into_inner().get(), 2);
+    /// ```
+    pub fn task_mut(&mut self) -> &mut T {
+        self.task.get_mut()
     }
 
     /// Replaces the task, keeping the reason (used by layers that wrap tasks).
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Rejected<U> {
         Rejected {
-            task: f(self.task),
+            task: Exclusive::new(f(self.task.into_inner())),
             reason: self.reason,
         }
     }
@@ -136,3 +174,62 @@ impl<T> fmt::Display for Rejected<T> {
 }
 
 impl<T> Error for Rejected<T> {}
+
+/// The payload of a task that panicked, with its message when it had one: the
+/// `Err` of a scoped task ([`ScopedError::Panicked`](crate::ScopedError::Panicked))
+/// and of a typed task in `executor-futures` (`TaskError::Panicked`).
+///
+/// The payload is kept in an [`Exclusive`], so this type (and the errors that
+/// hold it) is `Sync`, which `Box<dyn Error + Send + Sync>` needs.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::PanicPayload;
+/// let caught = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+/// let panic = PanicPayload::new(caught);
+/// assert_eq!(panic.message(), Some("boom"));
+/// assert_eq!(panic.into_inner().downcast_ref::<&str>(), Some(&"boom"));
+/// ```
+pub struct PanicPayload {
+    message: Option<String>,
+    payload: Exclusive<Box<dyn Any + Send + 'static>>,
+}
+
+impl PanicPayload {
+    /// Wraps a payload caught with `catch_unwind`, reading its message.
+    pub fn new(payload: Box<dyn Any + Send + 'static>) -> PanicPayload {
+        PanicPayload {
+            message: payload_message(&*payload).map(str::to_owned),
+            payload: Exclusive::new(payload),
+        }
+    }
+
+    /// The panic message, when the payload is a `&str` or a `String` (as with
+    /// `panic!("...")`).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The payload, e.g. to `downcast` it or to re-raise it elsewhere.
+    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.payload.into_inner()
+    }
+
+    /// Re-raises the panic on the calling thread with the original payload.
+    ///
+    /// # Panics
+    ///
+    /// Always: that is its purpose.
+    pub fn resume(self) -> ! {
+        std::panic::resume_unwind(self.into_inner())
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicPayload")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}

@@ -36,7 +36,9 @@
 //! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
 //! | `job` | the unit of work and the [`Runnable`] seam |
 //! | `wait` | [`wait_until`] / [`Waiter`]: waiting that helps on a worker |
-//! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`](fn@join), [`Scope`], `install`, `broadcast` (the only `unsafe` code) |
+//! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`](fn@join), [`Scope`], `install`, `broadcast` (`unsafe` code, with `exclusive`) |
+//! | `error` | [`BuildError`], [`Rejected`], [`PanicPayload`]: errors as values, all `Error + Send + Sync + 'static` |
+//! | `exclusive` | [`Exclusive`]: how an error holds a non-`Sync` closure and stays `Sync` (one `unsafe impl`) |
 //!
 //! # Examples
 //!
@@ -59,6 +61,7 @@ mod batch;
 mod broadcast;
 mod builder;
 mod error;
+mod exclusive;
 mod job;
 mod join;
 mod latch;
@@ -76,7 +79,8 @@ mod worker;
 
 pub use broadcast::BroadcastContext;
 pub use builder::{Builder, DEFAULT_STACK_SIZE};
-pub use error::{BuildError, RejectReason, Rejected};
+pub use error::{BuildError, PanicPayload, RejectReason, Rejected};
+pub use exclusive::Exclusive;
 pub use job::{Job, Runnable};
 pub use join::join;
 pub use panic::{payload_message, JobPanic};

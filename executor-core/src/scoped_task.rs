@@ -15,10 +15,10 @@
 //! once, and a waiter never deadlocks on a task queued behind itself. A task's
 //! panic goes to its handle (it does not make the scope panic).
 
+use crate::error::PanicPayload;
 use crate::scope::Scope;
 use crate::sync_lock;
 use crate::wait::{wait_until, Waiter};
-use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -76,20 +76,33 @@ impl<'scope, T: Send> Cell<'scope, T> {
     }
 }
 
-/// Why a scoped task gave no value.
+/// Why a scoped task gave no value. Like every error of this workspace it is
+/// `Error + Send + Sync + 'static`, so `handle.get()?` works in a function
+/// returning `Result<_, Box<dyn Error + Send + Sync>>`.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::{ScopedError, ThreadPool};
+/// let pool = ThreadPool::new(1).unwrap();
+/// let err = pool.scope(|s| s.submit(|_| -> u8 { panic!("bad") }).get().unwrap_err());
+/// assert_eq!(err.message(), Some("bad"));
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = err.into();
+/// assert_eq!(boxed.to_string(), "scoped task panicked: bad");
+/// ```
 #[non_exhaustive]
 pub enum ScopedError {
     /// The task was cancelled before it started.
     Cancelled,
     /// The task panicked; the payload is kept.
-    Panicked(Box<dyn Any + Send>),
+    Panicked(PanicPayload),
 }
 
 impl ScopedError {
     /// The panic message, if the task panicked with a string.
     pub fn message(&self) -> Option<&str> {
         match self {
-            ScopedError::Panicked(p) => crate::payload_message(&**p),
+            ScopedError::Panicked(p) => p.message(),
             ScopedError::Cancelled => None,
         }
     }
@@ -184,7 +197,7 @@ impl<'h, 'scope, T: Send> ScopedHandle<'h, 'scope, T> {
                 .expect("done, so a result")
             {
                 Ok(v) => Ok(v),
-                Err(p) => Err(ScopedError::Panicked(p)),
+                Err(p) => Err(ScopedError::Panicked(PanicPayload::new(p))),
             },
         }
     }

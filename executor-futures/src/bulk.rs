@@ -11,7 +11,10 @@
 //!   handle into a small queue (a one-shot completion service) and waits for
 //!   arrivals with [`executor_core::wait_until`] (helping on a worker). The first
 //!   success wins and the rest are cancelled; if all fail, the failures come back
-//!   in input order.
+//!   in input order. The submitted tasks are held by a guard that cancels them
+//!   when the call ends, whichever way: a win, a timeout, a rejection, or a
+//!   panic of the input iterator (which then resumes). So no task of an
+//!   `invoke_any` outlives the call unreported.
 
 use crate::error::{InvokeAnyError, TaskError};
 use crate::handle::{TaskHandle, TaskRef};
@@ -108,24 +111,21 @@ where
         arrived: AtomicUsize::new(0),
         waiter: Waiter::current(),
     });
-    let mut refs: Vec<TaskRef> = Vec::with_capacity(iter.size_hint().0);
+    // Every return (and an unwind out of `iter`) cancels what is not done.
+    let mut refs = CancelOnDrop(Vec::with_capacity(iter.size_hint().0));
     for (index, task) in iter.enumerate() {
         let race = race.clone();
         match exec.submit_with(task, move |handle| race.arrive(index, handle)) {
-            Ok(task_ref) => refs.push(task_ref),
-            Err(rejected) => {
-                cancel_all(&refs);
-                return Err(InvokeAnyError::Rejected(rejected.reason()));
-            }
+            Ok(task_ref) => refs.0.push(task_ref),
+            Err(rejected) => return Err(InvokeAnyError::Rejected(rejected.reason())),
         }
     }
     let mut failures = Vec::new();
     let mut seen = 0;
-    while seen < refs.len() {
+    while seen < refs.0.len() {
         let Some((index, handle)) = race.next() else {
             let arrived = &race.arrived;
             if !executor_core::wait_until(|| arrived.load(Ordering::Acquire) > seen, deadline) {
-                cancel_all(&refs);
                 return Err(InvokeAnyError::Timeout);
             }
             continue;
@@ -136,10 +136,7 @@ where
             Err(e) => Err(on_error(e)),
         };
         match outcome {
-            Ok(winner) => {
-                cancel_all(&refs);
-                return Ok(winner);
-            }
+            Ok(winner) => return Ok(winner),
             Err(failure) => failures.push((index, failure)),
         }
     }
@@ -149,8 +146,14 @@ where
     ))
 }
 
-fn cancel_all(refs: &[TaskRef]) {
-    for task in refs {
-        task.cancel();
+/// The tasks an `invoke_any` submitted; dropping it cancels those not done
+/// (a no-op for done ones).
+struct CancelOnDrop(Vec<TaskRef>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.cancel();
+        }
     }
 }

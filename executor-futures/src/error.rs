@@ -10,74 +10,14 @@
 //! [`TaskHandle::get`]: crate::TaskHandle::get
 //! [`TaskHandle::get_flat`]: crate::TaskHandle::get_flat
 
-use executor_core::{payload_message, RejectReason, Rejected};
-use std::any::Any;
+pub use executor_core::PanicPayload;
+use executor_core::{RejectReason, Rejected};
 use std::error::Error;
 use std::fmt;
-use std::sync::Mutex;
 
-/// The payload of a task that panicked, with its message when it had one.
-///
-/// The payload sits behind a mutex only so that this type (and [`TaskError`]) is
-/// `Sync`, which `Box<dyn Error + Send + Sync>` needs; it is never contended.
-///
-/// # Examples
-///
-/// ```
-/// use executor_futures::ExecutorService;
-/// let pool = executor_core::ThreadPool::new(1).unwrap();
-/// let err = pool.submit(|| -> u32 { panic!("boom") }).unwrap().get().unwrap_err();
-/// let panic = err.into_panic().unwrap();
-/// assert_eq!(panic.message(), Some("boom"));
-/// assert_eq!(panic.into_inner().downcast_ref::<&str>(), Some(&"boom"));
-/// ```
-pub struct PanicPayload {
-    message: Option<String>,
-    payload: Mutex<Box<dyn Any + Send + 'static>>,
-}
-
-impl PanicPayload {
-    pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> PanicPayload {
-        PanicPayload {
-            message: payload_message(&*payload).map(str::to_owned),
-            payload: Mutex::new(payload),
-        }
-    }
-
-    /// The panic message, when the payload is a `&str` or a `String` (as with
-    /// `panic!("...")`).
-    pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
-
-    /// The payload, e.g. to `downcast` it or to re-raise it elsewhere.
-    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
-        self.payload
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Re-raises the panic on the calling thread with the original payload.
-    ///
-    /// # Panics
-    ///
-    /// Always: that is its purpose.
-    pub fn resume(self) -> ! {
-        std::panic::resume_unwind(self.into_inner())
-    }
-}
-
-impl fmt::Debug for PanicPayload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PanicPayload")
-            .field("message", &self.message)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why a task produced no value: it was cancelled, it panicked, or waiting for it
-/// would deadlock. The `Err` of [`TaskHandle::get`](crate::TaskHandle::get) and of
-/// `handle.await`.
+/// Why a task produced no value: it was cancelled, it panicked, waiting for it
+/// would deadlock, or its result was already taken through this handle. The
+/// `Err` of [`TaskHandle::get`](crate::TaskHandle::get) and of `handle.await`.
 ///
 /// # Examples
 ///
@@ -100,6 +40,21 @@ pub enum TaskError {
     /// The caller is the task itself (or runs inside it, nested on the same
     /// thread): waiting would never end, so it was refused.
     WouldDeadlock,
+    /// The handle already handed its result out (through
+    /// [`try_get`](crate::TaskHandle::try_get),
+    /// [`get_timeout`](crate::TaskHandle::get_timeout) or an `.await` that
+    /// completed): a result is moved out once, and reading again is not an error
+    /// of the task. Nothing is lost: the earlier call returned the outcome.
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let mut handle = pool.submit(|| 5).unwrap();
+    /// handle.wait().unwrap();
+    /// assert_eq!(handle.try_get().unwrap().unwrap(), 5);
+    /// assert!(handle.try_get().unwrap().unwrap_err().is_already_taken());
+    /// ```
+    AlreadyTaken,
 }
 
 impl TaskError {
@@ -116,6 +71,12 @@ impl TaskError {
     /// True if the wait was refused because it would deadlock.
     pub fn is_would_deadlock(&self) -> bool {
         matches!(self, TaskError::WouldDeadlock)
+    }
+
+    /// True if the handle's result had already been taken
+    /// ([`TaskError::AlreadyTaken`]).
+    pub fn is_already_taken(&self) -> bool {
+        matches!(self, TaskError::AlreadyTaken)
     }
 
     /// The panic message, if the task panicked with a string message.
@@ -150,6 +111,7 @@ impl fmt::Display for TaskError {
             TaskError::WouldDeadlock => {
                 f.write_str("waiting for this task from inside itself would deadlock")
             }
+            TaskError::AlreadyTaken => f.write_str("the task's result was already taken"),
         }
     }
 }
@@ -208,6 +170,12 @@ impl GetTimeoutError {
     /// True if the task panicked.
     pub fn is_panic(&self) -> bool {
         matches!(self, GetTimeoutError::Task(e) if e.is_panic())
+    }
+
+    /// True if the handle's result had already been taken
+    /// ([`TaskError::AlreadyTaken`]).
+    pub fn is_already_taken(&self) -> bool {
+        matches!(self, GetTimeoutError::Task(e) if e.is_already_taken())
     }
 
     /// The task's error, unless this is a timeout.
@@ -443,13 +411,20 @@ impl<F: fmt::Debug> Error for InvokeAnyError<F> {}
 pub struct BatchRejected<H, C> {
     accepted: Vec<H>,
     refused: Rejected<Vec<C>>,
+    /// `refused`'s length: `Rejected` lends its task only to a `Sync` reader.
+    refused_len: usize,
 }
 
 impl<H, C> BatchRejected<H, C> {
     /// A batch whose first part `accepted` was accepted and the rest refused.
     /// Public so that layers built on this crate report batches the same way.
-    pub fn new(accepted: Vec<H>, refused: Rejected<Vec<C>>) -> Self {
-        BatchRejected { accepted, refused }
+    pub fn new(accepted: Vec<H>, mut refused: Rejected<Vec<C>>) -> Self {
+        let refused_len = refused.task_mut().len();
+        BatchRejected {
+            accepted,
+            refused,
+            refused_len,
+        }
     }
 
     /// Why the executor refused the rest.
@@ -462,8 +437,12 @@ impl<H, C> BatchRejected<H, C> {
         &self.accepted
     }
 
-    /// The refused callables, in order.
-    pub fn refused(&self) -> &[C] {
+    /// The refused callables, in order; for `Sync` callables (see
+    /// [`into_parts`](BatchRejected::into_parts) for any).
+    pub fn refused(&self) -> &[C]
+    where
+        C: Sync,
+    {
         self.refused.task()
     }
 
@@ -481,6 +460,7 @@ impl<H, C> BatchRejected<H, C> {
         BatchRejected {
             accepted: self.accepted.into_iter().map(handle).collect(),
             refused: self.refused.map(|v| v.into_iter().map(callable).collect()),
+            refused_len: self.refused_len,
         }
     }
 }
@@ -490,7 +470,7 @@ impl<H, C> fmt::Debug for BatchRejected<H, C> {
         f.debug_struct("BatchRejected")
             .field("reason", &self.reason())
             .field("accepted", &self.accepted.len())
-            .field("refused", &self.refused().len())
+            .field("refused", &self.refused_len)
             .finish()
     }
 }
@@ -500,8 +480,8 @@ impl<H, C> fmt::Display for BatchRejected<H, C> {
         write!(
             f,
             "{} of {} tasks rejected ({})",
-            self.refused().len(),
-            self.accepted.len() + self.refused().len(),
+            self.refused_len,
+            self.accepted.len() + self.refused_len,
             self.refused
         )
     }
@@ -513,18 +493,7 @@ impl<H, C> Error for BatchRejected<H, C> {}
 mod tests {
     use super::*;
 
-    fn assert_error<E: Error + Send + Sync + 'static>() {}
-
-    #[test]
-    fn errors_are_send_sync_errors() {
-        assert_error::<TaskError>();
-        assert_error::<GetTimeoutError>();
-        assert_error::<WouldDeadlock>();
-        assert_error::<Cancelled>();
-        assert_error::<Failure<std::io::Error>>();
-        assert_error::<InvokeAnyError>();
-        assert_error::<InvokeAnyError<Failure<std::io::Error>>>();
-    }
+    // That every error type is `Error + Send + Sync + 'static`: tests/error_types.rs.
 
     #[test]
     fn panic_payload_keeps_string_messages() {

@@ -294,12 +294,10 @@ impl<T> TaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// [`TaskError::Cancelled`], [`TaskError::Panicked`] (payload kept), or
-    /// [`TaskError::WouldDeadlock`] when called from inside the task itself.
-    ///
-    /// # Panics
-    ///
-    /// If the result was already taken through `get_timeout`, `try_get` or `.await`.
+    /// [`TaskError::Cancelled`], [`TaskError::Panicked`] (payload kept),
+    /// [`TaskError::WouldDeadlock`] when called from inside the task itself, or
+    /// [`TaskError::AlreadyTaken`] when the result was already taken through
+    /// `get_timeout`, `try_get` or `.await`.
     ///
     /// # Examples
     ///
@@ -323,11 +321,8 @@ impl<T> TaskHandle<T> {
     /// # Errors
     ///
     /// [`GetTimeoutError::Timeout`] when the deadline passes, otherwise the task's
-    /// [`TaskError`] inside [`GetTimeoutError::Task`].
-    ///
-    /// # Panics
-    ///
-    /// If the result was already taken.
+    /// [`TaskError`] inside [`GetTimeoutError::Task`];
+    /// [`TaskError::AlreadyTaken`] there when an earlier call took the result.
     ///
     /// # Examples
     ///
@@ -350,11 +345,9 @@ impl<T> TaskHandle<T> {
         self.take_result().map_err(GetTimeoutError::Task)
     }
 
-    /// The result if the task is done, without blocking; `None` otherwise.
-    ///
-    /// # Panics
-    ///
-    /// If the result was already taken.
+    /// The result if the task is done, without blocking; `None` otherwise. Once
+    /// the result was taken (by this method, `get_timeout` or `.await`), every
+    /// further call returns `Some(Err(`[`TaskError::AlreadyTaken`]`))`.
     ///
     /// # Examples
     ///
@@ -369,10 +362,13 @@ impl<T> TaskHandle<T> {
         self.try_take()
     }
 
-    /// Hands out the outcome if the task is done, once; `None` if not done.
+    /// Hands out the outcome if the task is done, once (then `AlreadyTaken`);
+    /// `None` if not done.
     #[inline]
     fn try_take(&mut self) -> Option<Result<T, TaskError>> {
-        assert!(!self.finished, "TaskHandle: the result was already taken");
+        if self.finished {
+            return Some(Err(TaskError::AlreadyTaken));
+        }
         let result = self.raw.take_result()?;
         self.finished = true;
         Some(result)
@@ -415,14 +411,18 @@ impl<U, E> TaskHandle<Result<U, E>> {
 impl<T> Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
-    /// # Panics
-    ///
-    /// If polled again after it returned `Ready`.
+    /// Polled again after it returned `Ready`, it is `Ready` with
+    /// [`TaskError::AlreadyTaken`] (no panic). Polled from inside the task
+    /// itself (an async task awaiting its own handle), it is `Ready` with
+    /// [`TaskError::WouldDeadlock`], as a blocking `get` would be: only the
+    /// task's own completion could wake it. The result stays in the handle.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        assert!(!this.finished, "TaskHandle polled after completion");
         if let Some(result) = this.try_take() {
             return Poll::Ready(result);
+        }
+        if current::is_running_here(Arc::as_ptr(&this.raw).cast::<()>()) {
+            return Poll::Ready(Err(TaskError::WouldDeadlock));
         }
         if !this.raw.register_waker(cx.waker()) {
             return Poll::Ready(this.take_result());

@@ -69,7 +69,8 @@
 //! 6. Every closure and output is dropped exactly once, promptly: by `cancel`, by
 //!    the completing thread when no handle is interested, or when the handle drops.
 //! 7. Waiting never deadlocks a pool: on a worker it runs the awaited task inline
-//!    or other work; waiting on oneself is [`TaskError::WouldDeadlock`].
+//!    or other work; waiting on oneself, blocking or with `.await` from inside
+//!    an async task, is [`TaskError::WouldDeadlock`].
 //! 8. The jobs `shutdown_now` hands back resolve their handles when run (normally)
 //!    or dropped (cancelled): no `get` hangs on a drained task.
 //! 9. When a pool terminates, every async task spawned on it that is still

@@ -497,6 +497,14 @@ pub trait ExecutorService: Executor {
     /// with every [`TaskError`](crate::TaskError) (input order) when all panicked or were cancelled;
     /// [`InvokeAnyError::Rejected`] when the executor refused a task.
     ///
+    /// # Panics
+    ///
+    /// If iterating `tasks` panics, the panic propagates after the tasks
+    /// already submitted are cancelled: those not started never run (their
+    /// callables are dropped), a running one sees
+    /// [`is_cancelled`](crate::is_cancelled) and its value is dropped. The
+    /// same holds for every variant of `invoke_any`.
+    ///
     /// # Examples
     ///
     /// ```

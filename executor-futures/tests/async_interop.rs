@@ -442,3 +442,47 @@ fn spawn_on_inline_executor_and_rejection_gives_the_future_back() {
     let fut = pool.spawn(async { 3 }).unwrap_err().into_inner();
     assert_eq!(block_on(fut), 3);
 }
+
+/// Issue 16, item 12: an async task that `.await`s its own handle gets the same
+/// `WouldDeadlock` a blocking `get` on one's own handle returns, instead of
+/// waiting for a wake that only its own completion could send. The task then
+/// goes on (here: awaits the handle a second time, same answer) and completes;
+/// its future is dropped once.
+#[test]
+fn awaiting_own_handle_is_would_deadlock() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let drops = DropCounter::new(1);
+        let token = drops.token(0);
+        let (tx, rx) = std::sync::mpsc::channel::<TaskHandle<u32>>();
+        let (res_tx, res_rx) = std::sync::mpsc::channel();
+        let h = pool
+            .spawn(async move {
+                let _token = token;
+                let mut me = rx.recv().unwrap();
+                let first = (&mut me).await;
+                let second = (&mut me).await;
+                res_tx
+                    .send((
+                        first.unwrap_err().is_would_deadlock(),
+                        second.unwrap_err().is_would_deadlock(),
+                    ))
+                    .unwrap();
+                7u32
+            })
+            .unwrap();
+        let r = h.task_ref();
+        tx.send(h).unwrap();
+        assert_eq!(
+            res_rx
+                .recv_timeout(LONG)
+                .expect("the task hung awaiting itself"),
+            (true, true)
+        );
+        r.wait_timeout(LONG).unwrap();
+        assert_eq!(r.state(), executor_futures::TaskState::Completed);
+        pool.shutdown();
+        assert!(pool.await_termination(LONG));
+        drops.assert_all_dropped_once(1);
+    });
+}

@@ -233,3 +233,38 @@ fn rejected_bulk_submission_hands_back_the_rest_and_cancels_the_accepted() {
         Err(InvokeAnyError::Rejected(RejectReason::Shutdown))
     ));
 }
+
+/// Issue 16, item 11: `invoke_any` whose input iterator panics part-way cancels
+/// the tasks it already submitted (none of them runs, each closure is dropped
+/// once, by the cancel) and resumes the iterator's panic.
+#[test]
+fn invoke_any_with_a_panicking_iterator_cancels_what_it_submitted() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let gate = block_all_workers(&pool);
+        let runs = RunLog::new(3);
+        let drops = DropCounter::new(3);
+        let (r, d) = (runs.clone(), drops.clone());
+        let tasks = (0..4).map(move |i| {
+            assert!(i < 3, "the input iterator broke");
+            let (r, token) = (r.clone(), d.token(i));
+            move || {
+                r.mark(token.id());
+                token.id()
+            }
+        });
+        let caught =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.invoke_any(tasks)));
+        let payload = caught.expect_err("the iterator's panic propagates");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"the input iterator broke")
+        );
+        // Cancelled before they started: their closures are already dropped.
+        drops.assert_all_dropped_once(3);
+        gate.open();
+        pool.shutdown();
+        assert!(pool.await_termination(LONG));
+        runs.assert_all(0);
+    });
+}

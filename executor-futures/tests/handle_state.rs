@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use executor_core::ThreadPool;
 use executor_futures::{ExecutorService, Failure, GetTimeoutError, TaskError, TaskState};
+use std::future::Future as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
@@ -440,13 +441,50 @@ fn ids_states_and_debug() {
     });
 }
 
+/// Issue 16, item 9: reading a handle again after its result was taken is a
+/// legal call sequence; it reports `AlreadyTaken` instead of panicking, and the
+/// value is handed out (and dropped) exactly once.
 #[test]
-#[should_panic(expected = "already taken")]
-fn second_take_after_timed_get_panics() {
-    let pool = ThreadPool::new(1).unwrap();
-    let mut h = pool.submit(|| 1).unwrap();
-    assert_eq!(h.get_timeout(LONG).unwrap(), 1);
-    let _ = h.get_timeout(LONG);
+fn second_read_reports_already_taken() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        let drops = DropCounter::new(3);
+
+        // try_get, then try_get, get_timeout, poll and get again.
+        let d = drops.clone();
+        let mut h = pool.submit(move || d.token(0)).unwrap();
+        h.wait().unwrap();
+        assert_eq!(h.try_get().unwrap().unwrap().id(), 0);
+        assert!(drops.is_dropped(0));
+        assert!(h.try_get().unwrap().unwrap_err().is_already_taken());
+        let err = h.get_timeout(LONG).unwrap_err();
+        assert!(err.is_already_taken(), "{err:?}");
+        assert!(!err.is_timeout());
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        match std::pin::Pin::new(&mut h).poll(&mut cx) {
+            std::task::Poll::Ready(Err(e)) => assert!(e.is_already_taken()),
+            other => panic!("expected Ready(Err(AlreadyTaken)), got {other:?}"),
+        }
+        let err = h.get().unwrap_err();
+        assert!(matches!(err, TaskError::AlreadyTaken));
+        assert_eq!(err.to_string(), "the task's result was already taken");
+
+        // get_timeout, then get_timeout again.
+        let d = drops.clone();
+        let mut h = pool.submit(move || d.token(1)).unwrap();
+        assert_eq!(h.get_timeout(LONG).unwrap().id(), 1);
+        assert!(h.get_timeout(LONG).unwrap_err().is_already_taken());
+
+        // .await, then try_get.
+        let d = drops.clone();
+        let mut h = pool.submit(move || d.token(2)).unwrap();
+        assert_eq!(futures::executor::block_on(&mut h).unwrap().id(), 2);
+        assert!(h.try_get().unwrap().unwrap_err().is_already_taken());
+        drop(h);
+
+        drops.assert_all_dropped_once(3);
+    });
 }
 
 #[test]
