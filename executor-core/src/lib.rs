@@ -65,6 +65,7 @@ mod latch;
 mod lifecycle;
 mod panic;
 mod pool;
+mod quiet_panics;
 mod registry;
 mod scope;
 mod scoped_task;
