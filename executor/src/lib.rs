@@ -87,7 +87,7 @@
 //!
 //! `executor` re-exports three crates, each usable alone: [`executor_core`]
 //! (the pool, fork-join, shutdown), [`executor_futures`] (typed tasks and
-//! handles), [`executor_completion`] (completion order). The items other
+//! handles), [`executor_completion`](mod@executor_completion) (completion order). The items other
 //! executors or libraries build on (the job type, the executor trait, waiting
 //! primitives) are gathered in [`integration`].
 //!
@@ -98,6 +98,11 @@ pub use executor_completion;
 pub use executor_core;
 pub use executor_futures;
 
+pub use executor_completion::{
+    as_completed, as_completed_timeout, wait_any, AsCompleted, AsCompletedStream,
+    AsCompletedTimeout, Completed, CompletionService, CompletionStream, Finished, IntoIter,
+    IntoStream, Iter, TimedOut, TrySubmitError, WaitAnyError,
+};
 pub use executor_core::{
     current_thread_index, is_interrupted, join, scope, spawn, yield_now, BroadcastContext,
     BuildError, Builder, JobPanic, PanicOrigin, PoolRef, RejectReason, Rejected, Scope,
@@ -108,11 +113,6 @@ pub use executor_futures::{
     Failure, GetTimeoutError, InvokeAnyError, PanicPayload, Spawner, TaskError, TaskHandle, TaskId,
     TaskRef, TaskState, WouldDeadlock,
 };
-pub use executor_completion::{
-    as_completed, as_completed_timeout, wait_any, AsCompleted, AsCompletedStream,
-    AsCompletedTimeout, Completed, CompletionService, CompletionStream, Finished, IntoIter,
-    IntoStream, Iter, TimedOut, TrySubmitError, WaitAnyError,
-};
 
 /// Everything a program that uses the pool needs, in one `use`:
 ///
@@ -120,7 +120,7 @@ pub use executor_completion::{
 /// use executor::prelude::*;
 /// ```
 ///
-/// The pool and its builder, the [`ExecutorService`](crate::ExecutorService)
+/// The pool and its builder, the [`ExecutorService`]
 /// trait (which gives a pool `submit`, `spawn`, `invoke_all`, ...), typed
 /// handles, the completion service, the functions a running task calls to see
 /// whether it should stop, and every error type. Names you define yourself take
@@ -149,8 +149,7 @@ pub mod prelude {
         as_completed, Completed, CompletionService, TimedOut, TrySubmitError, WaitAnyError,
     };
     pub use executor_core::{
-        is_interrupted, BuildError, Builder, RejectReason, Rejected, Scope, ScopedError,
-        ThreadPool,
+        is_interrupted, BuildError, Builder, RejectReason, Rejected, Scope, ScopedError, ThreadPool,
     };
     pub use executor_futures::{
         checkpoint, is_cancelled, BatchRejected, Callable, Cancelled, ExecutorService,

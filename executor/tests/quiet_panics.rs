@@ -61,7 +61,11 @@ fn quiet_pool_silences_only_its_own_workers_panics() {
             .unwrap_err();
         assert!(err.is_panic());
         quiet.close();
-        assert_eq!(handled.load(Ordering::SeqCst), 1, "the panic handler still sees it");
+        assert_eq!(
+            handled.load(Ordering::SeqCst),
+            1,
+            "the panic handler still sees it"
+        );
 
         // A loud pool's worker and a plain thread: the user's hook sees each once.
         let err = loud
