@@ -126,6 +126,13 @@ pub use executor_futures::{
 /// whether it should stop, and every error type. Names you define yourself take
 /// precedence over the prelude's, so a glob import never breaks your code.
 ///
+/// Without it (or `use executor::ExecutorService;`), `submit` is not found:
+///
+/// ```compile_fail,E0599
+/// let pool = executor::ThreadPool::new(1).unwrap();
+/// let handle = pool.submit(|| 1); // error[E0599]: no method named `submit`
+/// ```
+///
 /// # Examples
 ///
 /// ```
