@@ -80,7 +80,9 @@ fn every_error_boxes() -> Result<(), BoxError> {
     let service = CompletionService::new(&pool);
     service.submit(|| 2u32)?;
     let mut results = executor::as_completed_timeout(
-        (0..2u32).map(|i| pool.submit(move || i)).collect::<Result<Vec<_>, _>>()?,
+        (0..2u32)
+            .map(|i| pool.submit(move || i))
+            .collect::<Result<Vec<_>, _>>()?,
         Duration::from_secs(10),
     );
     for finished in &mut results {
