@@ -56,6 +56,13 @@
 //! - **Helping**: a worker that waits (for a handle, a `join`, a scope) runs
 //!   other queued tasks meanwhile instead of blocking, so waiting inside the
 //!   pool never deadlocks it, even with one thread.
+//! - **Injector**: the pool's shared queue for tasks submitted from threads
+//!   outside the pool (a worker's own submissions go to its own queue).
+//! - **Claim**: the step that makes a queued task "started". Exactly one
+//!   thread wins it, so a task that a waiting `get` runs itself is not run again
+//!   by the worker that later finds it in the queue.
+//! - **Tombstone**: that leftover queue entry, of a task already run or
+//!   cancelled elsewhere; it is skipped when its turn comes.
 //!
 //! # Errors
 //!
