@@ -128,9 +128,54 @@ fn short(name: &str) -> &str {
     }
 }
 
-/// Whether workload `name` was selected on the command line: every workload when
-/// no argument was given, else those named.
-pub fn selected(name: &str) -> bool {
-    let mut args = std::env::args().skip(1).peekable();
-    args.peek().is_none() || args.any(|a| a == name)
+/// The workloads a benchmark binary was asked to run: every one when no name
+/// was given on the command line, else those named.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    known: &'static [&'static str],
+    chosen: Vec<String>,
+}
+
+impl Selection {
+    /// Whether workload `name` (one of the binary's known workloads) runs.
+    pub fn has(&self, name: &str) -> bool {
+        debug_assert!(
+            self.known.contains(&name),
+            "{name} is not in the known list"
+        );
+        self.chosen.is_empty() || self.chosen.iter().any(|c| c == name)
+    }
+}
+
+/// Parses a benchmark binary's command line with clap: `--help` prints `about`,
+/// the workloads it knows (positional names; none means all) and `env` (the
+/// environment variables that size it); an unknown name or option is an error
+/// that names the known ones (exit code 2).
+pub fn command_line(
+    bin: &'static str,
+    about: &'static str,
+    known: &'static [&'static str],
+    env: &'static str,
+) -> Selection {
+    let mut cmd = clap::Command::new(bin).about(about).after_help(env);
+    if !known.is_empty() {
+        cmd = cmd.arg(
+            clap::Arg::new("workloads")
+                .value_name("WORKLOAD")
+                .num_args(0..)
+                .value_parser(clap::builder::PossibleValuesParser::new(
+                    known.iter().copied(),
+                ))
+                .help("Workloads to run [default: all]"),
+        );
+    }
+    let matches = cmd.get_matches();
+    let chosen = match known.is_empty() {
+        true => Vec::new(),
+        false => matches
+            .get_many::<String>("workloads")
+            .map(|names| names.cloned().collect())
+            .unwrap_or_default(),
+    };
+    Selection { known, chosen }
 }

@@ -3,8 +3,7 @@
 //!
 //! Run with `cargo run -p examples --example callable`.
 
-use executor_core::ThreadPool;
-use executor_futures::{checkpoint, Callable, Cancelled, ExecutorService};
+use executor::prelude::*;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -55,12 +54,12 @@ fn sum_to(n: u64) -> Result<u64, Cancelled> {
 }
 
 fn main() {
-    // Panics inside tasks are caught and returned as values; keep the default
-    // hook's report short.
-    std::panic::set_hook(Box::new(|info| eprintln!("[panic hook] {info}")));
+    // Panics inside tasks are caught and returned as values (see "boom" below);
+    // quiet_panics keeps std's panic hook from also printing them.
     let pool = ThreadPool::builder()
         .num_threads(2)
         .thread_name(|i| format!("callable-{i}"))
+        .quiet_panics(true)
         .build()
         .expect("pool");
 

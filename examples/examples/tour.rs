@@ -9,30 +9,23 @@
 //! poll_timeout, the iterator, a helping consumer), printing what happens at each
 //! step.
 
-use executor_completion::CompletionService;
-use executor_core::{is_interrupted, join, ThreadPool};
-use executor_futures::ExecutorService;
+use executor::join;
+use executor::prelude::*;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
-    // The tour panics on purpose; print those panics as one line each.
-    std::panic::set_hook(Box::new(|info| {
-        let thread = std::thread::current();
-        println!(
-            "  [panic hook, on {}] {}",
-            thread.name().unwrap_or("?"),
-            info.payload_as_str().unwrap_or("?")
-        );
-    }));
     println!("== 1. build a pool ==");
     let pool = ThreadPool::builder()
         .name("tour")
         .thread_name(|i| format!("tour-{i}"))
         .on_thread_start(|i| println!("  worker {i} started"))
         .on_thread_stop(|i| println!("  worker {i} stopped"))
+        // The tour panics on purpose: keep std's panic hook from printing the
+        // panics this pool catches (the panic handler still reports them).
+        .quiet_panics(true)
         .panic_handler(|p| {
             println!(
                 "  panic handler: worker {:?} panicked: {:?}",
@@ -42,7 +35,10 @@ fn main() {
         })
         .build()
         .expect("a pool with num_cpus threads");
-    println!("  {} threads", pool.num_threads());
+    println!(
+        "  {} threads; quiet_panics(true): the panics it catches are reported below, not printed by std's hook",
+        pool.num_threads()
+    );
 
     println!("\n== 2. fire-and-forget: a million jobs from outside ==");
     static SUM: AtomicU64 = AtomicU64::new(0);
@@ -177,7 +173,13 @@ fn main() {
 /// executor-futures: Callable tasks with cancellable handles.
 fn typed_tasks() {
     println!("\n== 8. submit: a handle with get, get_timeout, cancel, and .await ==");
-    let pool = ThreadPool::new(2).unwrap();
+    // Its tasks panic on purpose: a panic comes back from `get`, so keep std's
+    // hook from printing it too.
+    let pool = ThreadPool::builder()
+        .num_threads(2)
+        .quiet_panics(true)
+        .build()
+        .unwrap();
     let answer = pool.submit(|| 6 * 7).unwrap();
     println!("  get() = {:?}", answer.get());
 

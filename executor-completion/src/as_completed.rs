@@ -209,7 +209,7 @@ struct Slot<T> {
 
 /// Turns handles into an iterator of their results in the order the tasks
 /// finish: Python's `concurrent.futures.as_completed`. For async code, turn it
-/// into a [`Stream`] with [`AsCompleted::into_stream`].
+/// into a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html) with [`AsCompleted::into_stream`].
 ///
 /// Handles already done come first, in input order. Waiting on a pool worker
 /// helps (runs queued jobs). The iterator does not cancel anything.
@@ -475,7 +475,7 @@ impl<T> AsCompleted<T> {
             .count()
     }
 
-    /// The same completion order as a [`Stream`] (for async code, on any runtime).
+    /// The same completion order as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html) (for async code, on any runtime).
     ///
     /// # Examples
     ///
@@ -538,7 +538,7 @@ impl<T> ExactSizeIterator for AsCompleted<T> {}
 
 impl<T> std::iter::FusedIterator for AsCompleted<T> {}
 
-/// The [`Stream`] of [`as_completed`], from [`AsCompleted::into_stream`]: the
+/// The [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html) of [`as_completed`], from [`AsCompleted::into_stream`]: the
 /// same completion order, for async code. Dropping it drops the handles left.
 ///
 /// # Examples

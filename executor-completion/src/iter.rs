@@ -253,7 +253,7 @@ impl<T, E> fmt::Debug for IntoIter<T, E> {
     }
 }
 
-/// A [`CompletionService`]'s results as a [`Stream`], in completion order; see
+/// A [`CompletionService`]'s results as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html), in completion order; see
 /// [`CompletionService::stream`]. It yields `None` when nothing is outstanding
 /// (it is not fused: polled again after more submissions, it yields again).
 /// Dropping it gives the results it buffered but did not yield back to the

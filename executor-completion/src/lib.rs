@@ -2,6 +2,9 @@
 //! [`CompletionService`] that queues each task's result as it finishes, and
 //! [`as_completed`](fn@as_completed) / [`wait_any`] over handles you already hold.
 //!
+//! Programs usually depend on the `executor` crate instead, which re-exports
+//! this one and has a prelude.
+//!
 //! # The Java / Python analogy
 //!
 //! | here | `java.util.concurrent` | Python `concurrent.futures` |
@@ -101,18 +104,6 @@
 //!    are not done and drops the results not taken; results that arrive later are
 //!    dropped by the finishing thread. Every closure and result is dropped once.
 //!
-//! # Layout
-//!
-//! | module | owns |
-//! |---|---|
-//! | `service` | [`CompletionService`]: submitting, taking, cancelling, drop |
-//! | `shared` | the queue and counters shared with the hooks; the exactly-once argument |
-//! | `registry` | the tasks `cancel`, `cancel_all` and drop may have to cancel (append-only, pruned) |
-//! | `waitlist` | the wake-up protocol (register, re-check, hand-off) |
-//! | `completed` | [`Completed`] and how timing is recorded |
-//! | `iter` | [`Iter`], [`IntoIter`], [`CompletionStream`], [`IntoStream`] |
-//! | `as_completed` | [`as_completed`](fn@as_completed), [`as_completed_timeout`], [`AsCompletedStream`], [`wait_any`], [`Finished`] |
-//! | `error` | [`TrySubmitError`], [`TimedOut`], [`WaitAnyError`] ([`BatchRejected`] comes from `executor-futures`) |
 
 mod as_completed;
 mod completed;

@@ -750,7 +750,7 @@ impl<T, E> CompletionService<T, E> {
         Iter::new(&self.shared, self.helper())
     }
 
-    /// The results as a [`futures_core::Stream`], in completion order; it ends
+    /// The results as a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html), in completion order; it ends
     /// (`None`) when nothing is outstanding. Works on any runtime.
     ///
     /// # Examples

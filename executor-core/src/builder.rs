@@ -46,6 +46,7 @@ pub struct Builder {
     on_start: Option<ThreadHook>,
     on_stop: Option<ThreadHook>,
     panic_handler: Option<PanicHandler>,
+    quiet_panics: bool,
 }
 
 impl Default for Builder {
@@ -63,6 +64,7 @@ impl fmt::Debug for Builder {
             .field("on_start", &self.on_start.is_some())
             .field("on_stop", &self.on_stop.is_some())
             .field("panic_handler", &self.panic_handler.is_some())
+            .field("quiet_panics", &self.quiet_panics)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +82,7 @@ impl Builder {
             on_start: None,
             on_stop: None,
             panic_handler: None,
+            quiet_panics: false,
         }
     }
 
@@ -129,6 +132,49 @@ impl Builder {
         self
     }
 
+    /// Keeps the panics this pool catches off stderr (default: `false`).
+    ///
+    /// A panic in a task never kills a worker: the pool catches it and reports
+    /// it (to the task's handle, or to the [panic handler](Builder::panic_handler)).
+    /// But before it is caught, it passes through std's panic hook, which by
+    /// default prints `thread '...' panicked at ...` (as with rayon and tokio).
+    /// With `quiet_panics(true)`, `build` installs, once per process, a hook
+    /// that stays silent for panics on this pool's worker threads and hands
+    /// every other panic to the hook that was in place before (the default one,
+    /// or yours). Other pools and threads keep printing.
+    ///
+    /// Set your own hook (if any) before building the first quiet pool: a hook
+    /// set later replaces the filter. The setting follows the thread, not the
+    /// task: a task run by another thread (a helping completion-service consumer,
+    /// or a worker of another pool that waits for the task and runs it itself)
+    /// follows that thread's setting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use executor_core::ThreadPool;
+    ///
+    /// let caught = Arc::new(AtomicUsize::new(0));
+    /// let count = caught.clone();
+    /// let pool = ThreadPool::builder()
+    ///     .num_threads(1)
+    ///     .quiet_panics(true)
+    ///     .panic_handler(move |_| {
+    ///         count.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// pool.execute(|| panic!("not printed")).unwrap(); // still reported:
+    /// pool.close();
+    /// assert_eq!(caught.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn quiet_panics(mut self, quiet: bool) -> Self {
+        self.quiet_panics = quiet;
+        self
+    }
+
     /// Starts the workers.
     ///
     /// # Errors
@@ -145,8 +191,14 @@ impl Builder {
         let pool_name = self.pool_name.unwrap_or_else(|| format!("executor-{id}"));
         let deques: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_lifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
+        let on_start = if self.quiet_panics {
+            crate::quiet_panics::install();
+            quiet_start_hook(self.on_start)
+        } else {
+            self.on_start
+        };
         let hooks = Hooks {
-            on_start: self.on_start,
+            on_start,
             on_stop: self.on_stop,
             panic_handler: self.panic_handler,
         };
@@ -182,6 +234,17 @@ impl Builder {
         tracing::debug!(pool = %pool_name, threads = n, "pool started");
         Ok(ThreadPool::from_registry(registry))
     }
+}
+
+/// The start hook of a quiet pool: marks the worker's thread (before any task
+/// runs on it), then runs the user's start hook, if any.
+fn quiet_start_hook(user: Option<ThreadHook>) -> Option<ThreadHook> {
+    Some(Arc::new(move |index| {
+        crate::quiet_panics::mark_current_thread();
+        if let Some(hook) = &user {
+            hook(index);
+        }
+    }))
 }
 
 /// Undoes a partial build: the workers `started..` never ran; stop the others.

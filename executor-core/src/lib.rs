@@ -1,5 +1,14 @@
 //! A work-stealing thread pool with the lifecycle control of Java's executors.
 //!
+//! Programs usually depend on the `executor` crate instead, which re-exports
+//! this one with the typed tasks and completion order, and has a prelude.
+//!
+//! Each worker thread has its own queue of tasks; a worker whose queue is empty
+//! takes ("steals") tasks from the others, and sleeps only when there is
+//! nothing left anywhere. A worker that waits (for a `join`, a scope, a task's
+//! result) runs other queued tasks meanwhile ("helps") instead of blocking, so
+//! waiting inside the pool never deadlocks it.
+//!
 //! * Build a pool with [`ThreadPool::new`] or [`ThreadPool::builder`] (thread count,
 //!   names, stack size, start/stop hooks, panic handler).
 //! * Hand it closures with [`ThreadPool::execute`] (fire-and-forget; a closure of
@@ -25,20 +34,12 @@
 //!    a worker falling asleep at that instant may miss a `join`'s second half;
 //!    the half's owner then runs it).
 //!
-//! # Layout
+//! # Panics in jobs
 //!
-//! | module | owns |
-//! |---|---|
-//! | `lifecycle` | the state word and the submission/shutdown handshake |
-//! | `registry` | the shared queues, the shutdown protocol, termination |
-//! | `batch` | a long outside batch queued as one ticket, claimed by a worker |
-//! | `worker` | a worker's loop: finding work, stealing, helping while waiting |
-//! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
-//! | `job` | the unit of work and the [`Runnable`] seam |
-//! | `wait` | [`wait_until`] / [`Waiter`]: waiting that helps on a worker |
-//! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`](fn@join), [`Scope`], `install`, `broadcast` (`unsafe` code, with `exclusive`) |
-//! | `error` | [`BuildError`], [`Rejected`], [`PanicPayload`]: errors as values, all `Error + Send + Sync + 'static` |
-//! | `exclusive` | [`Exclusive`]: how an error holds a non-`Sync` closure and stays `Sync` (one `unsafe impl`) |
+//! A panicking job is caught: the worker survives and the panic goes to the
+//! [panic handler](Builder::panic_handler) (by default a `tracing` error event).
+//! As in rayon and tokio, the panic first passes through std's panic hook, which
+//! prints it; [`Builder::quiet_panics`] keeps a pool's caught panics quiet.
 //!
 //! # Examples
 //!
@@ -68,6 +69,7 @@ mod latch;
 mod lifecycle;
 mod panic;
 mod pool;
+mod quiet_panics;
 mod registry;
 mod scope;
 mod scoped_task;

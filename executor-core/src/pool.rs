@@ -13,6 +13,16 @@ use std::time::Duration;
 
 /// A work-stealing thread pool with Java-style lifecycle control.
 ///
+/// Its own methods run closures ([`execute`](ThreadPool::execute)), fork-join
+/// work ([`join`](ThreadPool::join), [`scope`](ThreadPool::scope),
+/// [`install`](ThreadPool::install), [`broadcast`](ThreadPool::broadcast)) and
+/// control its life ([`shutdown`](ThreadPool::shutdown),
+/// [`await_termination`](ThreadPool::await_termination), ...). Tasks with a
+/// result come from the `ExecutorService` trait of `executor-futures`, which
+/// every pool implements: `submit`, `submit_all`, `invoke_all`, `invoke_any`
+/// and `spawn` (a future). Bring it into scope with `use executor::prelude::*;`
+/// (or `use executor_futures::ExecutorService;`).
+///
 /// Cloning gives another handle to the same pool. When the last handle is dropped
 /// the pool is [closed](ThreadPool::close): shut down, queued work finished,
 /// threads joined. If that last handle is dropped on one of the pool's own

@@ -2,6 +2,11 @@
 //! (a cancellable future of its result), run bulk [`invoke_all`] /
 //! [`invoke_any`], or spawn `async` code on the same pool.
 //!
+//! Programs usually depend on the `executor` crate instead, which re-exports
+//! this one and has a prelude. The methods come from the [`ExecutorService`]
+//! trait: bring it into scope (`use executor_futures::ExecutorService;`, or the
+//! prelude) to call `pool.submit`.
+//!
 //! # The Java / Python analogy
 //!
 //! | here | `java.util.concurrent` | Python `concurrent.futures` |
@@ -79,19 +84,6 @@
 //!    each other, outlives its pool. A task keeps no pool handle of its own (only a
 //!    [`PoolRef`](executor_core::PoolRef)), so dropping the last `ThreadPool`
 //!    closes the pool even while tasks wait.
-//!
-//! # Layout
-//!
-//! | module | owns |
-//! |---|---|
-//! | `state` | the state word: bits, transitions, the state machine diagram |
-//! | `task` | the task cell (one `Arc`: state, work, output, hook, waiters), completion |
-//! | `async_task` | futures as tasks: polling, waking, re-queuing |
-//! | `handle` | [`TaskHandle`], [`TaskRef`], [`TaskId`], the waiting routine |
-//! | `current` | the current task per thread: [`is_cancelled()`], [`checkpoint()`] |
-//! | `service` | [`ExecutorService`], [`Spawner`] |
-//! | `bulk` | `invoke_all`, `invoke_any` |
-//! | `error` | [`TaskError`], [`GetTimeoutError`], [`InvokeAnyError`], ... |
 //!
 //! [`invoke_all`]: ExecutorService::invoke_all
 //! [`invoke_any`]: ExecutorService::invoke_any

@@ -647,7 +647,7 @@ impl<E: Executor + Clone + 'static> Spawn for Spawner<E> {
     ///
     /// # Errors
     ///
-    /// [`SpawnError::shutdown`] when the executor refuses it.
+    /// [`SpawnError::shutdown`](https://docs.rs/futures-task/0.3/futures_task/struct.SpawnError.html#method.shutdown) when the executor refuses it.
     fn spawn_obj(&self, future: FutureObj<'static, ()>) -> Result<(), SpawnError> {
         match self.exec.spawn(future) {
             Ok(handle) => {

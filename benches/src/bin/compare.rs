@@ -20,7 +20,7 @@
 //! `memory` workload (prints `bytes N`).
 
 use benches::compare::workloads::{child_memory, WORKLOADS};
-use benches::compare::{chart, meta, report, run, Command, Options, Progress, USAGE};
+use benches::compare::{chart, meta, report, run, Command, Options, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -134,10 +134,6 @@ fn main() -> ExitCode {
         return child(&args[1..]);
     }
     match Command::parse(args) {
-        Ok(Command::Help) => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
         Ok(Command::List) => {
             println!("{}", WORKLOADS.join("\n"));
             ExitCode::SUCCESS
@@ -149,9 +145,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Err(e) => {
-            eprintln!("compare: {e}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
+        // --help (stdout, exit 0) or a bad argument (stderr, exit 2).
+        Err(e) => e.exit(),
     }
 }

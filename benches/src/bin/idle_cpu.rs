@@ -118,6 +118,13 @@ fn print_row(name: &str, [(ms1, sw1), (ms2, sw2)]: [(f64, u64); 2]) {
 }
 
 fn main() {
+    benches::interleave::command_line(
+        "idle_cpu",
+        "CPU burned by each pool while idle, after a burst of jobs",
+        &[],
+        "Environment: EXECUTOR_BENCH_THREADS (worker threads, default 2), EXECUTOR_IDLE_BURST \
+         (jobs per burst, default 100000).",
+    );
     let threads = bench_threads();
     let burst = env_usize("EXECUTOR_IDLE_BURST", 100_000);
     println!("idle CPU after a burst of {burst} + {burst} jobs, {threads} worker threads");

@@ -28,7 +28,7 @@
 //! ```
 //! (arguments, if any, select workloads by name).
 
-use benches::interleave::{interleave, selected, Contestant};
+use benches::interleave::{command_line, interleave, Contestant};
 use benches::{
     bench_threads, env_usize, ErasedHarness, FuturesPool, Harness, Ours, OursHandle, Rayon,
     StdThreadpool, Tokio,
@@ -78,7 +78,23 @@ fn workloads(n: usize) -> Vec<Workload> {
     ]
 }
 
+/// The workloads of [`workloads`], for the command line.
+const NAMES: &[&str] = &[
+    "spawn_outside",
+    "spawn_inside",
+    "chained_spawn",
+    "ping_pong",
+    "round_trip",
+];
+
 fn main() {
+    let selection = command_line(
+        "interleaved",
+        "The core bench's workloads, every pool interleaved round by round: paired per-round ratios",
+        NAMES,
+        "Environment: EXECUTOR_BENCH_THREADS (worker threads, default 2), EXECUTOR_BENCH_N \
+         (jobs per iteration, default 1000000), EXECUTOR_BENCH_ROUNDS (default 15).",
+    );
     let threads = bench_threads();
     let n = env_usize("EXECUTOR_BENCH_N", 1_000_000);
     let rounds = env_usize("EXECUTOR_BENCH_ROUNDS", 15);
@@ -95,7 +111,7 @@ fn main() {
     println!("{threads} worker threads per pool, N = {n}, {rounds} rounds (+1 warm-up)");
 
     for w in workloads(n) {
-        if !selected(w.name) {
+        if !selection.has(w.name) {
             continue;
         }
         let mut contestants: Vec<Contestant<'_>> = pools

@@ -36,11 +36,20 @@
 //! (arguments, if any, select `order` and/or `diagnose`; about 15 s in all).
 
 use benches::completion::{diagnose, ideal_threads, CompletionOrder, Outcome, Work};
-use benches::interleave::{interleave, quantile, selected, Contestant};
+use benches::interleave::{command_line, interleave, quantile, Contestant};
 use benches::{env_usize, FuturesPool, Ours, Peer, Rayon, Tokio};
 use std::cell::RefCell;
 
 fn main() {
+    let selection = command_line(
+        "interleaved_completion",
+        "Completion order with skewed busy work, every pool interleaved round by round (order), \
+         and where our pool's time goes (diagnose)",
+        &["order", "diagnose"],
+        "Environment: EXECUTOR_BENCH_THREADS (worker threads, default 2), EXECUTOR_BENCH_COMPLETION_N \
+         (tasks, default 10000), EXECUTOR_BENCH_COMPLETION_MAX_US (longest task, default 50), \
+         EXECUTOR_BENCH_ROUNDS (default 15).",
+    );
     let work = Work::from_env();
     let threads = work.threads;
     let rounds = env_usize("EXECUTOR_BENCH_ROUNDS", 15);
@@ -50,7 +59,7 @@ fn main() {
     let futures = FuturesPool::build(threads);
     println!("{}; {rounds} rounds (+1 warm-up)", work.describe());
 
-    if selected("order") {
+    if selection.has("order") {
         let rows: Vec<_> = [
             ours.consumers(),
             rayon.consumers(),
@@ -145,7 +154,7 @@ fn main() {
         }
     }
 
-    if selected("diagnose") {
+    if selection.has("diagnose") {
         for (helping, row) in [(false, "executor_core"), (true, "executor_core_helping")] {
             let mut runs: Vec<_> = (0..5).map(|_| diagnose(&ours.0, &work, helping)).collect();
             runs.sort_by_key(|d| d.total);

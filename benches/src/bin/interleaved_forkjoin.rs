@@ -35,7 +35,7 @@
 
 use benches::collect::{expected, fib_submit, SubmitCollect};
 use benches::forkjoin::{fib_calls, fib_joins, random_u64s, Sizes, SORT_SEED};
-use benches::interleave::{interleave, selected, Contestant};
+use benches::interleave::{command_line, interleave, Contestant};
 use benches::{
     bench_threads, env_usize, ErasedForkJoin, FuturesPool, Ours, Peer, Rayon, StdThreadpool, Tokio,
 };
@@ -43,6 +43,23 @@ use std::hint::black_box;
 use std::time::Instant;
 
 fn main() {
+    let selection = command_line(
+        "interleaved_forkjoin",
+        "The forkjoin and futures benches' workloads, every pool interleaved round by round",
+        &[
+            "fib_coarse",
+            "fib_fine",
+            "sum",
+            "quicksort",
+            "submit_collect",
+            "fib_submit",
+        ],
+        "Environment: EXECUTOR_BENCH_THREADS (worker threads, default 2), EXECUTOR_BENCH_ROUNDS \
+         (default 15), EXECUTOR_BENCH_TASKS (submit_collect, default 100000), \
+         EXECUTOR_BENCH_FIB_SUBMIT (default 20), EXECUTOR_BENCH_FIB_COARSE, \
+         EXECUTOR_BENCH_FIB_CUTOFF, EXECUTOR_BENCH_FIB_FINE, EXECUTOR_BENCH_SUM_N, \
+         EXECUTOR_BENCH_SORT_N (sizes; see benches/README.md).",
+    );
     let threads = bench_threads();
     let sizes = Sizes::from_env(Sizes::INTERLEAVED);
     let tasks = env_usize("EXECUTOR_BENCH_TASKS", 100_000);
@@ -58,7 +75,7 @@ fn main() {
     let fork_join: [&dyn ErasedForkJoin; 2] = [&ours, &rayon];
     println!("{threads} worker threads per pool, {sizes:?}, {rounds} rounds (+1 warm-up)");
 
-    if selected("fib_coarse") {
+    if selection.has("fib_coarse") {
         let (n, cutoff) = (sizes.fib_coarse, sizes.fib_cutoff);
         let mut cs = fork_join.map(|p| {
             Contestant::timed(p.name(), move || {
@@ -69,7 +86,7 @@ fn main() {
         interleave(&title, fib_calls(n) as usize, rounds, &mut cs);
     }
 
-    if selected("fib_fine") {
+    if selection.has("fib_fine") {
         let n = sizes.fib_fine;
         let mut cs = fork_join.map(|p| {
             Contestant::timed(p.name(), move || {
@@ -80,7 +97,7 @@ fn main() {
         interleave(&title, fib_joins(n) as usize, rounds, &mut cs);
     }
 
-    if selected("sum") {
+    if selection.has("sum") {
         let input: Vec<u64> = (0..sizes.sum as u64).collect();
         let input = &input;
         let mut cs = fork_join.map(|p| {
@@ -96,7 +113,7 @@ fn main() {
         );
     }
 
-    if selected("quicksort") {
+    if selection.has("quicksort") {
         let input = random_u64s(sizes.sort, SORT_SEED);
         let input = &input;
         let mut cs = fork_join.map(|p| {
@@ -113,7 +130,7 @@ fn main() {
         interleave("quicksort", sizes.sort, rounds, &mut cs);
     }
 
-    if selected("submit_collect") {
+    if selection.has("submit_collect") {
         let want = expected(tasks);
         let rows: Vec<_> = [
             ours.collectors(),
@@ -134,7 +151,7 @@ fn main() {
         interleave(&title, tasks, rounds, &mut cs);
     }
 
-    if selected("fib_submit") {
+    if selection.has("fib_submit") {
         let n = fib_submit_n;
         let mut cs = [
             Contestant::timed("executor_core", || {

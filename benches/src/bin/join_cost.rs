@@ -70,6 +70,12 @@ fn time(n: usize, f: impl FnOnce()) -> f64 {
 }
 
 fn main() {
+    benches::interleave::command_line(
+        "join_cost",
+        "One join (ours, rayon) on one worker, against the deque's SeqCst fence alone",
+        &[],
+        "Environment: EXECUTOR_JOIN_COST_ROUNDS (default 9).",
+    );
     let rounds = env_usize("EXECUTOR_JOIN_COST_ROUNDS", 9).max(1);
     let a = AtomicIsize::new(0);
     let b = AtomicIsize::new(1);

@@ -183,100 +183,107 @@ pub struct Options {
 pub enum Command {
     /// Run the comparison.
     Run(Options),
-    /// Print the usage.
-    Help,
-    /// Print the workloads and what each measures.
+    /// Print the workloads, one per line.
     List,
 }
 
-/// The usage text.
-pub const USAGE: &str = "\
-compare: our pool against rayon, tokio, futures, threadpool and std threads + mpsc
+/// What `--help` prints after the options.
+const AFTER_HELP: &str = "\
+Nothing is written to disk unless asked (--csv, --json, --svg). The table goes to
+stdout, the progress bar to stderr (only when it is a terminal). Examples:
+  compare --quick
+  compare --workloads fib_fine,round_trip --rounds 25 --csv out.csv --json out.json --svg out.svg";
 
-usage: compare [--quick] [--threads N] [--rounds N] [--workloads a,b,c]
-               [--csv PATH] [--json PATH] [--svg PATH] [--list] [--help]
-
-  --threads N       worker threads of every pool (default: EXECUTOR_BENCH_THREADS or 2)
-  --quick           small sizes, 3 rounds, 1 round of idle_cpu and memory (< 1 minute)
-  --rounds N        counted rounds of each workload (default 15; idle_cpu and memory at most 3)
-  --workloads LIST  comma-separated workloads (default: all; --list shows them)
-  --csv PATH        also write every row's figures as CSV
-  --json PATH       also write every row's per-round figures as JSON
-  --svg PATH        also write a chart of ours / best other pool per workload
-Nothing is written to disk unless asked. The table goes to stdout, the progress bar
-to stderr (only when it is a terminal).
-";
+/// The command line: every option, and every workload as a possible value of
+/// `--workloads`, so that `--help` lists them and a typo is an error naming the
+/// known ones.
+pub fn cli() -> clap::Command {
+    use clap::builder::{PossibleValuesParser, RangedU64ValueParser};
+    use clap::{Arg, ArgAction};
+    let positive = || RangedU64ValueParser::<usize>::new().range(1..);
+    let path = || clap::value_parser!(std::path::PathBuf);
+    clap::Command::new("compare")
+        .about("Our pool against rayon, tokio, futures, threadpool and std threads + mpsc, interleaved round by round")
+        .arg(
+            Arg::new("threads")
+                .long("threads")
+                .value_name("N")
+                .value_parser(positive())
+                .help("Worker threads of every pool [default: EXECUTOR_BENCH_THREADS or 2]"),
+        )
+        .arg(
+            Arg::new("quick")
+                .long("quick")
+                .action(ArgAction::SetTrue)
+                .help("Small sizes, 3 rounds, 1 round of idle_cpu and memory (under a minute)"),
+        )
+        .arg(
+            Arg::new("rounds")
+                .long("rounds")
+                .value_name("N")
+                .value_parser(positive())
+                .help("Counted rounds of each workload [default: 15, or 3 with --quick; idle_cpu and memory at most 3]"),
+        )
+        .arg(
+            Arg::new("workloads")
+                .long("workloads")
+                .value_name("LIST")
+                .value_delimiter(',')
+                .action(ArgAction::Append)
+                .value_parser(PossibleValuesParser::new(WORKLOADS.iter().copied()))
+                .help("Comma-separated workloads to run [default: all]"),
+        )
+        .arg(Arg::new("csv").long("csv").value_name("PATH").value_parser(path()).help("Also write every row's figures as CSV"))
+        .arg(Arg::new("json").long("json").value_name("PATH").value_parser(path()).help("Also write every row's per-round figures as JSON"))
+        .arg(Arg::new("svg").long("svg").value_name("PATH").value_parser(path()).help("Also write a chart of ours / best other pool per workload"))
+        .arg(
+            Arg::new("list")
+                .long("list")
+                .action(ArgAction::SetTrue)
+                .help("Print the workloads, one per line, and exit"),
+        )
+        .after_help(AFTER_HELP)
+}
 
 impl Command {
     /// Parses the arguments (without the program name).
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
-        let mut args = args.into_iter();
-        let mut quick = false;
-        let mut threads = None;
-        let mut rounds = None;
-        let mut workloads = None;
-        let (mut csv, mut json, mut svg) = (None, None, None);
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("{flag} needs a value"))
-            };
-            let positive = |v: String| match v.parse::<usize>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(format!("{flag} needs a positive integer, got {v:?}")),
-            };
-            match flag.as_str() {
-                "--help" | "-h" => return Ok(Command::Help),
-                "--list" => return Ok(Command::List),
-                "--quick" => quick = true,
-                "--threads" => threads = Some(positive(value()?)?),
-                "--rounds" => rounds = Some(positive(value()?)?),
-                "--workloads" => workloads = Some(select(&value()?)?),
-                "--csv" => csv = Some(value()?.into()),
-                "--json" => json = Some(value()?.into()),
-                "--svg" => svg = Some(value()?.into()),
-                _ => return Err(format!("unknown argument {arg:?} (see --help)")),
-            }
+    ///
+    /// # Errors
+    ///
+    /// clap's error for a bad argument, and for `--help` (print it with
+    /// `exit`, which prints help on stdout and exits 0, an error on stderr and
+    /// exits 2).
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, clap::Error> {
+        let program = std::iter::once("compare".to_string());
+        let m = cli().try_get_matches_from(program.chain(args))?;
+        if m.get_flag("list") {
+            return Ok(Command::List);
         }
+        let quick = m.get_flag("quick");
+        let workloads: Option<Vec<&'static str>> = m.get_many::<String>("workloads").map(|names| {
+            let names: Vec<&String> = names.collect();
+            WORKLOADS
+                .iter()
+                .copied()
+                .filter(|w| names.iter().any(|n| n == w))
+                .collect()
+        });
         Ok(Command::Run(Options {
-            threads: threads.unwrap_or_else(crate::bench_threads),
+            threads: m
+                .get_one::<usize>("threads")
+                .copied()
+                .unwrap_or_else(crate::bench_threads),
             quick,
-            rounds: rounds.unwrap_or(if quick { 3 } else { 15 }),
+            rounds: m
+                .get_one::<usize>("rounds")
+                .copied()
+                .unwrap_or(if quick { 3 } else { 15 }),
             workloads: workloads.unwrap_or_else(|| WORKLOADS.to_vec()),
-            csv,
-            json,
-            svg,
+            csv: m.get_one("csv").cloned(),
+            json: m.get_one("json").cloned(),
+            svg: m.get_one("svg").cloned(),
         }))
     }
-}
-
-/// The workloads named in `list` (comma-separated), in [`WORKLOADS`] order.
-fn select(list: &str) -> Result<Vec<&'static str>, String> {
-    let names: Vec<&str> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    if let Some(bad) = names.iter().find(|n| !WORKLOADS.contains(n)) {
-        return Err(format!(
-            "unknown workload {bad:?}; known: {}",
-            WORKLOADS.join(", ")
-        ));
-    }
-    if names.is_empty() {
-        return Err("--workloads needs at least one workload".into());
-    }
-    Ok(WORKLOADS
-        .iter()
-        .copied()
-        .filter(|w| names.contains(w))
-        .collect())
 }
 
 impl Options {
@@ -428,7 +435,7 @@ pub fn run(
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Result<Command, String> {
+    fn args(s: &str) -> Result<Command, clap::Error> {
         Command::parse(s.split_whitespace().map(String::from))
     }
 
@@ -443,16 +450,72 @@ mod tests {
         assert_eq!((o.threads, o.rounds), (3, 3));
         assert_eq!(o.workloads, ["spawn_outside", "sum"]);
         assert_eq!(o.svg.as_deref(), Some(std::path::Path::new("a.svg")));
-        assert_eq!(args("--help"), Ok(Command::Help));
-        assert!(args("--workloads nope").is_err());
-        assert!(args("--rounds 0").is_err());
-        assert!(args("--threads").is_err());
-        assert!(args("--frobnicate").is_err());
+        let Ok(Command::Run(o)) =
+            args("--workloads sum --workloads fib_fine --csv a.csv --json a.json --rounds 9")
+        else {
+            panic!("parse");
+        };
+        assert_eq!(
+            (o.workloads.as_slice(), o.rounds),
+            (["fib_fine", "sum"].as_slice(), 9)
+        );
+        assert!(o.csv.is_some() && o.json.is_some());
+        assert_eq!(args("--list").ok(), Some(Command::List));
         let Ok(Command::Run(o)) = args("") else {
             panic!("parse");
         };
         assert_eq!(o.workloads.len(), WORKLOADS.len());
         assert_eq!(o.rounds, 15);
+    }
+
+    #[test]
+    fn help_lists_every_workload_and_option() {
+        let help = args("--help").unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        let text = help.to_string();
+        for w in WORKLOADS {
+            assert!(text.contains(w), "{w} missing from --help");
+        }
+        for flag in [
+            "--quick",
+            "--json",
+            "--csv",
+            "--svg",
+            "--workloads",
+            "--rounds",
+            "--threads",
+            "--list",
+        ] {
+            assert!(text.contains(flag), "{flag} missing from --help");
+        }
+    }
+
+    #[test]
+    fn typos_are_clear_errors() {
+        use clap::error::ErrorKind;
+        let e = args("--workloads fib_fien").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidValue);
+        let text = e.to_string();
+        assert!(
+            text.contains("fib_fien") && text.contains("fib_fine"),
+            "{text}"
+        );
+        assert_eq!(
+            args("--rounds 0").unwrap_err().kind(),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            args("--threads").unwrap_err().kind(),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            args("--frobnicate").unwrap_err().kind(),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            args("--quikc").unwrap_err().kind(),
+            ErrorKind::UnknownArgument
+        );
     }
 
     #[test]
