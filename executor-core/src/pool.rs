@@ -16,7 +16,9 @@ use std::time::Duration;
 /// Cloning gives another handle to the same pool. When the last handle is dropped
 /// the pool is [closed](ThreadPool::close): shut down, queued work finished,
 /// threads joined. If that last handle is dropped on one of the pool's own
-/// workers, it shuts down without waiting (a thread cannot join itself).
+/// workers, it shuts down without waiting (a thread cannot join itself); dropped
+/// by a worker's thread-local destructor as that worker exits, it waits for the
+/// pool to terminate and joins every thread but the calling one.
 ///
 /// Only `ThreadPool` values count as handles here. A [`PoolRef`]
 /// ([`downgrade`](ThreadPool::downgrade)) reaches the same pool without keeping
@@ -230,7 +232,9 @@ impl ThreadPool {
 
     /// [`shutdown`](ThreadPool::shutdown), then wait for every queued job and join
     /// the threads (Java's `close()`). On one of the pool's own workers it only
-    /// shuts down. Idempotent.
+    /// shuts down; it never joins the calling thread (e.g. from a worker's
+    /// thread-local destructor, which runs after the worker left the pool).
+    /// Idempotent.
     pub fn close(&self) {
         self.registry().close();
     }

@@ -694,6 +694,13 @@ impl Registry {
 
     /// `shutdown` + wait + join the threads. On one of this pool's own workers only
     /// `shutdown` (a thread cannot join itself); the workers then exit on their own.
+    ///
+    /// The worker marker is not the only guard: a worker's thread-local
+    /// destructors run after its marker was cleared (a cached pool handle dropped
+    /// there closes the pool from a thread that no longer looks like a worker).
+    /// So the join skips any handle whose thread is the calling one, and waits for
+    /// termination only when the caller is not one of the pool's threads at all
+    /// (an exiting worker has already left the live count, so that wait ends).
     pub(crate) fn close(&self) {
         self.shutdown();
         if WorkerThread::with_current(|w| w.is_some_and(|w| std::ptr::eq(w.registry(), self))) {
@@ -701,8 +708,14 @@ impl Registry {
             return;
         }
         self.await_termination(None);
+        let me = std::thread::current().id();
         let handles = std::mem::take(&mut *crate::sync_lock(&self.threads));
         for h in handles {
+            if h.thread().id() == me {
+                // Dropping the handle detaches this thread, which is exiting.
+                tracing::debug!(pool = %self.name, "pool closed on an exiting worker: not joining it");
+                continue;
+            }
             let _ = h.join();
         }
     }
