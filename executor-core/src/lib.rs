@@ -75,7 +75,7 @@ mod wait;
 mod worker;
 
 pub use broadcast::BroadcastContext;
-pub use builder::{Builder, DEFAULT_STACK_SIZE};
+pub use builder::{Builder, DEFAULT_STACK_SIZE, MAX_THREADS};
 pub use error::{BuildError, RejectReason, Rejected};
 pub use job::{Job, Runnable};
 pub use join::join;
