@@ -4,7 +4,10 @@
 //! Each worker has its own broadcast queue (an `Injector` only that worker takes
 //! from, looked at before anything else). A broadcast is admitted through the
 //! lifecycle handshake (accepted only while RUNNING), pushes one job per worker,
-//! then wakes every sleeper. The jobs point into the caller's frame, which waits
+//! then wakes every sleeper. Only its own broadcast queue is work for a worker
+//! (`Registry::work_visible_to`): once it ran its call, an idle worker sleeps
+//! (or, shutting down, exits) while the broadcast waits for a busy worker,
+//! instead of spinning on a job only that worker may take. The jobs point into the caller's frame, which waits
 //! (helping, on a worker) until all have run. A job a stopping pool cannot run any
 //! more is abandoned back to the caller, which runs it on its own thread, so the
 //! call always returns one result per worker.

@@ -54,7 +54,10 @@ impl fmt::Display for BuildError {
                 write!(f, "the thread-name closure panicked for worker {index}")
             }
             BuildError::InvalidThreadName { index, name } => {
-                write!(f, "the name {name:?} for worker {index} contains a NUL byte")
+                write!(
+                    f,
+                    "the name {name:?} for worker {index} contains a NUL byte"
+                )
             }
         }
     }

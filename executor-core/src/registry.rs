@@ -229,7 +229,7 @@ pub(crate) struct Registry {
     drain_lock: Mutex<()>,
     /// Outside batches queued as tickets and not claimed yet (`crate::batch`).
     batches: Mutex<Vec<Arc<Batch>>>,
-    /// The jobs in `batches`: checked first by `work_visible`.
+    /// The jobs in `batches`: checked first by `shared_work_visible`.
     batched: AtomicUsize,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -415,7 +415,7 @@ impl Registry {
             }
         }
         // After the pushes: a reader that sees the smaller count sees the jobs on
-        // the deque (see `work_visible`).
+        // the deque (see `shared_work_visible`).
         self.batched.fetch_sub(claim.moved, Ordering::SeqCst);
     }
 
@@ -427,20 +427,31 @@ impl Registry {
         self.injector.len() + self.batched.load(Ordering::Relaxed)
     }
 
-    /// True if any queue holds a job (a snapshot). Unclaimed batches are
+    /// True if a queue every worker may take from holds a job (a snapshot):
+    /// the injector, unclaimed batches, the deques. Unclaimed batches are
     /// checked first: a claim pushes its jobs before it lowers the count.
-    pub(crate) fn work_visible(&self) -> bool {
+    pub(crate) fn shared_work_visible(&self) -> bool {
         self.batched.load(Ordering::SeqCst) > 0
             || !self.injector.is_empty()
             || self.stealers.iter().any(|s| !s.is_empty())
-            || self.broadcasts.iter().any(|b| !b.is_empty())
     }
 
-    /// The main loop's exit test (see the shutdown protocol above).
-    pub(crate) fn should_exit(&self) -> bool {
+    /// True if worker `index` can see a job it may take (a snapshot): the
+    /// shared queues and its own broadcast queue. Another worker's broadcast
+    /// job is not work for it: counting it kept idle workers spinning, never
+    /// sleeping, for as long as a broadcast waited for a busy worker.
+    pub(crate) fn work_visible_to(&self, index: usize) -> bool {
+        self.shared_work_visible() || !self.broadcasts[index].is_empty()
+    }
+
+    /// Worker `index`'s main-loop exit test (see the shutdown protocol above).
+    /// In SHUTDOWN it waits only for work it can take: another worker's
+    /// broadcast job is that worker's to run (or, if it exits first,
+    /// termination's drain gives it back to the broadcast's caller).
+    pub(crate) fn should_exit(&self, index: usize) -> bool {
         match self.lifecycle.state() {
             State::Running => false,
-            State::Shutdown => self.lifecycle.quiescent() && !self.work_visible(),
+            State::Shutdown => self.lifecycle.quiescent() && !self.work_visible_to(index),
             State::Stop | State::Terminated => true,
         }
     }

@@ -319,7 +319,7 @@ impl WorkerThread {
         let mut idle_since: Option<Instant> = None;
         loop {
             if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
-                if reg.sleep.stop_searching() && reg.work_visible() {
+                if reg.sleep.stop_searching() && reg.shared_work_visible() {
                     reg.sleep.notify_one();
                 }
                 return Some(job);
@@ -346,7 +346,7 @@ impl WorkerThread {
             reg.sleep.sleep(
                 self.index,
                 || {
-                    reg.work_visible()
+                    reg.work_visible_to(self.index)
                         || stop()
                         || (main_loop && reg.lifecycle.state() >= State::Shutdown)
                 },
@@ -457,7 +457,7 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
         }
     }
     tracing::trace!("worker started");
-    let stop = || registry.should_exit();
+    let stop = || registry.should_exit(index);
     while let Some(job) = me.next_job(&stop, None, true) {
         me.run_job(job);
     }

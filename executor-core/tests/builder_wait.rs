@@ -65,7 +65,13 @@ fn a_thread_name_with_a_nul_byte_fails_the_build_and_stops_started_workers() {
         let census = Census::default();
         let err = census
             .builder(8)
-            .thread_name(|i| if i == 3 { "w\03".into() } else { format!("w{i}") })
+            .thread_name(|i| {
+                if i == 3 {
+                    "w\03".into()
+                } else {
+                    format!("w{i}")
+                }
+            })
             .build()
             .unwrap_err();
         assert!(

@@ -142,7 +142,8 @@ fn close_from_a_worker_thread_local_destructor_does_not_join_itself() {
             .unwrap();
         pool.shutdown();
         assert!(pool.await_termination(LONG));
-        rx.recv_timeout(LONG).expect("close returned in the destructor");
+        rx.recv_timeout(LONG)
+            .expect("close returned in the destructor");
         drop(pool);
     });
 }
