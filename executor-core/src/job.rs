@@ -52,8 +52,8 @@ pub trait Runnable: Send + Sync + 'static {
     fn run(self: Arc<Self>);
 
     /// Called instead of [`run`](Runnable::run) when the job is dropped without
-    /// running (handed back by `shutdown_now` and then dropped, or left over at
-    /// termination). The default does nothing beyond dropping the `Arc`.
+    /// running (handed back by `shutdown_now` and then dropped, or refused and
+    /// the rejection dropped). The default does nothing beyond dropping the `Arc`.
     fn abandon(self: Arc<Self>) {}
 }
 

@@ -173,7 +173,9 @@ impl ThreadPool {
     /// Queues a job that continues work the pool already accepted (an async task
     /// woken up): unlike [`execute_job`](ThreadPool::execute_job) it is still
     /// accepted after `shutdown`, so accepted async tasks can finish; it is refused
-    /// once the pool is stopped or terminated.
+    /// once the pool is stopped or terminated. `Ok` means the job runs (guarantee
+    /// 2), even when it lands while the last worker is exiting: termination then
+    /// runs it on that worker's thread, before the termination hooks.
     ///
     /// # Errors
     ///

@@ -48,7 +48,10 @@
 //!
 //! Termination (the last worker to exit):
 //! 1. advance to STOP so that late re-queues of async tasks are refused, wait for
-//!    quiescence, drop (abandon) anything left in the queues;
+//!    quiescence, and run what is left in the queues: jobs re-queued (accepted in
+//!    SHUTDOWN) after the last worker looked, while it was exiting (e.g. in a
+//!    slow stop hook). Accepted means run: dropping them broke guarantee 2;
+//!    refusing them is only possible before the state change;
 //! 2. advance to TERMINATED;
 //! 3. run the termination hooks ([`crate::ThreadPool::on_termination`]), shard by
 //!    shard: take the shard's hooks out under its lock, release it, run them (a
@@ -594,11 +597,9 @@ impl Registry {
             self.drain_queues()
         };
         if !leftovers.is_empty() {
-            tracing::debug!(pool = %self.name, count = leftovers.len(), "dropping jobs queued after the workers exited");
+            tracing::debug!(pool = %self.name, count = leftovers.len(), "running jobs queued while the last worker exited");
         }
-        for job in leftovers {
-            quietly(move || drop(job));
-        }
+        self.run_leftovers(leftovers);
         self.lifecycle.advance(State::Terminated);
         // Step 3: the hooks, never under a lock; a hook may register another.
         for shard in self.hook_shards.iter() {
@@ -619,6 +620,32 @@ impl Registry {
         crate::sync_lock(&self.termination).terminated = true;
         self.terminated_cv.notify_all();
         tracing::info!(pool = %self.name, "terminated: every worker has exited");
+    }
+
+    /// Step 1 of termination, the end: runs the jobs left in the queues. They
+    /// were accepted (a re-queue is accepted in SHUTDOWN, up to the moment
+    /// termination advances to STOP, so one can land after the last worker
+    /// looked), and an accepted job runs unless `shutdown_now` handed it back.
+    /// They run on the terminating thread (the last worker, after its stop
+    /// hook; it is still registered as a worker), with its panic handling, and
+    /// see `is_interrupted()` (the state is STOP). Nothing new can be accepted
+    /// now, so nothing they submit is left behind.
+    fn run_leftovers(&self, leftovers: Vec<Job>) {
+        for job in leftovers {
+            let job = WorkerThread::with_current(|w| match w {
+                Some(w) if std::ptr::eq(w.registry(), self) => {
+                    w.run_job(job);
+                    None
+                }
+                _ => Some(job),
+            });
+            // Not on a worker (a failed build, which has no jobs): run it here.
+            if let Some(job) = job {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(move || job.run())) {
+                    self.handle_panic(payload, None, PanicOrigin::Job);
+                }
+            }
+        }
     }
 
     /// Registers `hook` to run at termination in the calling thread's shard; runs

@@ -6,7 +6,7 @@
 //! destructor), so it runs in a child process: the parent re-runs this test
 //! binary on the one test and checks that the child exited cleanly.
 
-use executor_core::ThreadPool;
+use executor_core::{Job, ThreadPool};
 use std::cell::RefCell;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -145,5 +145,96 @@ fn close_from_a_worker_thread_local_destructor_does_not_join_itself() {
         rx.recv_timeout(LONG)
             .expect("close returned in the destructor");
         drop(pool);
+    });
+}
+
+/// A re-queued job: records that it ran; its token is dropped exactly once,
+/// whether it ran, was handed back, or dropped.
+fn requeued(log: &Arc<RunLog>, drops: &Arc<DropCounter>, id: usize) -> Job {
+    let (log, token) = (log.clone(), drops.token(id));
+    Job::new(move || {
+        let _token = token;
+        log.mark(id);
+    })
+}
+
+/// Issue 16 item 6: `requeue_job` after `shutdown`, while the last worker is
+/// exiting (in its stop hook): the call returned `Ok` and termination then
+/// dropped the job unrun. Now `Ok` means the job runs.
+#[test]
+fn a_job_requeued_while_the_last_worker_exits_runs() {
+    bounded_for(LONG, || {
+        let in_hook = Gate::new();
+        let release = Gate::new();
+        let (h, r) = (in_hook.clone(), release.clone());
+        let pool = ThreadPool::builder()
+            .num_threads(1)
+            .on_thread_stop(move |_| {
+                h.open();
+                r.wait();
+            })
+            .build()
+            .unwrap();
+        let log = RunLog::new(1);
+        let drops = DropCounter::new(1);
+        pool.shutdown();
+        in_hook.wait(); // the only worker decided to exit and is in its hook
+        let accepted = pool.requeue_job(requeued(&log, &drops, 0));
+        let refused = accepted.is_err();
+        drop(accepted); // a refusal hands the job back: dropped here, unrun
+        release.open();
+        assert!(pool.await_termination(LONG));
+        assert_eq!(
+            log.get(0),
+            u8::from(!refused),
+            "requeue_job returned Ok (refused: {refused}) but the job ran {} times",
+            log.get(0)
+        );
+        drops.assert_all_dropped_once(1);
+    });
+}
+
+/// The same window raced: a thread re-queues jobs in a loop while the pool
+/// shuts down and its workers exit through a slow stop hook. Every job taken
+/// with `Ok` ran exactly once; every refused one came back unrun; every job
+/// was dropped exactly once.
+#[test]
+fn requeues_racing_the_exit_of_the_last_worker_are_run_or_refused() {
+    const JOBS: usize = 200_000;
+    bounded_for(LONG * 3, || {
+        for _round in 0..3 {
+            let pool = ThreadPool::builder()
+                .num_threads(2)
+                .on_thread_stop(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                .build()
+                .unwrap();
+            let log = RunLog::new(JOBS);
+            let drops = DropCounter::new(JOBS);
+            let requeuer = {
+                let (pool, log, drops) = (pool.clone(), log.clone(), drops.clone());
+                std::thread::spawn(move || {
+                    let mut refused = Vec::new();
+                    for id in 0..JOBS {
+                        if let Err(e) = pool.requeue_job(requeued(&log, &drops, id)) {
+                            refused.push(id);
+                            drop(e);
+                        }
+                        if pool.is_terminated() {
+                            return (id + 1, refused);
+                        }
+                    }
+                    (JOBS, refused)
+                })
+            };
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            pool.shutdown();
+            assert!(pool.await_termination(LONG));
+            let (tried, refused) = requeuer.join().unwrap();
+            for id in 0..tried {
+                let expected = u8::from(refused.binary_search(&id).is_err());
+                assert_eq!(log.get(id), expected, "job {id}: ran {} times", log.get(id));
+            }
+            drops.assert_all_dropped_once(tried);
+        }
     });
 }
