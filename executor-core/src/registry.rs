@@ -549,7 +549,7 @@ impl Registry {
                     pool = %self.name,
                     ?worker,
                     ?origin,
-                    message = report.message().unwrap_or("<non-string payload>"),
+                    panic.message = report.message().unwrap_or("<non-string payload>"),
                     "job panicked"
                 );
                 quietly(move || drop(report));

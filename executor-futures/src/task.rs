@@ -332,7 +332,7 @@ impl<T: Send + 'static> TaskCell<Gone, T, NoHook> {
 pub(crate) fn quietly(f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
         tracing::error!(
-            message = payload_message(&*payload).unwrap_or("<non-string payload>"),
+            panic.message = payload_message(&*payload).unwrap_or("<non-string payload>"),
             "a task's drop, waker or completion hook panicked; the panic was caught"
         );
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
