@@ -24,6 +24,10 @@
 //! 6. No worker sleeps while work it can reach is queued (except, as in rayon, that
 //!    a worker falling asleep at that instant may miss a `join`'s second half;
 //!    the half's owner then runs it).
+//! 7. On a pool that no longer accepts work, [`ThreadPool::install`],
+//!    [`ThreadPool::join`] and [`ThreadPool::scope`] run their closures on the
+//!    calling thread (never on another pool, never a panic for it), and
+//!    [`ThreadPool::broadcast`] returns [`Rejected`] with its closure.
 //!
 //! # Layout
 //!
