@@ -81,6 +81,10 @@ where
             num_threads: shared.num_threads,
         };
         let result = catch_unwind(AssertUnwindSafe(|| (shared.op)(ctx)));
+        if result.is_err() {
+            // Re-raised on the caller; counted here, once (see `Stats`).
+            crate::stats::note_current(ptr, crate::stats::RUN_PANICKED);
+        }
         // SAFETY: this job's slot is written only here, read after `pending` is 0.
         unsafe { *job.result.get() = Some(result) };
         let owner = shared.owner.clone();
@@ -109,10 +113,11 @@ where
     OP: Fn(BroadcastContext) -> R + Sync,
     R: Send,
 {
-    if let Err(state) = registry.lifecycle.begin_submit(State::Running) {
+    let n = registry.num_threads();
+    // One submission of `n` tasks (one per worker, each counted in `Stats`).
+    if let Err(state) = registry.lifecycle.begin_submit_n(n as u64, State::Running) {
         return Err(registry.reject(op, state));
     }
-    let n = registry.num_threads();
     let shared = Shared {
         op: &op,
         num_threads: n,
@@ -140,7 +145,7 @@ where
         };
         registry.broadcasts[index].push(Job::internal(job_ref));
     }
-    registry.lifecycle.end_submit();
+    registry.lifecycle.end_submit_n(n as u64);
     registry.sleep.notify_all();
     loop {
         let orphans = std::mem::take(&mut *crate::sync_lock(&shared.orphans));

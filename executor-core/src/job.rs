@@ -324,6 +324,19 @@ impl Job {
         self.is_internal() && std::ptr::eq(unsafe { self.word.assume_init() }, ptr)
     }
 
+    /// The key under which this job's run may report its outcome
+    /// (`crate::stats`): the data pointer of a task or of fork-join work; null
+    /// for a closure or a ticket (they report nothing).
+    #[inline]
+    pub(crate) fn report_key(&self) -> *const () {
+        match self.vtable.kind {
+            // SAFETY: the word of a task or internal job is an initialised
+            // pointer (`from_runnable`, `internal`).
+            JobKind::Task | JobKind::Internal => unsafe { self.word.assume_init() },
+            JobKind::Closure(_) | JobKind::Ticket => std::ptr::null(),
+        }
+    }
+
     /// Runs the job on the current thread. A panic propagates to the caller.
     #[inline]
     pub fn run(self) {

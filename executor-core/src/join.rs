@@ -49,6 +49,9 @@ impl Drop for AbortOnUnwind {
 pub(crate) struct StackJob<F, R> {
     func: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<thread::Result<R>>>,
+    /// Counted in the statistics when a worker runs it: an `install` is a
+    /// task; a `join`'s second half is not (see `Stats`).
+    counted: bool,
     pub(crate) latch: Latch,
 }
 
@@ -67,6 +70,7 @@ where
         StackJob {
             func: UnsafeCell::new(Some(func)),
             result: UnsafeCell::new(None),
+            counted: !matches!(owner, Owner::SamePool { .. }),
             latch: Latch::new(owner),
         }
     }
@@ -91,6 +95,9 @@ where
         // SAFETY: as above, exclusive access to the cells until the latch is set.
         let func = unsafe { (*this.func.get()).take() }.expect("a stack job runs once");
         let result = catch_unwind(AssertUnwindSafe(func));
+        if !this.counted {
+            crate::stats::note_current(ptr, crate::stats::RUN_NOT_COUNTED);
+        }
         // SAFETY: as above.
         unsafe { *this.result.get() = Some(result) };
         // SAFETY: `this.latch` is valid now; not touched after the store. The

@@ -88,7 +88,7 @@ pub use pool::{spawn, Executor, InlineExecutor, PoolRef, ThreadPool};
 pub use registry::{PanicOrigin, TerminationKey};
 pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};
-pub use stats::Stats;
+pub use stats::{report_run, RunOutcome, Stats};
 pub use wait::{
     current_thread_index, is_interrupted, run_pending_job, spin_until, wait_until, yield_now,
     Waiter, Yield,

@@ -181,7 +181,7 @@ impl ThreadPool {
     ///
     /// [`Rejected`] holding the job after `shutdown_now` or termination.
     pub fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        self.registry().submit(job, State::Shutdown)
+        self.registry().requeue(job)
     }
 
     /// Starts an orderly shutdown: new submissions are rejected, queued jobs still
@@ -664,7 +664,7 @@ impl PoolRef {
     ///
     /// [`Rejected`] holding the job after `shutdown_now` or termination.
     pub fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        self.registry.submit(job, State::Shutdown)
+        self.registry.requeue(job)
     }
 
     /// [`ThreadPool::on_termination`] on the pool.

@@ -222,6 +222,9 @@ pub(crate) struct Registry {
     hook_shards: Box<[CachePadded<Mutex<HookShard>>]>,
     terminated_cv: Condvar,
     rejected: AtomicU64,
+    /// Re-queues accepted from threads that are not this pool's workers (a
+    /// worker counts its own): not new tasks, subtracted from `submitted`.
+    requeued_outside: AtomicU64,
     /// Set by `shutdown_now`: a rejection says STOPPED only then. Termination
     /// advances to STOP too, but after a graceful shutdown a rejection keeps
     /// saying SHUTDOWN, so its reason does not depend on whether the workers
@@ -310,6 +313,7 @@ impl Registry {
             hook_shards: (0..=n).map(|_| CachePadded::default()).collect(),
             terminated_cv: Condvar::new(),
             rejected: AtomicU64::new(0),
+            requeued_outside: AtomicU64::new(0),
             stopped_by_call: AtomicBool::new(false),
             drain_lock: Mutex::new(()),
             batches: Mutex::new(Vec::new()),
@@ -327,6 +331,23 @@ impl Registry {
         WorkerThread::with_current(|worker| match worker {
             Some(w) if std::ptr::eq(w.registry(), self) => w.push_local(task, limit),
             _ => self.inject(task, limit),
+        })
+    }
+
+    /// Queues a job that continues an accepted task (`requeue_job`): accepted
+    /// until STOP, and not counted as a new task in the statistics.
+    pub(crate) fn requeue(&self, job: Job) -> Result<(), Rejected<Job>> {
+        WorkerThread::with_current(|worker| match worker {
+            Some(w) if std::ptr::eq(w.registry(), self) => {
+                w.push_local(job, State::Shutdown)?;
+                self.counters[w.index()].bump_requeued();
+                Ok(())
+            }
+            _ => {
+                self.inject(job, State::Shutdown)?;
+                self.requeued_outside.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
         })
     }
 
@@ -770,9 +791,11 @@ impl Registry {
                 + self.broadcasts.iter().map(Injector::len).sum::<usize>(),
             ..Stats::default()
         };
+        let mut requeued = self.requeued_outside.load(Ordering::Relaxed);
         for c in self.counters.iter() {
-            c.add_to(&mut s);
+            c.add_to(&mut s, &mut requeued);
         }
+        s.submitted = s.submitted.saturating_sub(requeued);
         s.active = if self.lifecycle.state() == State::Terminated {
             0
         } else {

@@ -80,7 +80,8 @@ impl fmt::Debug for Scope<'_> {
     }
 }
 
-/// A spawned task: the closure and the scope it belongs to, on the heap.
+/// A spawned task: the closure and the scope it belongs to, on the heap. The
+/// closure returns the code its run counts as in the statistics (`crate::stats`).
 struct HeapJob<'scope, F> {
     func: F,
     scope: *const Scope<'scope>,
@@ -88,7 +89,7 @@ struct HeapJob<'scope, F> {
 
 impl<'scope, F> HeapJob<'scope, F>
 where
-    F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    F: FnOnce(&Scope<'scope>) -> u8 + Send + 'scope,
 {
     const VTABLE: &'static JobVTable = &JobVTable {
         execute: Self::execute,
@@ -106,8 +107,15 @@ where
         // SAFETY: the scope waits for `pending` to reach zero, which this job's
         // `job_done` below is the last use of the pointer before.
         let scope_ref = unsafe { &*scope };
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| func(scope_ref))) {
-            scope_ref.record_panic(panic);
+        let code = match catch_unwind(AssertUnwindSafe(|| func(scope_ref))) {
+            Ok(code) => code,
+            Err(panic) => {
+                scope_ref.record_panic(panic);
+                crate::stats::RUN_PANICKED
+            }
+        };
+        if code != crate::stats::RUN_DEFAULT {
+            crate::stats::note_current(ptr, code);
         }
         // SAFETY: still counted in `pending`, so the scope is alive.
         unsafe { Scope::job_done(scope) };
@@ -143,6 +151,18 @@ impl<'scope> Scope<'scope> {
     pub fn spawn<F>(&self, f: F)
     where
         F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    {
+        self.spawn_counted(move |s| {
+            f(s);
+            crate::stats::RUN_DEFAULT
+        });
+    }
+
+    /// [`spawn`](Scope::spawn) of a closure that returns the code its run
+    /// counts as in the statistics (`crate::stats`).
+    fn spawn_counted<F>(&self, f: F)
+    where
+        F: FnOnce(&Scope<'scope>) -> u8 + Send + 'scope,
     {
         self.pending.fetch_add(1, Ordering::Relaxed);
         let job = Box::new(HeapJob {
@@ -192,7 +212,7 @@ impl<'scope> Scope<'scope> {
     {
         let cell = Arc::new(ScopedCell::new(Box::new(f)));
         let job_cell = cell.clone();
-        self.spawn(move |s| job_cell.run(s));
+        self.spawn_counted(move |s| job_cell.run(s));
         ScopedHandle::new(cell, self)
     }
 

@@ -59,6 +59,7 @@ use crate::error::Rejected;
 use crate::job::Job;
 use crate::lifecycle::State;
 use crate::registry::{IntoJob, PanicOrigin, Registry};
+use crate::stats::RunReport;
 use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
@@ -119,6 +120,8 @@ pub(crate) struct WorkerThread {
     chasing: Cell<bool>,
     /// First looks left without a stream wait, after a wait in vain.
     stream_skip: Cell<u32>,
+    /// What the job being run reported (`crate::stats`).
+    run_report: RunReport,
 }
 
 impl WorkerThread {
@@ -144,6 +147,10 @@ impl WorkerThread {
 
     pub(crate) fn index(&self) -> usize {
         self.index
+    }
+
+    pub(crate) fn run_report(&self) -> &RunReport {
+        &self.run_report
     }
 
     /// The local path of a submission (see `registry.rs` for the handshake).
@@ -383,13 +390,18 @@ impl WorkerThread {
             Ok(batch) => return self.claim(batch),
             Err(job) => job,
         };
+        let saved = self.run_report.begin(job.report_key());
         let result = catch_unwind(AssertUnwindSafe(|| job.run()));
+        let code = self.run_report.end(saved);
         let counters = &self.registry.counters[self.index];
-        counters.bump_executed();
-        if let Err(payload) = result {
-            counters.bump_panicked();
-            self.registry
-                .handle_panic(payload, Some(self.index), PanicOrigin::Job);
+        match result {
+            Ok(()) => counters.count_run(code),
+            Err(payload) => {
+                counters.bump_executed();
+                counters.bump_panicked();
+                self.registry
+                    .handle_panic(payload, Some(self.index), PanicOrigin::Job);
+            }
         }
     }
 
@@ -448,6 +460,7 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
         tick: Cell::new(0),
         chasing: Cell::new(false),
         stream_skip: Cell::new(0),
+        run_report: RunReport::new(),
     };
     CURRENT.with(|c| c.set(&me));
     let clear = ClearCurrent;

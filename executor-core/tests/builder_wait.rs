@@ -67,7 +67,7 @@ fn a_thread_name_with_a_nul_byte_fails_the_build_and_stops_started_workers() {
             .builder(8)
             .thread_name(|i| {
                 if i == 3 {
-                    "w\03".into()
+                    "w\u{0}3".into() // the "w\\03": a NUL, then 3
                 } else {
                     format!("w{i}")
                 }
