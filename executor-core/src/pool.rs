@@ -440,7 +440,8 @@ impl ThreadPool {
     /// # Errors
     ///
     /// [`Rejected`] (holding `op`, which did not run) once the pool no longer
-    /// accepts work (see [`install`](ThreadPool::install#a-pool-that-no-longer-accepts-work)).
+    /// accepts work (see "A pool that no longer accepts work" at
+    /// [`install`](ThreadPool::install)).
     /// A broadcast accepted just before a `shutdown_now` still returns one
     /// result per worker: the calls the pool can no longer run are run by the
     /// caller.
@@ -468,8 +469,8 @@ impl ThreadPool {
 
     /// [`join`](fn@crate::join) on this pool: runs `a` and `b`, potentially in
     /// parallel, and returns both results. Once the pool no longer accepts work,
-    /// `a` then `b` run on the calling thread (see
-    /// [`install`](ThreadPool::install#a-pool-that-no-longer-accepts-work)).
+    /// `a` then `b` run on the calling thread (see "A pool that no longer
+    /// accepts work" at [`install`](ThreadPool::install)).
     ///
     /// # Panics
     ///
@@ -503,7 +504,8 @@ impl ThreadPool {
     /// them finished (see [`Scope`](crate::Scope)). Once the pool no longer
     /// accepts work, the body and every task spawned in it run on the calling
     /// thread, the tasks after the body (or when a [`ScopedHandle::get`](crate::ScopedHandle::get)
-    /// asks for one); see [`install`](ThreadPool::install#a-pool-that-no-longer-accepts-work).
+    /// asks for one); see "A pool that no longer accepts work" at
+    /// [`install`](ThreadPool::install).
     ///
     /// # Panics
     ///

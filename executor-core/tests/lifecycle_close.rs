@@ -97,22 +97,29 @@ fn last_handle_dropped_in_tls_destructor(threads: usize) {
     });
 }
 
-#[test]
-fn last_handle_dropped_by_a_worker_thread_local_destructor_one_worker() {
+/// In the child process, runs `body`; in the parent, runs test `name` in a child.
+fn in_child(name: &str, body: impl FnOnce()) {
     if std::env::var_os(CHILD_ENV).is_some() {
-        last_handle_dropped_in_tls_destructor(1);
+        body();
     } else {
-        run_in_child("last_handle_dropped_by_a_worker_thread_local_destructor_one_worker");
+        run_in_child(name);
     }
 }
 
 #[test]
+fn last_handle_dropped_by_a_worker_thread_local_destructor_one_worker() {
+    in_child(
+        "last_handle_dropped_by_a_worker_thread_local_destructor_one_worker",
+        || last_handle_dropped_in_tls_destructor(1),
+    );
+}
+
+#[test]
 fn last_handle_dropped_by_a_worker_thread_local_destructor_four_workers() {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        last_handle_dropped_in_tls_destructor(4);
-    } else {
-        run_in_child("last_handle_dropped_by_a_worker_thread_local_destructor_four_workers");
-    }
+    in_child(
+        "last_handle_dropped_by_a_worker_thread_local_destructor_four_workers",
+        || last_handle_dropped_in_tls_destructor(4),
+    );
 }
 
 /// `close` called from a worker's thread-local destructor (explicitly, not by a
@@ -131,21 +138,23 @@ fn close_from_a_worker_thread_local_destructor_does_not_join_itself() {
     thread_local! {
         static CLOSER: RefCell<Option<Closer>> = const { RefCell::new(None) };
     }
-    if std::env::var_os(CHILD_ENV).is_none() {
-        return run_in_child("close_from_a_worker_thread_local_destructor_does_not_join_itself");
-    }
-    bounded_for(LONG, || {
-        let pool = ThreadPool::new(1).unwrap();
-        let (tx, rx) = channel();
-        let (p, t) = (pool.clone(), tx.clone());
-        pool.execute(move || CLOSER.with(|c| *c.borrow_mut() = Some(Closer(Some((p, t))))))
-            .unwrap();
-        pool.shutdown();
-        assert!(pool.await_termination(LONG));
-        rx.recv_timeout(LONG)
-            .expect("close returned in the destructor");
-        drop(pool);
-    });
+    in_child(
+        "close_from_a_worker_thread_local_destructor_does_not_join_itself",
+        || {
+            bounded_for(LONG, || {
+                let pool = ThreadPool::new(1).unwrap();
+                let (tx, rx) = channel();
+                let (p, t) = (pool.clone(), tx.clone());
+                pool.execute(move || CLOSER.with(|c| *c.borrow_mut() = Some(Closer(Some((p, t))))))
+                    .unwrap();
+                pool.shutdown();
+                assert!(pool.await_termination(LONG));
+                rx.recv_timeout(LONG)
+                    .expect("close returned in the destructor");
+                drop(pool);
+            })
+        },
+    );
 }
 
 /// A re-queued job: records that it ran; its token is dropped exactly once,
