@@ -59,7 +59,7 @@ use crate::error::Rejected;
 use crate::job::Job;
 use crate::lifecycle::State;
 use crate::registry::{IntoJob, PanicOrigin, Registry};
-use crate::stats::RunReport;
+use crate::stats::{RunReport, RUN_DEFAULT};
 use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
@@ -390,12 +390,19 @@ impl WorkerThread {
             Ok(batch) => return self.claim(batch),
             Err(job) => job,
         };
-        let saved = self.run_report.begin(job.report_key());
-        let result = catch_unwind(AssertUnwindSafe(|| job.run()));
-        let code = self.run_report.end(saved);
+        let key = job.report_key();
         let counters = &self.registry.counters[self.index];
+        let result = if key.is_null() {
+            // A closure reports nothing: no slot traffic on this hot path.
+            catch_unwind(AssertUnwindSafe(|| job.run())).map(|()| RUN_DEFAULT)
+        } else {
+            let saved = self.run_report.begin(key);
+            let result = catch_unwind(AssertUnwindSafe(|| job.run()));
+            let code = self.run_report.end(saved);
+            result.map(|()| code)
+        };
         match result {
-            Ok(()) => counters.count_run(code),
+            Ok(code) => counters.count_run(code),
             Err(payload) => {
                 counters.bump_executed();
                 counters.bump_panicked();
