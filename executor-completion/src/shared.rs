@@ -199,7 +199,8 @@ fn merge_front<T>(queue: &mut VecDeque<Completed<T>>, mut items: VecDeque<Comple
 pub(crate) fn quietly(f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
         tracing::error!(
-            message = executor_core::payload_message(&*payload).unwrap_or("<non-string payload>"),
+            panic.message =
+                executor_core::payload_message(&*payload).unwrap_or("<non-string payload>"),
             "dropping a task's result panicked; the panic was caught"
         );
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));

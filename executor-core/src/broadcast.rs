@@ -4,7 +4,10 @@
 //! Each worker has its own broadcast queue (an `Injector` only that worker takes
 //! from, looked at before anything else). A broadcast is admitted through the
 //! lifecycle handshake (accepted only while RUNNING), pushes one job per worker,
-//! then wakes every sleeper. The jobs point into the caller's frame, which waits
+//! then wakes every sleeper. Only its own broadcast queue is work for a worker
+//! (`Registry::work_visible_to`): once it ran its call, an idle worker sleeps
+//! (or, shutting down, exits) while the broadcast waits for a busy worker,
+//! instead of spinning on a job only that worker may take. The jobs point into the caller's frame, which waits
 //! (helping, on a worker) until all have run. A job a stopping pool cannot run any
 //! more is abandoned back to the caller, which runs it on its own thread, so the
 //! call always returns one result per worker.
@@ -78,6 +81,10 @@ where
             num_threads: shared.num_threads,
         };
         let result = catch_unwind(AssertUnwindSafe(|| (shared.op)(ctx)));
+        if result.is_err() {
+            // Re-raised on the caller; counted here, once (see `Stats`).
+            crate::stats::note_current(ptr, crate::stats::RUN_PANICKED);
+        }
         // SAFETY: this job's slot is written only here, read after `pending` is 0.
         unsafe { *job.result.get() = Some(result) };
         let owner = shared.owner.clone();
@@ -106,10 +113,11 @@ where
     OP: Fn(BroadcastContext) -> R + Sync,
     R: Send,
 {
-    if let Err(state) = registry.lifecycle.begin_submit(State::Running) {
+    let n = registry.num_threads();
+    // One submission of `n` tasks (one per worker, each counted in `Stats`).
+    if let Err(state) = registry.lifecycle.begin_submit_n(n as u64, State::Running) {
         return Err(registry.reject(op, state));
     }
-    let n = registry.num_threads();
     let shared = Shared {
         op: &op,
         num_threads: n,
@@ -137,7 +145,7 @@ where
         };
         registry.broadcasts[index].push(Job::internal(job_ref));
     }
-    registry.lifecycle.end_submit();
+    registry.lifecycle.end_submit_n(n as u64);
     registry.sleep.notify_all();
     loop {
         let orphans = std::mem::take(&mut *crate::sync_lock(&shared.orphans));

@@ -16,6 +16,20 @@ use std::sync::Arc;
 /// is reserved, and only touched pages are committed.
 pub const DEFAULT_STACK_SIZE: usize = 8 << 20;
 
+/// The largest number of workers a pool can have: 65,536. A larger count is
+/// refused by [`Builder::build`] with [`BuildError::TooManyThreads`] before
+/// anything is allocated (the per-worker queues and counters of a count near
+/// `usize::MAX` would overflow an allocation, a panic inside `build`).
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::{BuildError, ThreadPool, MAX_THREADS};
+/// let err = ThreadPool::new(MAX_THREADS + 1).unwrap_err();
+/// assert!(matches!(err, BuildError::TooManyThreads { max: MAX_THREADS, .. }));
+/// ```
+pub const MAX_THREADS: usize = 1 << 16;
+
 static POOL_IDS: AtomicUsize = AtomicUsize::new(0);
 
 type NameFn = Box<dyn FnMut(usize) -> String>;
@@ -87,7 +101,8 @@ impl Builder {
     }
 
     /// The number of worker threads. Zero makes [`build`](Builder::build) fail with
-    /// [`BuildError::ZeroThreads`].
+    /// [`BuildError::ZeroThreads`], more than [`MAX_THREADS`] with
+    /// [`BuildError::TooManyThreads`].
     pub fn num_threads(mut self, n: usize) -> Self {
         self.num_threads = Some(n);
         self
@@ -99,7 +114,8 @@ impl Builder {
         self
     }
 
-    /// Names worker `i` with `f(i)`. A panic in `f` makes `build` fail.
+    /// Names worker `i` with `f(i)`. A panic in `f`, or a name with a NUL byte,
+    /// makes `build` fail.
     pub fn thread_name(mut self, f: impl FnMut(usize) -> String + 'static) -> Self {
         self.thread_name = Some(Box::new(f));
         self
@@ -179,13 +195,35 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroThreads`] for zero threads; [`BuildError::Spawn`] when the
-    /// OS refuses a thread; [`BuildError::ThreadNamePanicked`]. On error every
-    /// thread already started has been stopped and joined.
+    /// [`BuildError::ZeroThreads`] for zero threads, [`BuildError::TooManyThreads`]
+    /// above [`MAX_THREADS`]; [`BuildError::Spawn`] when the
+    /// OS refuses a thread (or `std` panics while spawning it, e.g. on a stack
+    /// size it cannot round up: the panic message is the error's source);
+    /// [`BuildError::ThreadNamePanicked`]; [`BuildError::InvalidThreadName`] for a
+    /// name with a NUL byte. `build` itself never panics. On error every thread
+    /// already started has been stopped and joined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{BuildError, ThreadPool};
+    /// let err = ThreadPool::builder()
+    ///     .num_threads(4)
+    ///     .thread_name(|i| if i == 2 { "bad\0name".into() } else { format!("w{i}") })
+    ///     .build()
+    ///     .unwrap_err(); // workers 0 and 1 were started, then stopped and joined
+    /// assert!(matches!(err, BuildError::InvalidThreadName { index: 2, .. }));
+    /// ```
     pub fn build(self) -> Result<ThreadPool, BuildError> {
         let n = self.num_threads.unwrap_or_else(num_cpus::get);
         if n == 0 {
             return Err(BuildError::ZeroThreads);
+        }
+        if n > MAX_THREADS {
+            return Err(BuildError::TooManyThreads {
+                requested: n,
+                max: MAX_THREADS,
+            });
         }
         let id = POOL_IDS.fetch_add(1, Ordering::Relaxed);
         let pool_name = self.pool_name.unwrap_or_else(|| format!("executor-{id}"));
@@ -219,11 +257,29 @@ impl Builder {
                 },
                 None => format!("{pool_name}-{index}"),
             };
+            if name.contains('\0') {
+                // `std` panics on it inside `spawn`: refuse it before.
+                let err = BuildError::InvalidThreadName { index, name };
+                return Err(abort(&registry, index, err));
+            }
             let reg = registry.clone();
-            let spawned = std::thread::Builder::new()
-                .name(name)
-                .stack_size(stack_size)
-                .spawn(move || crate::worker::main(reg, index, deque));
+            // `spawn` reports what the OS refuses as an error, but asserts on some
+            // input (a NUL in the name, checked above; a stack size it cannot
+            // round up in some versions): a panic here becomes an error too, so
+            // the workers already started are stopped rather than leaked.
+            let spawned = catch_unwind(AssertUnwindSafe(|| {
+                std::thread::Builder::new()
+                    .name(name)
+                    .stack_size(stack_size)
+                    .spawn(move || crate::worker::main(reg, index, deque))
+            }))
+            .unwrap_or_else(|payload| {
+                let what = crate::payload_message(&*payload)
+                    .unwrap_or("std::thread::Builder::spawn panicked")
+                    .to_owned();
+                crate::registry::quietly(move || drop(payload));
+                Err(std::io::Error::other(what))
+            });
             match spawned {
                 Ok(handle) => crate::sync_lock(&registry.threads).push(handle),
                 Err(source) => {

@@ -21,6 +21,14 @@ use std::io;
 pub enum BuildError {
     /// `num_threads(0)` was asked for: a pool needs at least one worker.
     ZeroThreads,
+    /// More threads were asked for than a pool can have
+    /// ([`MAX_THREADS`](crate::MAX_THREADS)); nothing was allocated or started.
+    TooManyThreads {
+        /// The thread count asked for.
+        requested: usize,
+        /// The largest thread count a pool can have.
+        max: usize,
+    },
     /// The operating system refused to start worker `index`.
     Spawn {
         /// The worker that could not be started.
@@ -33,17 +41,34 @@ pub enum BuildError {
         /// The worker whose name could not be made.
         index: usize,
     },
+    /// The name made for worker `index` cannot name a thread: it contains a NUL
+    /// byte (which `std` refuses with a panic; the build checks it first).
+    InvalidThreadName {
+        /// The worker the name was made for.
+        index: usize,
+        /// The name, as the thread-name closure returned it.
+        name: String,
+    },
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BuildError::ZeroThreads => f.write_str("a thread pool needs at least one thread"),
+            BuildError::TooManyThreads { requested, max } => {
+                write!(f, "{requested} threads asked for; a pool has at most {max}")
+            }
             BuildError::Spawn { index, source } => {
                 write!(f, "could not spawn worker thread {index}: {source}")
             }
             BuildError::ThreadNamePanicked { index } => {
                 write!(f, "the thread-name closure panicked for worker {index}")
+            }
+            BuildError::InvalidThreadName { index, name } => {
+                write!(
+                    f,
+                    "the name {name:?} for worker {index} contains a NUL byte"
+                )
             }
         }
     }

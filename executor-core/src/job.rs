@@ -52,8 +52,8 @@ pub trait Runnable: Send + Sync + 'static {
     fn run(self: Arc<Self>);
 
     /// Called instead of [`run`](Runnable::run) when the job is dropped without
-    /// running (handed back by `shutdown_now` and then dropped, or left over at
-    /// termination). The default does nothing beyond dropping the `Arc`.
+    /// running (handed back by `shutdown_now` and then dropped, or refused and
+    /// the rejection dropped). The default does nothing beyond dropping the `Arc`.
     fn abandon(self: Arc<Self>) {}
 }
 
@@ -322,6 +322,19 @@ impl Job {
         // SAFETY: an internal job's word is always an initialised pointer
         // (`Job::internal`); `&&` reads it only for internal jobs.
         self.is_internal() && std::ptr::eq(unsafe { self.word.assume_init() }, ptr)
+    }
+
+    /// The key under which this job's run may report its outcome
+    /// (`crate::stats`): the data pointer of a task or of fork-join work; null
+    /// for a closure or a ticket (they report nothing).
+    #[inline]
+    pub(crate) fn report_key(&self) -> *const () {
+        match self.vtable.kind {
+            // SAFETY: the word of a task or internal job is an initialised
+            // pointer (`from_runnable`, `internal`).
+            JobKind::Task | JobKind::Internal => unsafe { self.word.assume_init() },
+            JobKind::Closure(_) | JobKind::Ticket => std::ptr::null(),
+        }
     }
 
     /// Runs the job on the current thread. A panic propagates to the caller.

@@ -49,6 +49,9 @@ impl Drop for AbortOnUnwind {
 pub(crate) struct StackJob<F, R> {
     func: UnsafeCell<Option<F>>,
     result: UnsafeCell<Option<thread::Result<R>>>,
+    /// Counted in the statistics when a worker runs it: an `install` is a
+    /// task; a `join`'s second half is not (see `Stats`).
+    counted: bool,
     pub(crate) latch: Latch,
 }
 
@@ -67,6 +70,7 @@ where
         StackJob {
             func: UnsafeCell::new(Some(func)),
             result: UnsafeCell::new(None),
+            counted: !matches!(owner, Owner::SamePool { .. }),
             latch: Latch::new(owner),
         }
     }
@@ -91,6 +95,9 @@ where
         // SAFETY: as above, exclusive access to the cells until the latch is set.
         let func = unsafe { (*this.func.get()).take() }.expect("a stack job runs once");
         let result = catch_unwind(AssertUnwindSafe(func));
+        if !this.counted {
+            crate::stats::note_current(ptr, crate::stats::RUN_NOT_COUNTED);
+        }
         // SAFETY: as above.
         unsafe { *this.result.get() = Some(result) };
         // SAFETY: `this.latch` is valid now; not touched after the store. The
@@ -179,9 +186,35 @@ where
     }
 }
 
+/// `join` on a caller that is not a worker of the pool asked for, because the
+/// pool no longer accepts work: `a`, then `b`, on this thread; a panic is
+/// re-raised after both ran (`a`'s if both panicked), as on a worker.
+pub(crate) fn join_on_caller<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+{
+    let ra = catch_unwind(AssertUnwindSafe(a));
+    let rb = catch_unwind(AssertUnwindSafe(b));
+    match (ra, rb) {
+        (Ok(ra), Ok(rb)) => (ra, rb),
+        (Err(panic), rb) => {
+            // Dropped before unwinding: a panicking drop must not abort.
+            crate::registry::quietly(move || drop(rb));
+            resume_unwind(panic)
+        }
+        (Ok(ra), Err(panic)) => {
+            crate::registry::quietly(move || drop(ra));
+            resume_unwind(panic)
+        }
+    }
+}
+
 /// Runs `op` on a worker of `registry`'s pool from a thread that is not one, and
 /// waits for it (helping its own pool if the caller is another pool's worker).
-/// Runs `op` on the calling thread if the pool no longer accepts work.
+/// Runs `op` on the calling thread if the pool no longer accepts work (from
+/// SHUTDOWN on, so that the answer does not depend on whether the workers have
+/// exited yet), or if a racing `shutdown_now` hands the job back.
 pub(crate) fn install_from_outside<OP, R>(registry: &crate::registry::Registry, op: OP) -> R
 where
     OP: FnOnce() -> R + Send,
@@ -192,7 +225,7 @@ where
     let job_ref = unsafe { job.as_job_ref() };
     let ptr = job_ref.ptr();
     let guard = AbortOnUnwind;
-    match registry.submit(Job::internal(job_ref), State::Shutdown) {
+    match registry.submit(Job::internal(job_ref), State::Running) {
         Ok(()) => {
             crate::wait_until(|| job.latch.probe() != PENDING, None);
         }

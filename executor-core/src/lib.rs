@@ -33,11 +33,17 @@
 //! 6. No worker sleeps while work it can reach is queued (except, as in rayon, that
 //!    a worker falling asleep at that instant may miss a `join`'s second half;
 //!    the half's owner then runs it).
+//! 7. On a pool that no longer accepts work, [`ThreadPool::install`],
+//!    [`ThreadPool::join`] and [`ThreadPool::scope`] run their closures on the
+//!    calling thread (never on another pool, never a panic for it), and
+//!    [`ThreadPool::broadcast`] returns [`Rejected`] with its closure.
 //!
 //! # Panics in jobs
 //!
-//! A panicking job is caught: the worker survives and the panic goes to the
-//! [panic handler](Builder::panic_handler) (by default a `tracing` error event).
+//! A panicking job is caught: the worker survives, and a panic that nobody
+//! receives as a value (a fire-and-forget job, a task whose handle was dropped)
+//! goes to the [panic handler](Builder::panic_handler) (by default a `tracing`
+//! error event).
 //! As in rayon and tokio, the panic first passes through std's panic hook, which
 //! prints it; [`Builder::quiet_panics`] keeps a pool's caught panics quiet.
 //!
@@ -80,7 +86,7 @@ mod wait;
 mod worker;
 
 pub use broadcast::BroadcastContext;
-pub use builder::{Builder, DEFAULT_STACK_SIZE};
+pub use builder::{Builder, DEFAULT_STACK_SIZE, MAX_THREADS};
 pub use error::{BuildError, PanicPayload, RejectReason, Rejected};
 pub use exclusive::Exclusive;
 pub use job::{Job, Runnable};
@@ -90,7 +96,7 @@ pub use pool::{spawn, Executor, InlineExecutor, PoolRef, ThreadPool};
 pub use registry::{PanicOrigin, TerminationKey};
 pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};
-pub use stats::Stats;
+pub use stats::{report_run, RunOutcome, Stats};
 pub use wait::{
     current_thread_index, is_interrupted, run_pending_job, spin_until, wait_until, yield_now,
     Waiter, Yield,

@@ -263,6 +263,26 @@ mod loom_tests {
         );
     }
 
+    /// Issue 16 item 6: a re-queue (accepted up to SHUTDOWN) racing the
+    /// termination drain (advance to STOP, wait for quiescence, drain: the same
+    /// steps as `shutdown_now`'s) is refused, or accepted and then found by the
+    /// drain, which runs it: `Ok` never means a job nobody runs.
+    #[test]
+    fn loom_requeue_in_shutdown_vs_termination_drain() {
+        race_with_shutdown_now(
+            |life, queue| {
+                life.advance(State::Shutdown); // `shutdown()` came first
+                if life.begin_submit(State::Shutdown).is_err() {
+                    return false;
+                }
+                queue.lock().unwrap().push(9);
+                life.end_submit();
+                true
+            },
+            |accepted, drained| assert_eq!(accepted, drained == vec![9]),
+        );
+    }
+
     /// A batch racing `shutdown_now` is refused whole, or accepted whole and
     /// then seen whole by the drain: the wait for quiescence covers every push
     /// of the batch, not just the first.

@@ -26,7 +26,9 @@ use std::time::Duration;
 /// Cloning gives another handle to the same pool. When the last handle is dropped
 /// the pool is [closed](ThreadPool::close): shut down, queued work finished,
 /// threads joined. If that last handle is dropped on one of the pool's own
-/// workers, it shuts down without waiting (a thread cannot join itself).
+/// workers, it shuts down without waiting (a thread cannot join itself); dropped
+/// by a worker's thread-local destructor as that worker exits, it waits for the
+/// pool to terminate and joins every thread but the calling one.
 ///
 /// Only `ThreadPool` values count as handles here. A [`PoolRef`]
 /// ([`downgrade`](ThreadPool::downgrade)) reaches the same pool without keeping
@@ -181,13 +183,15 @@ impl ThreadPool {
     /// Queues a job that continues work the pool already accepted (an async task
     /// woken up): unlike [`execute_job`](ThreadPool::execute_job) it is still
     /// accepted after `shutdown`, so accepted async tasks can finish; it is refused
-    /// once the pool is stopped or terminated.
+    /// once the pool is stopped or terminated. `Ok` means the job runs (guarantee
+    /// 2), even when it lands while the last worker is exiting: termination then
+    /// runs it on that worker's thread, before the termination hooks.
     ///
     /// # Errors
     ///
     /// [`Rejected`] holding the job after `shutdown_now` or termination.
     pub fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        self.registry().submit(job, State::Shutdown)
+        self.registry().requeue(job)
     }
 
     /// Starts an orderly shutdown: new submissions are rejected, queued jobs still
@@ -240,7 +244,9 @@ impl ThreadPool {
 
     /// [`shutdown`](ThreadPool::shutdown), then wait for every queued job and join
     /// the threads (Java's `close()`). On one of the pool's own workers it only
-    /// shuts down. Idempotent.
+    /// shuts down; it never joins the calling thread (e.g. from a worker's
+    /// thread-local destructor, which runs after the worker left the pool).
+    /// Idempotent.
     pub fn close(&self) {
         self.registry().close();
     }
@@ -368,7 +374,21 @@ impl ThreadPool {
     /// Runs `op` on one of this pool's workers and returns its result, blocking
     /// the caller (or, on another pool's worker, helping that pool) meanwhile.
     /// `op` may borrow from the caller. On one of this pool's workers it just
-    /// calls `op`. If the pool has shut down, `op` runs on the calling thread.
+    /// calls `op`.
+    ///
+    /// # A pool that no longer accepts work
+    ///
+    /// Once the pool was shut down (`shutdown`, `shutdown_now`, `close`, the drop
+    /// of its last handle; terminated or not), `install`, [`join`](ThreadPool::join)
+    /// and [`scope`](ThreadPool::scope) run their closures **on the calling
+    /// thread**, one after another, and return normally: they never panic for
+    /// it, never queue anything, and never use another pool (not the global
+    /// pool, not the pool of a worker that calls them). A call racing a shutdown
+    /// runs on a worker if the pool accepted it, else on the caller; a call
+    /// accepted and then handed back by a racing `shutdown_now` runs on the
+    /// caller. [`broadcast`](ThreadPool::broadcast), which has an error to
+    /// report, returns [`Rejected`] instead. Work that needs parallelism to make
+    /// progress (two closures that wait for each other) can deadlock there.
     ///
     /// # Panics
     ///
@@ -382,16 +402,43 @@ impl ThreadPool {
     /// let index = pool.install(|| (data.iter().sum::<i32>(), pool.current_thread_index()));
     /// assert_eq!(index.0, 6);
     /// assert!(index.1.is_some());
+    ///
+    /// pool.shutdown();
+    /// let here = pool.install(|| pool.current_thread_index());
+    /// assert_eq!(here, None); // ran on this thread
     /// ```
     pub fn install<OP, R>(&self, op: OP) -> R
     where
         OP: FnOnce() -> R + Send,
         R: Send,
     {
-        if self.is_worker_thread() {
-            return op();
+        self.install_on(|_| op())
+    }
+
+    /// [`install`](ThreadPool::install), telling `op` where it runs: on one of
+    /// this pool's workers (`Some`), or on a caller that is not one (`None`: the
+    /// pool no longer accepts work). Another pool's worker is never passed on.
+    fn install_on<OP, R>(&self, op: OP) -> R
+    where
+        OP: FnOnce(Option<&WorkerThread>) -> R + Send,
+        R: Send,
+    {
+        let registry = self.registry();
+        let mine = |w: Option<&WorkerThread>| -> bool {
+            w.is_some_and(|w| std::ptr::eq(w.registry(), registry))
+        };
+        let mut op = Some(op);
+        let on_worker = WorkerThread::with_current(|w| match w {
+            Some(w) if mine(Some(w)) => Some(op.take().expect("taken once")(Some(w))),
+            _ => None,
+        });
+        if let Some(r) = on_worker {
+            return r;
         }
-        crate::join::install_from_outside(self.registry(), op)
+        let op = op.take().expect("not taken");
+        crate::join::install_from_outside(registry, move || {
+            WorkerThread::with_current(|w| op(w.filter(|&w| mine(Some(w)))))
+        })
     }
 
     /// Runs `op` once on every worker of the pool and returns the results, in
@@ -402,7 +449,12 @@ impl ThreadPool {
     ///
     /// # Errors
     ///
-    /// [`Rejected`] (holding `op`) when the pool is shut down.
+    /// [`Rejected`] (holding `op`, which did not run) once the pool no longer
+    /// accepts work (see "A pool that no longer accepts work" at
+    /// [`install`](ThreadPool::install)).
+    /// A broadcast accepted just before a `shutdown_now` still returns one
+    /// result per worker: the calls the pool can no longer run are run by the
+    /// caller.
     ///
     /// # Panics
     ///
@@ -426,11 +478,14 @@ impl ThreadPool {
     }
 
     /// [`join`](fn@crate::join) on this pool: runs `a` and `b`, potentially in
-    /// parallel, and returns both results.
+    /// parallel, and returns both results. Once the pool no longer accepts work,
+    /// `a` then `b` run on the calling thread (see "A pool that no longer
+    /// accepts work" at [`install`](ThreadPool::install)).
     ///
     /// # Panics
     ///
-    /// Re-raises a panic of `a` or `b`, after both finished.
+    /// Re-raises a panic of `a` or `b`, after both finished (`a`'s if both
+    /// panicked).
     ///
     /// # Examples
     ///
@@ -448,25 +503,46 @@ impl ThreadPool {
         RA: Send,
         RB: Send,
     {
-        self.install(|| crate::join(a, b))
+        self.install_on(|w| match w {
+            Some(w) => crate::join::join_on_worker(w, a, b),
+            None => crate::join::join_on_caller(a, b),
+        })
     }
 
     /// Runs `op` in a fork-join [`Scope`](crate::Scope) on this pool: tasks
     /// spawned in it may borrow from the caller, and this returns only after all of
-    /// them finished (see [`Scope`](crate::Scope)).
+    /// them finished (see [`Scope`](crate::Scope)). Once the pool no longer
+    /// accepts work, the body and every task spawned in it run on the calling
+    /// thread, the tasks after the body (or when a [`ScopedHandle::get`](crate::ScopedHandle::get)
+    /// asks for one); see "A pool that no longer accepts work" at
+    /// [`install`](ThreadPool::install).
     ///
     /// # Panics
     ///
     /// Re-raises the first panic of `op` or a spawned task, after all finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// pool.close();
+    /// let mut halves = [0, 0];
+    /// pool.scope(|s| {
+    ///     let (a, b) = halves.split_at_mut(1);
+    ///     s.spawn(|_| a[0] = 1); // run by this thread: the pool is closed
+    ///     s.spawn(|_| b[0] = 2);
+    /// });
+    /// assert_eq!(halves, [1, 2]);
+    /// ```
     pub fn scope<'scope, OP, R>(&self, op: OP) -> R
     where
         OP: FnOnce(&crate::Scope<'scope>) -> R + Send,
         R: Send,
     {
-        self.install(|| {
-            WorkerThread::with_current(|w| {
-                crate::scope::scope_on_worker(w.expect("install runs on a worker"), op)
-            })
+        let registry = &self.inner.registry;
+        self.install_on(|w| match w {
+            Some(w) => crate::scope::scope_on_worker(w, op),
+            None => crate::scope::scope_on_caller(registry, op),
         })
     }
 }
@@ -600,7 +676,7 @@ impl PoolRef {
     ///
     /// [`Rejected`] holding the job after `shutdown_now` or termination.
     pub fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        self.registry.submit(job, State::Shutdown)
+        self.registry.requeue(job)
     }
 
     /// [`ThreadPool::on_termination`] on the pool.

@@ -48,7 +48,10 @@
 //!
 //! Termination (the last worker to exit):
 //! 1. advance to STOP so that late re-queues of async tasks are refused, wait for
-//!    quiescence, drop (abandon) anything left in the queues;
+//!    quiescence, and run what is left in the queues: jobs re-queued (accepted in
+//!    SHUTDOWN) after the last worker looked, while it was exiting (e.g. in a
+//!    slow stop hook). Accepted means run: dropping them broke guarantee 2;
+//!    refusing them is only possible before the state change;
 //! 2. advance to TERMINATED;
 //! 3. run the termination hooks ([`crate::ThreadPool::on_termination`]), shard by
 //!    shard: take the shard's hooks out under its lock, release it, run them (a
@@ -219,6 +222,9 @@ pub(crate) struct Registry {
     hook_shards: Box<[CachePadded<Mutex<HookShard>>]>,
     terminated_cv: Condvar,
     rejected: AtomicU64,
+    /// Re-queues accepted from threads that are not this pool's workers (a
+    /// worker counts its own): not new tasks, subtracted from `submitted`.
+    requeued_outside: AtomicU64,
     /// Set by `shutdown_now`: a rejection says STOPPED only then. Termination
     /// advances to STOP too, but after a graceful shutdown a rejection keeps
     /// saying SHUTDOWN, so its reason does not depend on whether the workers
@@ -229,7 +235,7 @@ pub(crate) struct Registry {
     drain_lock: Mutex<()>,
     /// Outside batches queued as tickets and not claimed yet (`crate::batch`).
     batches: Mutex<Vec<Arc<Batch>>>,
-    /// The jobs in `batches`: checked first by `work_visible`.
+    /// The jobs in `batches`: checked first by `shared_work_visible`.
     batched: AtomicUsize,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -307,6 +313,7 @@ impl Registry {
             hook_shards: (0..=n).map(|_| CachePadded::default()).collect(),
             terminated_cv: Condvar::new(),
             rejected: AtomicU64::new(0),
+            requeued_outside: AtomicU64::new(0),
             stopped_by_call: AtomicBool::new(false),
             drain_lock: Mutex::new(()),
             batches: Mutex::new(Vec::new()),
@@ -324,6 +331,23 @@ impl Registry {
         WorkerThread::with_current(|worker| match worker {
             Some(w) if std::ptr::eq(w.registry(), self) => w.push_local(task, limit),
             _ => self.inject(task, limit),
+        })
+    }
+
+    /// Queues a job that continues an accepted task (`requeue_job`): accepted
+    /// until STOP, and not counted as a new task in the statistics.
+    pub(crate) fn requeue(&self, job: Job) -> Result<(), Rejected<Job>> {
+        WorkerThread::with_current(|worker| match worker {
+            Some(w) if std::ptr::eq(w.registry(), self) => {
+                w.push_local(job, State::Shutdown)?;
+                self.counters[w.index()].bump_requeued();
+                Ok(())
+            }
+            _ => {
+                self.inject(job, State::Shutdown)?;
+                self.requeued_outside.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
         })
     }
 
@@ -415,7 +439,7 @@ impl Registry {
             }
         }
         // After the pushes: a reader that sees the smaller count sees the jobs on
-        // the deque (see `work_visible`).
+        // the deque (see `shared_work_visible`).
         self.batched.fetch_sub(claim.moved, Ordering::SeqCst);
     }
 
@@ -427,20 +451,31 @@ impl Registry {
         self.injector.len() + self.batched.load(Ordering::Relaxed)
     }
 
-    /// True if any queue holds a job (a snapshot). Unclaimed batches are
+    /// True if a queue every worker may take from holds a job (a snapshot):
+    /// the injector, unclaimed batches, the deques. Unclaimed batches are
     /// checked first: a claim pushes its jobs before it lowers the count.
-    pub(crate) fn work_visible(&self) -> bool {
+    pub(crate) fn shared_work_visible(&self) -> bool {
         self.batched.load(Ordering::SeqCst) > 0
             || !self.injector.is_empty()
             || self.stealers.iter().any(|s| !s.is_empty())
-            || self.broadcasts.iter().any(|b| !b.is_empty())
     }
 
-    /// The main loop's exit test (see the shutdown protocol above).
-    pub(crate) fn should_exit(&self) -> bool {
+    /// True if worker `index` can see a job it may take (a snapshot): the
+    /// shared queues and its own broadcast queue. Another worker's broadcast
+    /// job is not work for it: counting it kept idle workers spinning, never
+    /// sleeping, for as long as a broadcast waited for a busy worker.
+    pub(crate) fn work_visible_to(&self, index: usize) -> bool {
+        self.shared_work_visible() || !self.broadcasts[index].is_empty()
+    }
+
+    /// Worker `index`'s main-loop exit test (see the shutdown protocol above).
+    /// In SHUTDOWN it waits only for work it can take: another worker's
+    /// broadcast job is that worker's to run (or, if it exits first,
+    /// termination's drain gives it back to the broadcast's caller).
+    pub(crate) fn should_exit(&self, index: usize) -> bool {
         match self.lifecycle.state() {
             State::Running => false,
-            State::Shutdown => self.lifecycle.quiescent() && !self.work_visible(),
+            State::Shutdown => self.lifecycle.quiescent() && !self.work_visible_to(index),
             State::Stop | State::Terminated => true,
         }
     }
@@ -535,7 +570,7 @@ impl Registry {
                     pool = %self.name,
                     ?worker,
                     ?origin,
-                    message = report.message().unwrap_or("<non-string payload>"),
+                    panic.message = report.message().unwrap_or("<non-string payload>"),
                     "job panicked"
                 );
                 quietly(move || drop(report));
@@ -583,11 +618,9 @@ impl Registry {
             self.drain_queues()
         };
         if !leftovers.is_empty() {
-            tracing::debug!(pool = %self.name, count = leftovers.len(), "dropping jobs queued after the workers exited");
+            tracing::debug!(pool = %self.name, count = leftovers.len(), "running jobs queued while the last worker exited");
         }
-        for job in leftovers {
-            quietly(move || drop(job));
-        }
+        self.run_leftovers(leftovers);
         self.lifecycle.advance(State::Terminated);
         // Step 3: the hooks, never under a lock; a hook may register another.
         for shard in self.hook_shards.iter() {
@@ -608,6 +641,32 @@ impl Registry {
         crate::sync_lock(&self.termination).terminated = true;
         self.terminated_cv.notify_all();
         tracing::info!(pool = %self.name, "terminated: every worker has exited");
+    }
+
+    /// Step 1 of termination, the end: runs the jobs left in the queues. They
+    /// were accepted (a re-queue is accepted in SHUTDOWN, up to the moment
+    /// termination advances to STOP, so one can land after the last worker
+    /// looked), and an accepted job runs unless `shutdown_now` handed it back.
+    /// They run on the terminating thread (the last worker, after its stop
+    /// hook; it is still registered as a worker), with its panic handling, and
+    /// see `is_interrupted()` (the state is STOP). Nothing new can be accepted
+    /// now, so nothing they submit is left behind.
+    fn run_leftovers(&self, leftovers: Vec<Job>) {
+        for job in leftovers {
+            let job = WorkerThread::with_current(|w| match w {
+                Some(w) if std::ptr::eq(w.registry(), self) => {
+                    w.run_job(job);
+                    None
+                }
+                _ => Some(job),
+            });
+            // Not on a worker (a failed build, which has no jobs): run it here.
+            if let Some(job) = job {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(move || job.run())) {
+                    self.handle_panic(payload, None, PanicOrigin::Job);
+                }
+            }
+        }
     }
 
     /// Registers `hook` to run at termination in the calling thread's shard; runs
@@ -694,6 +753,13 @@ impl Registry {
 
     /// `shutdown` + wait + join the threads. On one of this pool's own workers only
     /// `shutdown` (a thread cannot join itself); the workers then exit on their own.
+    ///
+    /// The worker marker is not the only guard: a worker's thread-local
+    /// destructors run after its marker was cleared (a cached pool handle dropped
+    /// there closes the pool from a thread that no longer looks like a worker).
+    /// So the join skips any handle whose thread is the calling one, and waits for
+    /// termination only when the caller is not one of the pool's threads at all
+    /// (an exiting worker has already left the live count, so that wait ends).
     pub(crate) fn close(&self) {
         self.shutdown();
         if WorkerThread::with_current(|w| w.is_some_and(|w| std::ptr::eq(w.registry(), self))) {
@@ -701,8 +767,14 @@ impl Registry {
             return;
         }
         self.await_termination(None);
+        let me = std::thread::current().id();
         let handles = std::mem::take(&mut *crate::sync_lock(&self.threads));
         for h in handles {
+            if h.thread().id() == me {
+                // Dropping the handle detaches this thread, which is exiting.
+                tracing::debug!(pool = %self.name, "pool closed on an exiting worker: not joining it");
+                continue;
+            }
             let _ = h.join();
         }
     }
@@ -719,9 +791,11 @@ impl Registry {
                 + self.broadcasts.iter().map(Injector::len).sum::<usize>(),
             ..Stats::default()
         };
+        let mut requeued = self.requeued_outside.load(Ordering::Relaxed);
         for c in self.counters.iter() {
-            c.add_to(&mut s);
+            c.add_to(&mut s, &mut requeued);
         }
+        s.submitted = s.submitted.saturating_sub(requeued);
         s.active = if self.lifecycle.state() == State::Terminated {
             0
         } else {

@@ -5,6 +5,13 @@
 //! worker; when it returns (or panics), that worker helps until `pending` is zero,
 //! then the first panic (of the body or of any task) is re-raised.
 //!
+//! A scope of a pool that no longer accepts work (`ThreadPool::scope` after a
+//! shutdown, or whose `install` was handed back by a racing `shutdown_now`) runs
+//! on the calling thread instead, owned by no worker: its spawns are never
+//! queued, they go straight to `orphans`, and the caller runs them (when the
+//! body returns, or earlier through a [`ScopedHandle::get`]). No other pool's
+//! worker is involved, even when the caller is one.
+//!
 //! Soundness: the borrowed data outlives every task because the scope function
 //! does not return, by any path, before `pending` reaches zero: panics are caught;
 //! the user only ever gets `&Scope`, so nothing the scope waits for can be leaked
@@ -55,7 +62,9 @@ use std::sync::{Arc, Mutex};
 /// ```
 pub struct Scope<'scope> {
     registry: Arc<Registry>,
-    owner_index: usize,
+    /// The worker waiting for the scope; `None`: a scope on the calling thread,
+    /// whose spawns are never queued (module docs).
+    owner_index: Option<usize>,
     pending: AtomicUsize,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     orphans: Mutex<Vec<JobRef>>,
@@ -71,7 +80,8 @@ impl fmt::Debug for Scope<'_> {
     }
 }
 
-/// A spawned task: the closure and the scope it belongs to, on the heap.
+/// A spawned task: the closure and the scope it belongs to, on the heap. The
+/// closure returns the code its run counts as in the statistics (`crate::stats`).
 struct HeapJob<'scope, F> {
     func: F,
     scope: *const Scope<'scope>,
@@ -79,7 +89,7 @@ struct HeapJob<'scope, F> {
 
 impl<'scope, F> HeapJob<'scope, F>
 where
-    F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    F: FnOnce(&Scope<'scope>) -> u8 + Send + 'scope,
 {
     const VTABLE: &'static JobVTable = &JobVTable {
         execute: Self::execute,
@@ -97,8 +107,15 @@ where
         // SAFETY: the scope waits for `pending` to reach zero, which this job's
         // `job_done` below is the last use of the pointer before.
         let scope_ref = unsafe { &*scope };
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| func(scope_ref))) {
-            scope_ref.record_panic(panic);
+        let code = match catch_unwind(AssertUnwindSafe(|| func(scope_ref))) {
+            Ok(code) => code,
+            Err(panic) => {
+                scope_ref.record_panic(panic);
+                crate::stats::RUN_PANICKED
+            }
+        };
+        if code != crate::stats::RUN_DEFAULT {
+            crate::stats::note_current(ptr, code);
         }
         // SAFETY: still counted in `pending`, so the scope is alive.
         unsafe { Scope::job_done(scope) };
@@ -116,7 +133,9 @@ where
         // through copies taken before.
         let (registry, index) = (scope.registry.clone(), scope.owner_index);
         crate::sync_lock(&scope.orphans).push(job);
-        registry.sleep.unpark(index);
+        if let Some(index) = index {
+            registry.sleep.unpark(index);
+        }
     }
 }
 
@@ -126,11 +145,24 @@ impl<'scope> Scope<'scope> {
     /// scope, to spawn more.
     ///
     /// A panic in `f` is caught; the scope re-raises it when it ends, after every
-    /// task has finished. If the pool is stopping, `f` runs on the thread that
-    /// waits for the scope.
+    /// task has finished. If the pool is stopping, or no longer accepted the
+    /// scope (see [`ThreadPool::scope`](crate::ThreadPool::scope)), `f` runs on
+    /// the thread that waits for the scope.
     pub fn spawn<F>(&self, f: F)
     where
         F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    {
+        self.spawn_counted(move |s| {
+            f(s);
+            crate::stats::RUN_DEFAULT
+        });
+    }
+
+    /// [`spawn`](Scope::spawn) of a closure that returns the code its run
+    /// counts as in the statistics (`crate::stats`).
+    fn spawn_counted<F>(&self, f: F)
+    where
+        F: FnOnce(&Scope<'scope>) -> u8 + Send + 'scope,
     {
         self.pending.fetch_add(1, Ordering::Relaxed);
         let job = Box::new(HeapJob {
@@ -141,6 +173,11 @@ impl<'scope> Scope<'scope> {
         // abandoned (which hands it to the scope's owner, which executes it); the
         // scope outlives both (it waits for `pending`).
         let job = unsafe { JobRef::new(Box::into_raw(job) as *const (), HeapJob::<F>::VTABLE) };
+        if self.owner_index.is_none() {
+            // A scope on the calling thread: its owner runs it (module docs).
+            crate::sync_lock(&self.orphans).push(job);
+            return;
+        }
         if let Err(rejected) = self.registry.submit(Job::internal(job), State::Shutdown) {
             // Dropping the job abandons it: it goes to `orphans`.
             drop(rejected);
@@ -175,7 +212,7 @@ impl<'scope> Scope<'scope> {
     {
         let cell = Arc::new(ScopedCell::new(Box::new(f)));
         let job_cell = cell.clone();
-        self.spawn(move |s| job_cell.run(s));
+        self.spawn_counted(move |s| job_cell.run(s));
         ScopedHandle::new(cell, self)
     }
 
@@ -200,8 +237,10 @@ impl<'scope> Scope<'scope> {
         let registry: *const Registry = &*scope.registry;
         let index = scope.owner_index;
         if scope.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // SAFETY: see above.
-            unsafe { (*registry).sleep.unpark(index) };
+            if let Some(index) = index {
+                // SAFETY: see above.
+                unsafe { (*registry).sleep.unpark(index) };
+            }
         }
     }
 
@@ -223,9 +262,27 @@ where
     OP: FnOnce(&Scope<'scope>) -> R + Send,
     R: Send,
 {
+    run_scope(worker.registry_arc(), Some(worker), op)
+}
+
+/// Runs a scope of `registry`'s pool on the calling thread, which is not one of
+/// its workers: the pool no longer accepts work (see the module docs).
+pub(crate) fn scope_on_caller<'scope, OP, R>(registry: &Arc<Registry>, op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
+    run_scope(registry, None, op)
+}
+
+fn run_scope<'scope, OP, R>(registry: &Arc<Registry>, worker: Option<&WorkerThread>, op: OP) -> R
+where
+    OP: FnOnce(&Scope<'scope>) -> R + Send,
+    R: Send,
+{
     let scope = Scope {
-        registry: worker.registry_arc().clone(),
-        owner_index: worker.index(),
+        registry: registry.clone(),
+        owner_index: worker.map(WorkerThread::index),
         pending: AtomicUsize::new(0),
         panic: Mutex::new(None),
         orphans: Mutex::new(Vec::new()),
@@ -238,10 +295,20 @@ where
         if scope.pending.load(Ordering::Acquire) == 0 {
             break;
         }
-        worker.help_until(
-            &|| scope.pending.load(Ordering::Acquire) == 0 || scope.has_orphans(),
-            None,
-        );
+        match worker {
+            Some(worker) => {
+                worker.help_until(
+                    &|| scope.pending.load(Ordering::Acquire) == 0 || scope.has_orphans(),
+                    None,
+                );
+            }
+            // On the caller every task is an orphan, run above (a task it ran
+            // may have spawned more, picked up on the next turn): nothing is
+            // queued anywhere, so there is never anything else to wait for.
+            // (Another thread that holds the scope may be between counting a
+            // spawn and listing it: yield until it is listed.)
+            None => std::thread::yield_now(),
+        }
     }
     std::mem::forget(guard);
     let task_panic = crate::sync_lock(&scope.panic).take();

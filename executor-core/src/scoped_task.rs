@@ -21,7 +21,7 @@ use crate::sync_lock;
 use crate::wait::{wait_until, Waiter};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 const PENDING: u8 = 0;
@@ -33,6 +33,8 @@ type TaskFn<'scope, T> = Box<dyn FnOnce(&Scope<'scope>) -> T + Send + 'scope>;
 
 pub(crate) struct Cell<'scope, T> {
     state: AtomicU8,
+    /// The run panicked (set before `DONE`), for the statistics.
+    panicked: AtomicBool,
     func: Mutex<Option<TaskFn<'scope, T>>>,
     result: Mutex<Option<std::thread::Result<T>>>,
     waiters: Mutex<Vec<Waiter>>,
@@ -42,6 +44,7 @@ impl<'scope, T: Send> Cell<'scope, T> {
     pub(crate) fn new(func: TaskFn<'scope, T>) -> Self {
         Cell {
             state: AtomicU8::new(PENDING),
+            panicked: AtomicBool::new(false),
             func: Mutex::new(Some(func)),
             result: Mutex::new(None),
             waiters: Mutex::new(Vec::new()),
@@ -49,18 +52,32 @@ impl<'scope, T: Send> Cell<'scope, T> {
     }
 
     /// Runs the task if nobody started or cancelled it yet.
-    pub(crate) fn run(&self, scope: &Scope<'scope>) {
-        if self
-            .state
-            .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
+    /// Runs the task unless it was claimed or cancelled; returns the code its
+    /// job's run counts as in the statistics (`crate::stats`): a task `get`
+    /// ran on its own thread is counted when its job finds it run (its panic
+    /// too, through `panicked`); a cancelled one not at all.
+    pub(crate) fn run(&self, scope: &Scope<'scope>) -> u8 {
+        if let Err(state) =
+            self.state
+                .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
         {
-            return;
+            return match state {
+                CANCELLED => crate::stats::RUN_NOT_COUNTED,
+                _ if self.panicked.load(Ordering::Acquire) => crate::stats::RUN_PANICKED,
+                _ => crate::stats::RUN_DEFAULT,
+            };
         }
         let func = sync_lock(&self.func).take().expect("claimed once");
         let result = catch_unwind(AssertUnwindSafe(|| func(scope)));
+        let panicked = result.is_err();
+        self.panicked.store(panicked, Ordering::Release);
         *sync_lock(&self.result) = Some(result);
         self.finish(DONE);
+        if panicked {
+            crate::stats::RUN_PANICKED
+        } else {
+            crate::stats::RUN_DEFAULT
+        }
     }
 
     fn finish(&self, state: u8) {

@@ -59,6 +59,7 @@ use crate::error::Rejected;
 use crate::job::Job;
 use crate::lifecycle::State;
 use crate::registry::{IntoJob, PanicOrigin, Registry};
+use crate::stats::{RunReport, RUN_DEFAULT};
 use crossbeam_deque::{Steal, Worker};
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
@@ -119,6 +120,8 @@ pub(crate) struct WorkerThread {
     chasing: Cell<bool>,
     /// First looks left without a stream wait, after a wait in vain.
     stream_skip: Cell<u32>,
+    /// What the job being run reported (`crate::stats`).
+    run_report: RunReport,
 }
 
 impl WorkerThread {
@@ -144,6 +147,10 @@ impl WorkerThread {
 
     pub(crate) fn index(&self) -> usize {
         self.index
+    }
+
+    pub(crate) fn run_report(&self) -> &RunReport {
+        &self.run_report
     }
 
     /// The local path of a submission (see `registry.rs` for the handshake).
@@ -319,7 +326,7 @@ impl WorkerThread {
         let mut idle_since: Option<Instant> = None;
         loop {
             if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
-                if reg.sleep.stop_searching() && reg.work_visible() {
+                if reg.sleep.stop_searching() && reg.shared_work_visible() {
                     reg.sleep.notify_one();
                 }
                 return Some(job);
@@ -346,7 +353,7 @@ impl WorkerThread {
             reg.sleep.sleep(
                 self.index,
                 || {
-                    reg.work_visible()
+                    reg.work_visible_to(self.index)
                         || stop()
                         || (main_loop && reg.lifecycle.state() >= State::Shutdown)
                 },
@@ -383,13 +390,25 @@ impl WorkerThread {
             Ok(batch) => return self.claim(batch),
             Err(job) => job,
         };
-        let result = catch_unwind(AssertUnwindSafe(|| job.run()));
+        let key = job.report_key();
         let counters = &self.registry.counters[self.index];
-        counters.bump_executed();
-        if let Err(payload) = result {
-            counters.bump_panicked();
-            self.registry
-                .handle_panic(payload, Some(self.index), PanicOrigin::Job);
+        let result = if key.is_null() {
+            // A closure reports nothing: no slot traffic on this hot path.
+            catch_unwind(AssertUnwindSafe(|| job.run())).map(|()| RUN_DEFAULT)
+        } else {
+            let saved = self.run_report.begin(key);
+            let result = catch_unwind(AssertUnwindSafe(|| job.run()));
+            let code = self.run_report.end(saved);
+            result.map(|()| code)
+        };
+        match result {
+            Ok(code) => counters.count_run(code),
+            Err(payload) => {
+                counters.bump_executed();
+                counters.bump_panicked();
+                self.registry
+                    .handle_panic(payload, Some(self.index), PanicOrigin::Job);
+            }
         }
     }
 
@@ -448,6 +467,7 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
         tick: Cell::new(0),
         chasing: Cell::new(false),
         stream_skip: Cell::new(0),
+        run_report: RunReport::new(),
     };
     CURRENT.with(|c| c.set(&me));
     let clear = ClearCurrent;
@@ -457,7 +477,7 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
         }
     }
     tracing::trace!("worker started");
-    let stop = || registry.should_exit();
+    let stop = || registry.should_exit(index);
     while let Some(job) = me.next_job(&stop, None, true) {
         me.run_job(job);
     }

@@ -56,6 +56,66 @@ fn a_panicking_name_closure_fails_the_build_and_stops_started_workers() {
     );
 }
 
+/// Issue 16 item 3: a thread name with a NUL byte (std panics inside `spawn`
+/// for it) fails the build with an error, and the workers started before it
+/// are stopped and joined; nothing is left parked.
+#[test]
+fn a_thread_name_with_a_nul_byte_fails_the_build_and_stops_started_workers() {
+    bounded_for(LONG, || {
+        let census = Census::default();
+        let err = census
+            .builder(8)
+            .thread_name(|i| {
+                if i == 3 {
+                    "w\u{0}3".into() // the issue's "w\\03": a NUL, then 3
+                } else {
+                    format!("w{i}")
+                }
+            })
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, BuildError::InvalidThreadName { index: 3, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("worker 3"), "{err}");
+        assert_eq!(census.started.load(Ordering::SeqCst), 3);
+        assert_eq!(census.live(), 0, "the started workers were stopped");
+    });
+}
+
+/// Issue 16 item 3, the other std panic of `spawn`: a stack size so large that
+/// rounding it up to a page overflows makes std assert inside `spawn`; the
+/// build reports an error instead, after stopping what it started.
+#[test]
+fn an_overflowing_stack_size_fails_the_build_without_a_panic() {
+    bounded_for(LONG, || {
+        for size in [usize::MAX, usize::MAX - 1, usize::MAX / 2 + 1] {
+            let census = Census::default();
+            let err = census.builder(2).stack_size(size).build().unwrap_err();
+            assert!(
+                matches!(err, BuildError::Spawn { index: 0, .. }),
+                "{size}: {err:?}"
+            );
+            assert_eq!(census.live(), 0);
+        }
+    });
+}
+
+/// Issue 16 item 3, a thread count no process can have: an error before
+/// anything is allocated or started (it used to panic on a capacity overflow).
+#[test]
+fn an_impossible_thread_count_is_an_error() {
+    for n in [usize::MAX, executor_core::MAX_THREADS + 1] {
+        let err = ThreadPool::new(n).unwrap_err();
+        assert!(
+            matches!(err, BuildError::TooManyThreads { requested, max }
+                if requested == n && max == executor_core::MAX_THREADS),
+            "{err:?}"
+        );
+    }
+}
+
 #[test]
 fn names_and_indices_are_applied() {
     bounded_for(LONG, || {

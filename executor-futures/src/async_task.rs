@@ -238,6 +238,8 @@ where
                 cell.finish(Err(payload));
             }
             Ok(Poll::Pending) => {
+                // This run did not finish the task (`Stats::completed`).
+                executor_core::report_run(&cell, executor_core::RunOutcome::NotCompleted);
                 if let Track::Not = work.track {
                     // About to go idle for the first time: from now on only a wake,
                     // a cancel or the executor's termination can end it.

@@ -262,8 +262,8 @@ impl StateWord {
     }
 
     /// NOTIFIED (queued, not running, not done) → CANCELLED: a job for the cell was
-    /// dropped unrun (`shutdown_now`'s list dropped, a refused re-queue, leftovers
-    /// at termination). A tombstone job changes nothing.
+    /// dropped unrun (`shutdown_now`'s list dropped, a refused re-queue). A
+    /// tombstone job changes nothing.
     pub(crate) fn transition_to_abandoned(&self) -> Cancel {
         match self.update(|s| {
             (s & (NOTIFIED | RUNNING | DONE) == NOTIFIED).then_some((s | CANCELLED) & !NOTIFIED)

@@ -102,11 +102,12 @@ use crate::current;
 use crate::error::{PanicPayload, TaskError};
 use crate::handle::{TaskHandle, TaskId};
 use crate::state::{
-    Cancel, Claim, Finish, StateWord, CANCELLED, COMPLETE, DONE, INITIAL, JOIN_INTEREST, WAITING,
+    Cancel, Claim, Finish, StateWord, CANCELLED, COMPLETE, DONE, INITIAL, JOIN_INTEREST, PANICKED,
+    WAITING,
 };
 use crate::sync::{lock, lock_mut, Mutex, UnsafeCell};
 use crate::Callable;
-use executor_core::{payload_message, Runnable, Waiter};
+use executor_core::{payload_message, report_run, RunOutcome, Runnable, Waiter};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -332,7 +333,7 @@ impl<T: Send + 'static> TaskCell<Gone, T, NoHook> {
 pub(crate) fn quietly(f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
         tracing::error!(
-            message = payload_message(&*payload).unwrap_or("<non-string payload>"),
+            panic.message = payload_message(&*payload).unwrap_or("<non-string payload>"),
             "a task's drop, waker or completion hook panicked; the panic was caught"
         );
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
@@ -341,6 +342,18 @@ pub(crate) fn quietly(f: impl FnOnce()) {
 
 pub(crate) fn drop_quietly<X>(x: X) {
     quietly(move || drop(x));
+}
+
+/// Drops an output nobody will read; gives back its panic payload instead of
+/// dropping it (for the pool's panic handler: nobody else will see it).
+fn dispose<T>(output: Option<Output<T>>) -> Option<Box<dyn std::any::Any + Send>> {
+    match output {
+        Some(Err(payload)) => Some(payload),
+        other => {
+            drop_quietly(other);
+            None
+        }
+    }
 }
 
 impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
@@ -439,14 +452,20 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// dropped *before* the waiters are woken, so a woken waiter observes it gone.
     ///
     /// The caller holds the claim (`RUNNING`), which this call gives up.
+    ///
+    /// Last, it reports the run to the pool (`executor_core::report_run`): a
+    /// panic that no handle will receive (none is left, or the task was
+    /// cancelled while it ran) goes to the pool's panic handler with it.
     pub(crate) fn finish(self: Arc<Self>, result: Output<T>) {
         let panicked = result.is_err();
+        // A panic payload nobody will read, for the pool's panic handler.
+        let mut unobserved = None;
         if self.state.load() & JOIN_INTEREST == 0 {
             // No handle is left (interest only ever goes away): drop the output
             // now, while this thread still owns the stage, so that it is gone
             // before anyone can observe the task done, including a waiter that
             // spins on the state instead of being woken (a `TaskRef::wait`).
-            drop_quietly(result);
+            unobserved = dispose(Some(result));
         } else {
             // SAFETY: the caller holds the claim: it owns the stage until the
             // terminal CAS below (the work was taken out already, so this
@@ -458,7 +477,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 // SAFETY: cancelled while running: the canceller left the stage to
                 // the runner, and nobody reads a cancelled task's output.
                 let output = unsafe { self.take_output_owned() };
-                drop_quietly(output);
+                unobserved = unobserved.or(dispose(output));
             }
             Finish::Completed { prev } => {
                 if prev & JOIN_INTEREST == 0 {
@@ -466,12 +485,15 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                     // the stage with the runner. (Usually the output was already
                     // dropped above; this is a handle dropped in between.)
                     let output = unsafe { self.take_output_owned() };
-                    drop_quietly(output);
+                    unobserved = unobserved.or(dispose(output));
                 }
                 if prev & WAITING != 0 || H::PRESENT {
                     self.notify_done(prev);
                 }
             }
+        }
+        if panicked {
+            report_run(&self, RunOutcome::Panicked { unobserved });
         }
     }
 
@@ -497,6 +519,25 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 quietly(move || hook.complete(handle));
             }
         }
+    }
+
+    /// This cell's job found nothing to run (`Claim::Skip`): tells the pool what
+    /// to count (`Stats`). A callable that a waiter ran on its own thread (it
+    /// had not started) is counted now, its panic too; one still running there
+    /// counts as completed (its panic, if any, is not counted). A cancelled task,
+    /// or an async task's job that finds it done or claimed by another run
+    /// (which counts it), is not a completed task.
+    #[cold]
+    fn report_skipped_run(self: &Arc<Self>) {
+        let s = self.state.load();
+        let outcome = if !W::RUN_INLINE || s & CANCELLED != 0 {
+            RunOutcome::NotCompleted
+        } else if s & PANICKED != 0 {
+            RunOutcome::Panicked { unobserved: None }
+        } else {
+            RunOutcome::Completed
+        };
+        report_run(self, outcome);
     }
 
     /// Finishes a cancel or abandon transition.
@@ -532,6 +573,8 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> Runnable for TaskCell<W, T, H> {
     fn run(self: Arc<Self>) {
         if self.state.transition_to_running() == Claim::Claimed {
             W::run(self);
+        } else {
+            self.report_skipped_run();
         }
     }
 

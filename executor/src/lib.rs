@@ -113,7 +113,7 @@ pub use executor_completion::{
 pub use executor_core::{
     current_thread_index, is_interrupted, join, scope, spawn, yield_now, BroadcastContext,
     BuildError, Builder, JobPanic, PanicOrigin, PoolRef, RejectReason, Rejected, Scope,
-    ScopedError, ScopedHandle, Stats, ThreadPool, Yield, DEFAULT_STACK_SIZE,
+    ScopedError, ScopedHandle, Stats, ThreadPool, Yield, DEFAULT_STACK_SIZE, MAX_THREADS,
 };
 pub use executor_futures::{
     checkpoint, current_task, is_cancelled, BatchRejected, Callable, Cancelled, ExecutorService,
@@ -193,8 +193,8 @@ pub mod prelude {
 /// ```
 pub mod integration {
     pub use executor_core::{
-        payload_message, run_pending_job, spin_until, wait_until, Exclusive, Executor,
-        InlineExecutor, Job, Runnable, TerminationKey, Waiter,
+        payload_message, report_run, run_pending_job, spin_until, wait_until, Exclusive, Executor,
+        InlineExecutor, Job, RunOutcome, Runnable, TerminationKey, Waiter,
     };
 }
 

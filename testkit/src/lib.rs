@@ -529,3 +529,76 @@ pub fn pool_with_census(n: usize) -> (ThreadPool, Census) {
     let pool = census.builder(n).build().unwrap();
     (pool, census)
 }
+
+/// One `tracing` event seen by [`captured_events`]' subscriber: its level and
+/// every field in the order recorded (a field recorded twice appears twice).
+#[derive(Clone, Debug)]
+pub struct CapturedEvent {
+    /// The event's level.
+    pub level: tracing::Level,
+    /// `(name, value)` pairs, values formatted with `Debug` (strings unquoted).
+    pub fields: Vec<(String, String)>,
+}
+
+impl CapturedEvent {
+    /// The values of every field called `name`.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// A subscriber that records every event (all levels, no spans kept).
+struct Capture(Arc<Mutex<Vec<CapturedEvent>>>);
+
+struct FieldList<'a>(&'a mut Vec<(String, String)>);
+
+impl tracing::field::Visit for FieldList<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push((field.name().to_owned(), value.to_owned()));
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Vec::new();
+        event.record(&mut FieldList(&mut fields));
+        self.0.lock().unwrap().push(CapturedEvent {
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Installs (once per process) a global `tracing` subscriber that records
+/// every event from every thread, and returns a copy of the events recorded
+/// so far that satisfy `keep`. For tests of what the crates log: give the
+/// test its own test binary (a global subscriber is one per process), or
+/// filter on fields only that test produces.
+pub fn captured_events(keep: impl Fn(&CapturedEvent) -> bool) -> Vec<CapturedEvent> {
+    static EVENTS: std::sync::OnceLock<Arc<Mutex<Vec<CapturedEvent>>>> = std::sync::OnceLock::new();
+    let events = EVENTS.get_or_init(|| {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        tracing::subscriber::set_global_default(Capture(events.clone()))
+            .expect("no other global subscriber in this test binary");
+        events
+    });
+    let events = events.lock().unwrap();
+    events.iter().filter(|e| keep(e)).cloned().collect()
+}
