@@ -35,6 +35,7 @@
 //! | `worker` | a worker's loop: finding work, stealing, helping while waiting |
 //! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
 //! | `job` | the unit of work and the [`Runnable`] seam |
+//! | `timer` | [`Timer`]: the indexed heap of deadlines, its driver thread, and (`pool_hook`) what shutdown does to delayed jobs |
 //! | `wait` | [`wait_until`] / [`Waiter`]: waiting that helps on a worker |
 //! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`](fn@join), [`Scope`], `install`, `broadcast` (the only `unsafe` code) |
 //!
@@ -71,6 +72,7 @@ mod scoped_task;
 mod sleep;
 mod stats;
 mod sync;
+mod timer;
 mod wait;
 mod worker;
 
@@ -85,6 +87,7 @@ pub use registry::{PanicOrigin, TerminationKey};
 pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};
 pub use stats::Stats;
+pub use timer::{Timer, TimerKey};
 pub use wait::{
     current_thread_index, is_interrupted, run_pending_job, spin_until, wait_until, yield_now,
     Waiter, Yield,

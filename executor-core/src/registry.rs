@@ -30,8 +30,10 @@
 //! 1. advance to SHUTDOWN (new submissions are rejected from here on);
 //! 2. wake every sleeper so it re-checks the state.
 //! 3. Workers keep running queued jobs; a worker exits when the state is SHUTDOWN,
-//!    no outside submission is in flight, and no queue holds work. A worker never
-//!    sleeps in SHUTDOWN (it yields while a submission is in flight).
+//!    no outside submission is in flight, no queue holds work, and no delayed job
+//!    is pending on the pool's timer (`crate::timer::pool_hook`). A worker never
+//!    sleeps in SHUTDOWN (it yields while a submission is in flight), except
+//!    while delayed jobs are pending: the timer's last one wakes every sleeper.
 //!
 //! `shutdown_now`:
 //! 1. advance to STOP; `fence(SeqCst)`;
@@ -232,6 +234,8 @@ pub(crate) struct Registry {
     /// The jobs in `batches`: checked first by `work_visible`.
     batched: AtomicUsize,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The delayed jobs' hook into the lifecycle (`crate::timer::pool_hook`).
+    pub(crate) timer: crate::timer::pool_hook::PoolTimer,
 }
 
 impl std::fmt::Debug for Registry {
@@ -312,6 +316,7 @@ impl Registry {
             batches: Mutex::new(Vec::new()),
             batched: AtomicUsize::new(0),
             threads: Mutex::new(Vec::with_capacity(n)),
+            timer: Default::default(),
         }
     }
 
@@ -440,7 +445,10 @@ impl Registry {
     pub(crate) fn should_exit(&self) -> bool {
         match self.lifecycle.state() {
             State::Running => false,
-            State::Shutdown => self.lifecycle.quiescent() && !self.work_visible(),
+            // Pending delayed jobs first: one is pushed before it stops counting.
+            State::Shutdown => {
+                !self.timer.holds() && self.lifecycle.quiescent() && !self.work_visible()
+            }
             State::Stop | State::Terminated => true,
         }
     }
@@ -449,6 +457,7 @@ impl Registry {
         if self.lifecycle.advance(State::Shutdown) {
             tracing::info!(pool = %self.name, "shutdown: new work is rejected, queued work still runs");
         }
+        self.timer.on_shutdown();
         self.sleep.notify_all();
     }
 
@@ -464,7 +473,8 @@ impl Registry {
         while !self.lifecycle.quiescent() {
             std::thread::yield_now();
         }
-        let drained = self.drain_queues();
+        let mut drained = self.drain_queues();
+        drained.extend(self.timer.drain());
         drop(drain_guard);
         // Fork-join work is never handed to the user: dropping it gives it back to
         // its waiting owner, which runs it itself (see `job::JobRef`).
@@ -582,6 +592,9 @@ impl Registry {
             }
             self.drain_queues()
         };
+        // Outside the drain lock: dropping a job runs user code (an abandoned
+        // task's hook). `shutdown_now` drained the timer under it already.
+        self.timer.stop();
         if !leftovers.is_empty() {
             tracing::debug!(pool = %self.name, count = leftovers.len(), "dropping jobs queued after the workers exited");
         }

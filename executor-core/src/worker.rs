@@ -337,7 +337,7 @@ impl WorkerThread {
                 std::thread::yield_now();
                 continue;
             }
-            if main_loop && reg.lifecycle.state() >= State::Shutdown {
+            if main_loop && reg.lifecycle.state() >= State::Shutdown && !reg.timer.holds() {
                 // An outside submission is still landing: it is about to be
                 // visible (or rejected), so wait for it without sleeping.
                 std::thread::yield_now();
@@ -348,7 +348,9 @@ impl WorkerThread {
                 || {
                     reg.work_visible()
                         || stop()
-                        || (main_loop && reg.lifecycle.state() >= State::Shutdown)
+                        || (main_loop
+                            && reg.lifecycle.state() >= State::Shutdown
+                            && !reg.timer.holds())
                 },
                 deadline,
             );
