@@ -14,6 +14,8 @@
 //! | [`TaskHandle::state`] | `Future.state()` (Java 19) | `_state` |
 //! | [`ExecutorService::submit_with`] hook | `FutureTask.done()` | `add_done_callback` |
 //! | [`invoke_all`], [`invoke_any`] | `invokeAll`, `invokeAny` | `wait(ALL_COMPLETED)`, first of `as_completed` |
+//! | [`ScheduledExecutorService::schedule`], [`schedule_at_fixed_rate`](ScheduledExecutorService::schedule_at_fixed_rate) | `ScheduledExecutorService.schedule`, `scheduleAtFixedRate` | `loop.call_later` |
+//! | [`TaskHandle::cancel_after`] | `CompletableFuture.orTimeout` | `asyncio.wait_for` |
 //! | [`is_cancelled()`], [`checkpoint()`] | `Thread.interrupted()` | — |
 //! | [`TaskError`] | `ExecutionException`, `CancellationException` | the raised exception, `CancelledError` |
 //!
@@ -90,6 +92,8 @@
 //! | `current` | the current task per thread: [`is_cancelled()`], [`checkpoint()`] |
 //! | `service` | [`ExecutorService`], [`Spawner`] |
 //! | `bulk` | `invoke_all`, `invoke_any` |
+//! | `scheduled` | [`ScheduledExecutorService`]: delayed and periodic tasks, per-task deadlines ([`TaskHandle::cancel_after`]) |
+//! | [`time`] | async timers: [`time::sleep`], [`time::timeout`], [`time::interval`] |
 //! | `error` | [`TaskError`], [`GetTimeoutError`], [`InvokeAnyError`], ... |
 //!
 //! [`invoke_all`]: ExecutorService::invoke_all
@@ -101,10 +105,12 @@ mod callable;
 mod current;
 mod error;
 mod handle;
+mod scheduled;
 mod service;
 mod state;
 mod sync;
 mod task;
+pub mod time;
 
 pub use callable::Callable;
 pub use current::{checkpoint, current_task, is_cancelled};
@@ -114,5 +120,6 @@ pub use error::{
 };
 pub use executor_core::{RejectReason, Rejected};
 pub use handle::{TaskHandle, TaskId, TaskRef};
+pub use scheduled::{ScheduleError, ScheduledExecutorService, ScheduledHandle};
 pub use service::{ExecutorService, Spawner};
 pub use state::TaskState;

@@ -689,6 +689,31 @@ where
     }
 }
 
+/// A callable that waits for its deadline: the work of a delayed task
+/// (`scheduled.rs`). Its timer submits its job when due, so a waiter must never
+/// claim it early and run it inline (`RUN_INLINE` is false); otherwise it runs as
+/// a [`Call`].
+pub(crate) struct DelayedCall<C>(pub(crate) C);
+
+impl<C, T> Work<T> for DelayedCall<C>
+where
+    C: Callable<T> + Send + 'static,
+    T: Send + 'static,
+{
+    const RUN_INLINE: bool = false;
+    type Shared = ();
+
+    fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
+        // SAFETY: `run` is called by the thread that won the claim.
+        let Some(DelayedCall(callable)) = (unsafe { cell.take_work() }) else {
+            unreachable!("a claimed delayed task holds its closure")
+        };
+        let (cell, result) =
+            cell.run_as_current(move || catch_unwind(AssertUnwindSafe(move || callable.call())));
+        cell.finish(result);
+    }
+}
+
 /// Model checks of the cell protocol: run vs cancel vs waker registration, and
 /// handle drop vs completion. Run with
 /// `RUSTFLAGS="--cfg loom" cargo test -p executor-futures --lib --release loom`.
