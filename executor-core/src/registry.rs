@@ -38,7 +38,8 @@
 //! `shutdown_now`:
 //! 1. advance to STOP; `fence(SeqCst)`;
 //! 2. wait until no outside submission is in flight (quiescent);
-//! 3. drain the injector and every worker deque (from the thieves' end) and return
+//! 3. drain the injector and every worker deque (from the thieves' end), then the
+//!    pool timer's pending delayed jobs (`crate::timer::pool_hook`), and return
 //!    the jobs: these never started;
 //! 4. wake every sleeper. Running jobs now see `is_interrupted()`. A worker in
 //!    STOP only pops its own deque (jobs it had already claimed in a batch steal

@@ -26,7 +26,9 @@
 //!
 //! * A delayed one-shot still runs when due after `shutdown` (or is cancelled at
 //!   `shutdown` with `Builder::execute_delayed_after_shutdown(false)`); the pool
-//!   terminates after the last kept one ran. `shutdown_now` hands back the
+//!   terminates after the last kept one ran, so `close` (and the drop of the
+//!   last pool handle) waits for them too, as Java's `close` does; use
+//!   `shutdown_now` or the policy to not wait. `shutdown_now` hands back the
 //!   delayed tasks that never started, with the queued ones: run the returned
 //!   job to run the task now, drop it to cancel the task.
 //! * A periodic series stops at `shutdown`: a run that comes due after it ends
