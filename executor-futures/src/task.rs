@@ -679,14 +679,29 @@ where
 
     #[inline]
     fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
-        // SAFETY: `run` is called by the thread that won the claim.
-        let Some(Call(callable)) = (unsafe { cell.take_work() }) else {
-            unreachable!("a claimed callable task holds its closure")
-        };
-        let (cell, result) =
-            cell.run_as_current(move || catch_unwind(AssertUnwindSafe(move || callable.call())));
-        cell.finish(result);
+        run_callable(cell, |Call(callable)| callable);
     }
+}
+
+/// The run of a claimed callable cell: takes the work out, calls the callable
+/// `unwrap` finds in it as the current task, and finishes the cell.
+#[inline]
+fn run_callable<W, C, T, H>(cell: Arc<TaskCell<W, T, H>>, unwrap: impl FnOnce(W) -> C)
+where
+    W: Work<T>,
+    C: Callable<T>,
+    T: Send + 'static,
+    H: Hook<T>,
+{
+    // SAFETY: `Work::run` (our only caller) is called by the thread that won the
+    // claim.
+    let Some(work) = (unsafe { cell.take_work() }) else {
+        unreachable!("a claimed callable task holds its closure")
+    };
+    let callable = unwrap(work);
+    let (cell, result) =
+        cell.run_as_current(move || catch_unwind(AssertUnwindSafe(move || callable.call())));
+    cell.finish(result);
 }
 
 /// A callable that waits for its deadline: the work of a delayed task
@@ -704,13 +719,7 @@ where
     type Shared = ();
 
     fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
-        // SAFETY: `run` is called by the thread that won the claim.
-        let Some(DelayedCall(callable)) = (unsafe { cell.take_work() }) else {
-            unreachable!("a claimed delayed task holds its closure")
-        };
-        let (cell, result) =
-            cell.run_as_current(move || catch_unwind(AssertUnwindSafe(move || callable.call())));
-        cell.finish(result);
+        run_callable(cell, |DelayedCall(callable)| callable);
     }
 }
 
