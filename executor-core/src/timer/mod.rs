@@ -221,14 +221,21 @@ impl Shared {
         if q.stopped {
             return Err((entry, None));
         }
-        if let Err(state) = check() {
-            return Err((entry, Some(state)));
-        }
+        // Counted before the lifecycle check (both SeqCst): a worker that sees
+        // SHUTDOWN after this check saw RUNNING also sees the count, so it does
+        // not exit under a job that is being accepted.
         let is_job = matches!(entry, Entry::Job(_));
-        let (key, earliest) = q.heap.insert(due, entry);
         if is_job {
             self.jobs.fetch_add(1, Ordering::SeqCst);
         }
+        if let Err(state) = check() {
+            drop(q);
+            if is_job {
+                self.jobs_gone(1);
+            }
+            return Err((entry, Some(state)));
+        }
+        let (key, earliest) = q.heap.insert(due, entry);
         if let Some(due) = due {
             match q.driver {
                 Driver::NotStarted => {

@@ -20,6 +20,9 @@
 //!    ([`PoolTimer::holds`] is false) besides the usual conditions (see
 //!    `registry.rs`). A due job is pushed to the injector *before* the pending
 //!    count drops, so a worker that reads zero sees the push (SeqCst on both).
+//!    A schedule counts its job *before* it checks that the pool is RUNNING, so
+//!    a worker that sees SHUTDOWN after that check also sees the count: a job
+//!    accepted while `shutdown` races it is held like the others.
 //! 2. The count dropping to zero after `shutdown` wakes every sleeper, so the
 //!    workers re-check and exit; a sleeper re-checks [`PoolTimer::holds`] after
 //!    registering (the sleep protocol's store-buffer pairing), so it cannot miss
