@@ -337,23 +337,34 @@ impl<T> Future for ScheduledHandle<T> {
 }
 
 /// A waker entry's wake that cancels tasks: the per-task deadline.
-struct CancelOnWake(Vec<TaskRef>);
+struct CancelOnWake {
+    tasks: Vec<TaskRef>,
+    due: Option<Instant>,
+}
 
 impl Wake for CancelOnWake {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        for task in &self.0 {
+        if self.due.is_none_or(|due| Instant::now() < due) {
+            // Woken before the deadline: its pool's timer stopped (the pool
+            // terminated). The deadline moves to the process-wide timer.
+            let _ = Timer::global().wake_at(self.due, Waker::from(self.clone()));
+            return;
+        }
+        for task in &self.tasks {
             task.cancel();
         }
     }
 }
 
 /// Cancels every task of `tasks` still unfinished at `due`, from the current
-/// [`Timer`]'s thread. Cancel the key to disarm.
+/// [`Timer`]'s thread. Cancel the key to disarm (unless the pool whose timer
+/// holds it terminated meanwhile: the deadline then moved to the global timer
+/// and stays armed; cancelling a done task changes nothing).
 pub(crate) fn cancel_at(tasks: Vec<TaskRef>, due: Option<Instant>) -> TimerKey {
-    let waker = Waker::from(Arc::new(CancelOnWake(tasks)));
+    let waker = Waker::from(Arc::new(CancelOnWake { tasks, due }));
     Timer::current()
         .wake_at(due, waker)
         .or_else(|waker| Timer::global().wake_at(due, waker))

@@ -630,3 +630,25 @@ fn a_pool_that_never_schedules_has_no_timer_thread_and_a_scheduling_one_joins_it
         let _ = Executor::pool_ref(&pool);
     });
 }
+
+#[test]
+fn a_deadline_armed_on_a_pool_that_terminates_is_not_cut_short() {
+    bounded(|| {
+        let other = ThreadPool::new(1).unwrap();
+        let gate = Gate::new();
+        let g = gate.clone();
+        let task = other.submit(move || g.wait_or_cancelled()).unwrap();
+        // Armed from a worker of `pool`: the deadline lives on `pool`'s timer.
+        let pool = ThreadPool::new(1).unwrap();
+        let armed = pool.install(|| task.cancel_after(Duration::from_millis(200)));
+        drop(armed);
+        pool.close(); // its timer stops and wakes the entry early
+        std::thread::sleep(SHORT);
+        assert!(!task.is_cancelled(), "cancelled before its deadline");
+        assert!(
+            task.get().unwrap_err().is_cancelled(),
+            "cancelled at its deadline"
+        );
+        gate.open();
+    });
+}
