@@ -6,8 +6,9 @@
 //! `shutdown_now`, drop), then submits typed tasks (get, timeout, cancel, panic,
 //! `.await`, submit_all, invoke_all / invoke_any), runs fork-join code (join, scope,
 //! broadcast) and takes results in completion order (`CompletionService`: take,
-//! poll_timeout, the iterator, a helping consumer), printing what happens at each
-//! step.
+//! poll_timeout, the iterator, a helping consumer) and schedules work in time
+//! (`schedule`, a fixed-rate series, a deadline, async `sleep`), printing what
+//! happens at each step.
 
 use executor::join;
 use executor::prelude::*;
@@ -167,6 +168,7 @@ fn main() {
     typed_tasks();
     fork_join();
     completion_order();
+    timed_execution();
     println!("\ntour finished");
 }
 
@@ -337,4 +339,48 @@ fn completion_order() {
             start.elapsed()
         );
     }
+}
+
+/// executor-futures: delayed and periodic tasks, deadlines, async timers.
+fn timed_execution() {
+    println!("\n== timed execution: schedule, a fixed-rate series, a deadline, async sleep ==");
+    let pool = ThreadPool::new(2).unwrap();
+    let start = Instant::now();
+    let later = pool
+        .schedule(Duration::from_millis(10), move || start.elapsed())
+        .unwrap();
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let t = ticks.clone();
+    let series = pool
+        .schedule_at_fixed_rate(Duration::ZERO, Duration::from_millis(2), move || {
+            t.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    println!("  delayed task ran after {:?}", later.get().unwrap());
+    series.cancel();
+    println!(
+        "  series ran {} times before its cancel",
+        ticks.load(Ordering::Relaxed)
+    );
+    let stuck = pool
+        .submit_with_timeout(Duration::from_millis(5), || {
+            while !executor_futures::is_cancelled() {
+                std::thread::yield_now();
+            }
+        })
+        .unwrap();
+    println!(
+        "  a stuck task with a 5 ms deadline: {:?}",
+        stuck.get().unwrap_err()
+    );
+    let slept = pool
+        .spawn(async move {
+            executor_futures::time::sleep(Duration::from_millis(3)).await;
+            start.elapsed()
+        })
+        .unwrap();
+    println!(
+        "  async sleep on the pool, no other runtime: done at {:?}",
+        slept.get().unwrap()
+    );
 }

@@ -61,6 +61,7 @@ pub struct Builder {
     on_stop: Option<ThreadHook>,
     panic_handler: Option<PanicHandler>,
     quiet_panics: bool,
+    execute_delayed_after_shutdown: bool,
 }
 
 impl Default for Builder {
@@ -97,6 +98,7 @@ impl Builder {
             on_stop: None,
             panic_handler: None,
             quiet_panics: false,
+            execute_delayed_after_shutdown: true,
         }
     }
 
@@ -191,6 +193,34 @@ impl Builder {
         self
     }
 
+    /// Whether delayed jobs (the pool's [`Timer`](crate::Timer) jobs, i.e.
+    /// `executor-futures`' `schedule`d tasks) still run when due after
+    /// [`shutdown`](ThreadPool::shutdown): `true` (the default, Java's
+    /// `setExecuteExistingDelayedTasksAfterShutdownPolicy(true)`) keeps them,
+    /// and the pool terminates only after the last one ran; `false` cancels them
+    /// at `shutdown` (their closures are dropped, their handles report
+    /// cancellation). A job due never is cancelled at `shutdown` either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use executor_core::{Job, ThreadPool};
+    /// let pool = ThreadPool::builder()
+    ///     .num_threads(1)
+    ///     .execute_delayed_after_shutdown(false)
+    ///     .build()
+    ///     .unwrap();
+    /// let later = Instant::now().checked_add(Duration::from_secs(3600));
+    /// pool.timer().schedule_job(later, Job::new(|| unreachable!())).unwrap();
+    /// pool.shutdown(); // the delayed job is dropped: termination does not wait an hour
+    /// assert!(pool.await_termination(Duration::from_secs(10)));
+    /// ```
+    pub fn execute_delayed_after_shutdown(mut self, execute: bool) -> Self {
+        self.execute_delayed_after_shutdown = execute;
+        self
+    }
+
     /// Starts the workers.
     ///
     /// # Errors
@@ -241,6 +271,9 @@ impl Builder {
             panic_handler: self.panic_handler,
         };
         let registry = Arc::new(Registry::new(pool_name.clone(), stealers, hooks));
+        registry
+            .timer
+            .set_execute_delayed_after_shutdown(self.execute_delayed_after_shutdown);
         let mut thread_name = self.thread_name;
         let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
         for (index, deque) in deques.into_iter().enumerate() {

@@ -29,7 +29,9 @@
 //! 4. `shutdown` is idempotent; `shutdown_now` returns exactly the jobs that never
 //!    started.
 //! 5. `await_termination` is true iff the pool was shut down, every accepted job
-//!    finished (or was handed back) and every worker exited.
+//!    finished (or was handed back) and every worker exited. Delayed jobs of the
+//!    pool's [`Timer`] count as accepted: after `shutdown` the pool waits for the
+//!    kept ones to come due and run (see [`Builder::execute_delayed_after_shutdown`]).
 //! 6. No worker sleeps while work it can reach is queued (except, as in rayon, that
 //!    a worker falling asleep at that instant may miss a `join`'s second half;
 //!    the half's owner then runs it).
@@ -82,6 +84,7 @@ mod scoped_task;
 mod sleep;
 mod stats;
 mod sync;
+mod timer;
 mod wait;
 mod worker;
 
@@ -97,6 +100,7 @@ pub use registry::{PanicOrigin, TerminationKey};
 pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};
 pub use stats::{report_run, RunOutcome, Stats};
+pub use timer::{Timer, TimerKey};
 pub use wait::{
     current_thread_index, is_interrupted, run_pending_job, spin_until, wait_until, yield_now,
     Waiter, Yield,

@@ -326,6 +326,21 @@ impl ThreadPool {
         self.registry().lifecycle.state() >= State::Shutdown
     }
 
+    /// The pool's [`Timer`](crate::Timer) (made on first use; its thread starts
+    /// with the first timer): delayed jobs scheduled on it run on this pool, and
+    /// its lifecycle follows the pool's (see [`Timer::schedule_job`](crate::Timer::schedule_job)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// assert!(pool.timer().is_same(&pool.downgrade().timer()));
+    /// assert_eq!(pool.timer().pending(), 0);
+    /// ```
+    pub fn timer(&self) -> crate::Timer {
+        self.inner.registry.timer.timer(&self.inner.registry)
+    }
+
     /// True once the pool shut down and every worker exited.
     pub fn is_terminated(&self) -> bool {
         self.registry().is_terminated()
@@ -712,6 +727,11 @@ impl PoolRef {
     /// this handle does not start (nor delay).
     pub fn await_termination(&self, timeout: Duration) -> bool {
         self.registry.await_termination(Some(timeout))
+    }
+
+    /// [`ThreadPool::timer`]: the pool's timer.
+    pub fn timer(&self) -> crate::Timer {
+        self.registry.timer.timer(&self.registry)
     }
 
     /// True iff `self` and `pool` refer to the same pool.

@@ -30,13 +30,16 @@
 //! 1. advance to SHUTDOWN (new submissions are rejected from here on);
 //! 2. wake every sleeper so it re-checks the state.
 //! 3. Workers keep running queued jobs; a worker exits when the state is SHUTDOWN,
-//!    no outside submission is in flight, and no queue holds work. A worker never
-//!    sleeps in SHUTDOWN (it yields while a submission is in flight).
+//!    no outside submission is in flight, no queue holds work, and no delayed job
+//!    is pending on the pool's timer (`crate::timer::pool_hook`). A worker never
+//!    sleeps in SHUTDOWN (it yields while a submission is in flight), except
+//!    while delayed jobs are pending: the timer's last one wakes every sleeper.
 //!
 //! `shutdown_now`:
 //! 1. advance to STOP; `fence(SeqCst)`;
 //! 2. wait until no outside submission is in flight (quiescent);
-//! 3. drain the injector and every worker deque (from the thieves' end) and return
+//! 3. drain the injector and every worker deque (from the thieves' end), then the
+//!    pool timer's pending delayed jobs (`crate::timer::pool_hook`), and return
 //!    the jobs: these never started;
 //! 4. wake every sleeper. Running jobs now see `is_interrupted()`. A worker in
 //!    STOP only pops its own deque (jobs it had already claimed in a batch steal
@@ -238,6 +241,8 @@ pub(crate) struct Registry {
     /// The jobs in `batches`: checked first by `shared_work_visible`.
     batched: AtomicUsize,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The delayed jobs' hook into the lifecycle (`crate::timer::pool_hook`).
+    pub(crate) timer: crate::timer::pool_hook::PoolTimer,
 }
 
 impl std::fmt::Debug for Registry {
@@ -319,6 +324,7 @@ impl Registry {
             batches: Mutex::new(Vec::new()),
             batched: AtomicUsize::new(0),
             threads: Mutex::new(Vec::with_capacity(n)),
+            timer: Default::default(),
         }
     }
 
@@ -475,7 +481,10 @@ impl Registry {
     pub(crate) fn should_exit(&self, index: usize) -> bool {
         match self.lifecycle.state() {
             State::Running => false,
-            State::Shutdown => self.lifecycle.quiescent() && !self.work_visible_to(index),
+            // Pending delayed jobs first: one is pushed before it stops counting.
+            State::Shutdown => {
+                !self.timer.holds() && self.lifecycle.quiescent() && !self.work_visible_to(index)
+            }
             State::Stop | State::Terminated => true,
         }
     }
@@ -484,6 +493,7 @@ impl Registry {
         if self.lifecycle.advance(State::Shutdown) {
             tracing::info!(pool = %self.name, "shutdown: new work is rejected, queued work still runs");
         }
+        self.timer.on_shutdown();
         self.sleep.notify_all();
     }
 
@@ -499,7 +509,8 @@ impl Registry {
         while !self.lifecycle.quiescent() {
             std::thread::yield_now();
         }
-        let drained = self.drain_queues();
+        let mut drained = self.drain_queues();
+        drained.extend(self.timer.drain());
         drop(drain_guard);
         // Fork-join work is never handed to the user: dropping it gives it back to
         // its waiting owner, which runs it itself (see `job::JobRef`).
@@ -617,6 +628,9 @@ impl Registry {
             }
             self.drain_queues()
         };
+        // Outside the drain lock: dropping a job runs user code (an abandoned
+        // task's hook). `shutdown_now` drained the timer under it already.
+        self.timer.stop();
         if !leftovers.is_empty() {
             tracing::debug!(pool = %self.name, count = leftovers.len(), "running jobs queued while the last worker exited");
         }

@@ -344,7 +344,7 @@ impl WorkerThread {
                 std::thread::yield_now();
                 continue;
             }
-            if main_loop && reg.lifecycle.state() >= State::Shutdown {
+            if main_loop && reg.lifecycle.state() >= State::Shutdown && !reg.timer.holds() {
                 // An outside submission is still landing: it is about to be
                 // visible (or rejected), so wait for it without sleeping.
                 std::thread::yield_now();
@@ -355,7 +355,9 @@ impl WorkerThread {
                 || {
                     reg.work_visible_to(self.index)
                         || stop()
-                        || (main_loop && reg.lifecycle.state() >= State::Shutdown)
+                        || (main_loop
+                            && reg.lifecycle.state() >= State::Shutdown
+                            && !reg.timer.holds())
                 },
                 deadline,
             );

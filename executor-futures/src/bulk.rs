@@ -5,8 +5,9 @@
 //!   called from outside, the first task, then the rest as one submission), then
 //!   waits for the handles *in input order*
 //!   (on a pool worker each wait runs a not-yet-started task inline, so a 1-thread
-//!   pool can call it from a task). With a deadline, the tasks not done by then are
-//!   cancelled, so every returned handle is done.
+//!   pool can call it from a task). With a deadline, one timer entry cancels the
+//!   tasks not done by then (`scheduled::cancel_at`), so every returned handle is
+//!   done.
 //! * `invoke_any` submits everything with a completion hook that pushes each done
 //!   handle into a small queue (a one-shot completion service) and waits for
 //!   arrivals with [`executor_core::wait_until`] (helping on a worker). The first
@@ -48,14 +49,24 @@ where
             return Err(refused);
         }
     };
-    for (i, handle) in handles.iter().enumerate() {
+    // The deadline is one timer entry that cancels the stragglers (no waiting
+    // thread keeps time); every wait is then untimed, and ends by the deadline.
+    let deadline = deadline.map(|due| {
+        let tasks = handles.iter().map(TaskHandle::task_ref).collect();
+        crate::scheduled::cancel_at(tasks, Some(due))
+    });
+    for handle in &handles {
         // A fresh task never runs below us on this thread, so no WouldDeadlock.
-        if !handle.wait_deadline(deadline).unwrap_or(true) {
-            for straggler in &handles[i..] {
-                straggler.cancel();
-            }
-            break;
-        }
+        // With a deadline a worker does not claim a task inline (a body that
+        // ignores its cancel would hold the caller past the deadline); it
+        // helps with other work while it waits.
+        let _ = match deadline {
+            Some(_) => handle.wait_timeout(std::time::Duration::MAX),
+            None => handle.wait_deadline(None),
+        };
+    }
+    if let Some(entry) = deadline {
+        entry.cancel();
     }
     Ok(handles)
 }

@@ -19,6 +19,8 @@
 //! | [`TaskHandle::state`] | `Future.state()` (Java 19) | `_state` |
 //! | [`ExecutorService::submit_with`] hook | `FutureTask.done()` | `add_done_callback` |
 //! | [`invoke_all`], [`invoke_any`] | `invokeAll`, `invokeAny` | `wait(ALL_COMPLETED)`, first of `as_completed` |
+//! | [`ScheduledExecutorService::schedule`], [`schedule_at_fixed_rate`](ScheduledExecutorService::schedule_at_fixed_rate) | `ScheduledExecutorService.schedule`, `scheduleAtFixedRate` | `loop.call_later` |
+//! | [`TaskHandle::cancel_after`] | `CompletableFuture.orTimeout` | `asyncio.wait_for` |
 //! | [`is_cancelled()`], [`checkpoint()`] | `Thread.interrupted()` | — |
 //! | [`TaskError`] | `ExecutionException`, `CancellationException` | the raised exception, `CancelledError` |
 //!
@@ -94,10 +96,12 @@ mod callable;
 mod current;
 mod error;
 mod handle;
+mod scheduled;
 mod service;
 mod state;
 mod sync;
 mod task;
+pub mod time;
 
 pub use callable::Callable;
 pub use current::{checkpoint, current_task, is_cancelled};
@@ -107,5 +111,6 @@ pub use error::{
 };
 pub use executor_core::{RejectReason, Rejected};
 pub use handle::{TaskHandle, TaskId, TaskRef};
+pub use scheduled::{ScheduleError, ScheduledExecutorService, ScheduledHandle};
 pub use service::{ExecutorService, Spawner};
 pub use state::TaskState;

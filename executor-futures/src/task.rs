@@ -722,13 +722,47 @@ where
 
     #[inline]
     fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
-        // SAFETY: `run` is called by the thread that won the claim.
-        let Some(Call(callable)) = (unsafe { cell.take_work() }) else {
-            unreachable!("a claimed callable task holds its closure")
-        };
-        let (cell, result) =
-            cell.run_as_current(move || catch_unwind(AssertUnwindSafe(move || callable.call())));
-        cell.finish(result);
+        run_callable(cell, |Call(callable)| callable);
+    }
+}
+
+/// The run of a claimed callable cell: takes the work out, calls the callable
+/// `unwrap` finds in it as the current task, and finishes the cell.
+#[inline]
+fn run_callable<W, C, T, H>(cell: Arc<TaskCell<W, T, H>>, unwrap: impl FnOnce(W) -> C)
+where
+    W: Work<T>,
+    C: Callable<T>,
+    T: Send + 'static,
+    H: Hook<T>,
+{
+    // SAFETY: `Work::run` (our only caller) is called by the thread that won the
+    // claim.
+    let Some(work) = (unsafe { cell.take_work() }) else {
+        unreachable!("a claimed callable task holds its closure")
+    };
+    let callable = unwrap(work);
+    let (cell, result) =
+        cell.run_as_current(move || catch_unwind(AssertUnwindSafe(move || callable.call())));
+    cell.finish(result);
+}
+
+/// A callable that waits for its deadline: the work of a delayed task
+/// (`scheduled.rs`). Its timer submits its job when due, so a waiter must never
+/// claim it early and run it inline (`RUN_INLINE` is false); otherwise it runs as
+/// a [`Call`].
+pub(crate) struct DelayedCall<C>(pub(crate) C);
+
+impl<C, T> Work<T> for DelayedCall<C>
+where
+    C: Callable<T> + Send + 'static,
+    T: Send + 'static,
+{
+    const RUN_INLINE: bool = false;
+    type Shared = ();
+
+    fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
+        run_callable(cell, |DelayedCall(callable)| callable);
     }
 }
 

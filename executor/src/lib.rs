@@ -33,6 +33,7 @@
 //! | run many, wait for all / the first success | [`invoke_all`](ExecutorService::invoke_all), [`invoke_any`](ExecutorService::invoke_any), [`submit_all`](ExecutorService::submit_all) | `invokeAll`, `invokeAny`; `wait`, `map` |
 //! | take results as they finish | [`CompletionService`] ([`take`](CompletionService::take), [`poll`](CompletionService::poll), a `for` loop), [`as_completed`] over handles | `ExecutorCompletionService`; `as_completed` |
 //! | split work and join it (borrowing local data) | [`ThreadPool::join`], [`ThreadPool::scope`], [`ThreadPool::install`], [`ThreadPool::broadcast`] | `ForkJoinPool` / `RecursiveTask` |
+//! | run later, or periodically; give a task a deadline | [`schedule`](ScheduledExecutorService::schedule), [`schedule_at_fixed_rate`](ScheduledExecutorService::schedule_at_fixed_rate), [`schedule_with_fixed_delay`](ScheduledExecutorService::schedule_with_fixed_delay) → [`ScheduledHandle`]; [`submit_with_timeout`](ScheduledExecutorService::submit_with_timeout), [`cancel_after`](TaskHandle::cancel_after); async [`time::sleep`], [`time::timeout`], [`time::interval`] | `ScheduledExecutorService`; `orTimeout` |
 //! | run `async` code on the pool | [`spawn`](ExecutorService::spawn) a future → the same [`TaskHandle`] | `CompletableFuture.supplyAsync` |
 //! | stop | [`shutdown`](ThreadPool::shutdown) + [`await_termination`](ThreadPool::await_termination); [`shutdown_now`](ThreadPool::shutdown_now); [`close`](ThreadPool::close) or drop | the same names; `shutdown(wait=True)` |
 //! | let a running task notice it should stop | [`is_cancelled()`] / [`checkpoint()`] (after [`cancel`](TaskHandle::cancel)); [`is_interrupted()`] (after `shutdown_now`) | `Thread.interrupted()` |
@@ -113,13 +114,20 @@ pub use executor_completion::{
 pub use executor_core::{
     current_thread_index, is_interrupted, join, scope, spawn, yield_now, BroadcastContext,
     BuildError, Builder, JobPanic, PanicOrigin, PoolRef, RejectReason, Rejected, Scope,
-    ScopedError, ScopedHandle, Stats, ThreadPool, Yield, DEFAULT_STACK_SIZE, MAX_THREADS,
+    ScopedError, ScopedHandle, Stats, ThreadPool, Timer, TimerKey, Yield, DEFAULT_STACK_SIZE,
+    MAX_THREADS,
 };
 pub use executor_futures::{
     checkpoint, current_task, is_cancelled, BatchRejected, Callable, Cancelled, ExecutorService,
-    Failure, GetTimeoutError, InvokeAnyError, PanicPayload, Spawner, TaskError, TaskHandle, TaskId,
-    TaskRef, TaskState, WouldDeadlock,
+    Failure, GetTimeoutError, InvokeAnyError, PanicPayload, ScheduleError,
+    ScheduledExecutorService, ScheduledHandle, Spawner, TaskError, TaskHandle, TaskId, TaskRef,
+    TaskState, WouldDeadlock,
 };
+
+/// Timers for `async` code: [`sleep`](time::sleep), [`timeout`](time::timeout),
+/// [`interval`](time::interval), driven by the pool's timer (or a process-wide
+/// one off the pool), on any runtime.
+pub use executor_futures::time;
 
 /// Everything a program that uses the pool needs, in one `use`:
 ///
@@ -167,7 +175,8 @@ pub mod prelude {
     };
     pub use executor_futures::{
         checkpoint, is_cancelled, BatchRejected, Callable, Cancelled, ExecutorService,
-        GetTimeoutError, InvokeAnyError, TaskError, TaskHandle,
+        GetTimeoutError, InvokeAnyError, ScheduleError, ScheduledExecutorService, ScheduledHandle,
+        TaskError, TaskHandle,
     };
 }
 

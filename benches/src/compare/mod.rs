@@ -7,6 +7,7 @@
 //! | [`baseline`] | [`StdMpsc`](baseline::StdMpsc): std threads fed by one `mpsc` channel, one more [`Peer`](crate::Peer) |
 //! | [`workloads`] | what each workload measures, its unit, its contestants |
 //! | [`probe`] | per-thread CPU and resident memory from `/proc` (`idle_cpu`, `memory`) |
+//! | [`timers`] | the `timer_*` rows: our timer against tokio's and a std `BinaryHeap` thread |
 //! | [`report`] | median and 25th–75th percentile, best other pool, verdict; text, CSV, JSON |
 //! | [`chart`] | the SVG chart of `ours / best other` per workload |
 //!
@@ -26,6 +27,7 @@ pub mod baseline;
 pub mod chart;
 pub mod probe;
 pub mod report;
+pub mod timers;
 pub mod workloads;
 
 use crate::interleave::rotate;

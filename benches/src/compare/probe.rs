@@ -23,7 +23,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The ids of this process's threads.
-fn thread_ids() -> Vec<u64> {
+pub(crate) fn thread_ids() -> Vec<u64> {
     let Ok(dir) = fs::read_dir("/proc/self/task") else {
         return Vec::new();
     };
@@ -43,7 +43,7 @@ fn thread_cpu_ns(tid: u64) -> Option<u64> {
 }
 
 /// CPU nanoseconds of every thread not in `exclude`.
-fn cpu_of_new_threads(exclude: &[u64]) -> HashMap<u64, u64> {
+pub(crate) fn cpu_of_new_threads(exclude: &[u64]) -> HashMap<u64, u64> {
     thread_ids()
         .into_iter()
         .filter(|t| !exclude.contains(t))

@@ -35,6 +35,15 @@ pub const WORKLOADS: &[&str] = &[
     "round_trip",
     "idle_cpu",
     "memory",
+    // The timers (`super::timers`).
+    "timer_schedule",
+    "timer_schedule_contended",
+    "timer_cancel",
+    "timer_memory",
+    "timer_lateness_p50",
+    "timer_lateness_p99",
+    "timer_lateness_max",
+    "timer_idle_cpu",
 ];
 
 /// One contestant of a workload: a pool (one of [`POOLS`]), the variant's row
@@ -175,6 +184,9 @@ macro_rules! with_pool {
 /// The child side of `memory` (`compare --child memory POOL THREADS JOBS`): the
 /// peak resident growth in bytes of `jobs` queued jobs on `pool`.
 pub fn child_memory(pool: &str, threads: usize, jobs: usize) -> Result<u64, String> {
+    if let Some(timers) = pool.strip_prefix("timer:") {
+        return super::timers::child_memory(timers, threads, jobs);
+    }
     if !POOLS.contains(&pool) {
         return Err(format!("unknown pool {pool:?}"));
     }
@@ -191,7 +203,7 @@ fn idle_cpu_of<P: crate::Peer>(threads: usize, sizes: &Sizes) -> f64 {
 }
 
 /// Runs `exe --child memory POOL THREADS JOBS` and returns bytes per queued job.
-fn memory_in_child(exe: &Path, pool: &str, threads: usize, jobs: usize) -> f64 {
+pub(crate) fn memory_in_child(exe: &Path, pool: &str, threads: usize, jobs: usize) -> f64 {
     let out = Command::new(exe)
         .args([
             "--child",
@@ -578,7 +590,7 @@ pub fn plan<'a>(name: &str, cx: &Context<'a>) -> Option<Planned<'a>> {
                 entries,
             }
         }
-        _ => return None,
+        _ => return super::timers::plan(name, cx),
     })
 }
 
@@ -601,7 +613,10 @@ mod tests {
         };
         for &name in WORKLOADS {
             let Some(mut planned) = plan(name, &cx) else {
-                assert_eq!(name, "memory", "only memory needs the executable");
+                assert!(
+                    matches!(name, "memory" | "timer_memory"),
+                    "only the memory workloads need the executable"
+                );
                 continue;
             };
             assert_eq!(planned.entries[0].pool, POOLS[0], "{name}: ours first");
@@ -617,6 +632,8 @@ mod tests {
     #[test]
     fn memory_child_side() {
         assert!(child_memory("executor_core", 2, 1000).is_ok());
+        assert!(child_memory("timer:executor_core", 2, 1000).is_ok());
+        assert!(child_memory("timer:nope", 2, 10).is_err());
         assert!(child_memory("nope", 2, 10).is_err());
     }
 }
