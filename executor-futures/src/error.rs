@@ -10,6 +10,7 @@
 //! [`TaskHandle::get`]: crate::TaskHandle::get
 //! [`TaskHandle::get_flat`]: crate::TaskHandle::get_flat
 
+use crate::handle::TaskId;
 use executor_core::{payload_message, RejectReason, Rejected};
 use std::any::Any;
 use std::error::Error;
@@ -75,9 +76,9 @@ impl fmt::Debug for PanicPayload {
     }
 }
 
-/// Why a task produced no value: it was cancelled, it panicked, or waiting for it
-/// would deadlock. The `Err` of [`TaskHandle::get`](crate::TaskHandle::get) and of
-/// `handle.await`.
+/// Why a task produced no value: it was cancelled, it panicked, waiting for it
+/// would deadlock, or its result was already taken through this handle. The
+/// `Err` of [`TaskHandle::get`](crate::TaskHandle::get) and of `handle.await`.
 ///
 /// # Examples
 ///
@@ -100,6 +101,45 @@ pub enum TaskError {
     /// The caller is the task itself (or runs inside it, nested on the same
     /// thread): waiting would never end, so it was refused.
     WouldDeadlock,
+    /// The handle already handed its result out (through
+    /// [`try_get`](crate::TaskHandle::try_get),
+    /// [`get_timeout`](crate::TaskHandle::get_timeout) or an `.await` that
+    /// completed): a result is moved out once, and reading again is not an error
+    /// of the task. Nothing is lost: the earlier call returned the outcome.
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let mut handle = pool.submit(|| 5).unwrap();
+    /// handle.wait().unwrap();
+    /// assert_eq!(handle.try_get().unwrap().unwrap(), 5);
+    /// let downstream = handle.then(|v| v + 1); // the value is gone
+    /// assert!(downstream.get().unwrap_err().is_already_taken());
+    /// ```
+    AlreadyTaken,
+    /// A continuation (`then`, `submit_after`, a graph's completion, ...) was
+    /// ready to run but the pool refused it (it was shut down): it never ran.
+    ///
+    /// ```
+    /// use executor_futures::{ExecutorService, RejectReason, TaskError};
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// pool.shutdown();
+    /// let after = pool.submit_after(Vec::<executor_futures::TaskRef>::new(), |()| 1);
+    /// assert!(matches!(after.get(), Err(TaskError::Rejected(RejectReason::Shutdown))));
+    /// ```
+    Rejected(RejectReason),
+    /// A dependency given as a [`TaskRef`](crate::TaskRef) (whose result this
+    /// task cannot read) panicked or was cancelled, so this task never ran.
+    ///
+    /// ```
+    /// use executor_futures::{ExecutorService, TaskError};
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let bad = pool.submit(|| -> () { panic!("no") }).unwrap();
+    /// let id = bad.id();
+    /// let after = pool.submit_after(vec![bad.task_ref()], |()| 1);
+    /// assert!(matches!(after.get(), Err(TaskError::DependencyFailed(d)) if d == id));
+    /// ```
+    DependencyFailed(TaskId),
 }
 
 impl TaskError {
@@ -116,6 +156,22 @@ impl TaskError {
     /// True if the wait was refused because it would deadlock.
     pub fn is_would_deadlock(&self) -> bool {
         matches!(self, TaskError::WouldDeadlock)
+    }
+
+    /// True if the handle's result had already been taken
+    /// ([`TaskError::AlreadyTaken`]).
+    pub fn is_already_taken(&self) -> bool {
+        matches!(self, TaskError::AlreadyTaken)
+    }
+
+    /// True if the pool refused to run the task ([`TaskError::Rejected`]).
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, TaskError::Rejected(_))
+    }
+
+    /// True if a dependency failed ([`TaskError::DependencyFailed`]).
+    pub fn is_dependency_failed(&self) -> bool {
+        matches!(self, TaskError::DependencyFailed(_))
     }
 
     /// The panic message, if the task panicked with a string message.
@@ -150,6 +206,9 @@ impl fmt::Display for TaskError {
             TaskError::WouldDeadlock => {
                 f.write_str("waiting for this task from inside itself would deadlock")
             }
+            TaskError::AlreadyTaken => f.write_str("the task's result was already taken"),
+            TaskError::Rejected(r) => write!(f, "the pool refused to run the task ({r:?})"),
+            TaskError::DependencyFailed(id) => write!(f, "dependency {id} failed"),
         }
     }
 }

@@ -98,15 +98,20 @@
 mod async_task;
 mod bulk;
 mod callable;
+mod combinators;
+mod continuation;
 mod current;
 mod error;
+mod graph;
 mod handle;
 mod service;
 mod state;
 mod sync;
 mod task;
+mod wait_set;
 
 pub use callable::Callable;
+pub use combinators::{all_of, all_of_or_cancel, any_of, Deps};
 pub use current::{checkpoint, current_task, is_cancelled};
 pub use error::{
     BatchRejected, Cancelled, Failure, GetTimeoutError, InvokeAnyError, PanicPayload, TaskError,

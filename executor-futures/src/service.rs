@@ -318,6 +318,55 @@ pub trait ExecutorService: Executor {
         })
     }
 
+    /// Submits `f` to run once every dependency in `deps` is done, with their
+    /// values in order: a task whose dependencies are explicit instead of a
+    /// thread blocked on them. Nothing waits meanwhile: `f` is registered on each
+    /// dependency, and the completion of the last one (one atomic decrement per
+    /// dependency) queues it on the worker that completed it. With no
+    /// dependencies, or all done already, it is queued on this executor at once.
+    ///
+    /// `deps` is a `Vec` or array of [`TaskHandle`]s (their values are moved
+    /// into `f`'s `Vec`), or of [`TaskRef`]s (order only: `f` receives a `()`
+    /// per reference); see [`Deps`](crate::Deps). A dependency may belong to
+    /// another pool: `f` then runs on the pool of whichever dependency completes
+    /// last (a dependency completed off the pool, e.g. cancelled from another
+    /// thread, runs `f` on that thread).
+    ///
+    /// Errors travel down as values and fail fast: as soon as one dependency
+    /// fails, the returned handle resolves with its error (panic payload kept,
+    /// or cancelled; [`TaskError::DependencyFailed`](crate::TaskError::DependencyFailed)
+    /// for a `TaskRef`) and `f` never runs. A handle whose result was already
+    /// taken gives [`TaskError::AlreadyTaken`](crate::TaskError::AlreadyTaken).
+    /// Never a `Result`: a refusal by the pool (shut down) is reported in the
+    /// handle as [`TaskError::Rejected`](crate::TaskError::Rejected), so nothing
+    /// is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let a = pool.submit(|| 20).unwrap();
+    /// let b = pool.submit(|| 22).unwrap();
+    /// let sum = pool.submit_after(vec![a, b], |v| v[0] + v[1]);
+    /// assert_eq!(sum.get().unwrap(), 42);
+    ///
+    /// // Order only: one task before two others.
+    /// let setup = pool.submit(|| ()).unwrap();
+    /// let x = pool.submit_after([setup.task_ref()], |_| "x");
+    /// let y = pool.submit_after([setup.task_ref()], |_| "y");
+    /// assert_eq!((x.get().unwrap(), y.get().unwrap()), ("x", "y"));
+    /// ```
+    fn submit_after<D, T, U, F>(&self, deps: D, f: F) -> TaskHandle<U>
+    where
+        D: Into<crate::Deps<T>>,
+        T: Send + 'static,
+        U: Send + 'static,
+        F: FnOnce(Vec<T>) -> U + Send + 'static,
+    {
+        crate::combinators::submit_after(self, deps.into(), f)
+    }
+
     /// Runs `future` on the executor as an async task and returns its handle.
     ///
     /// The task is polled on the executor's threads; each wake re-queues it (with
