@@ -118,6 +118,8 @@ pub use error::{
     WouldDeadlock,
 };
 pub use executor_core::{RejectReason, Rejected};
+pub use graph::{BoxError, GraphError, NodeError, NodeFailed, NodeId, TaskGraph, TaskGraphBuilder};
 pub use handle::{TaskHandle, TaskId, TaskRef};
 pub use service::{ExecutorService, Spawner};
 pub use state::TaskState;
+pub use wait_set::{wait, MapError, MapResults, ReturnWhen, Waited};
