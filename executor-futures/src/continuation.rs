@@ -132,14 +132,19 @@ fn run_callback(callback: impl FnOnce()) {
     }
 }
 
-#[cfg(not(loom))]
-use std::thread_local;
-#[cfg(loom)]
-use loom::thread_local;
+/// A firing queued by the trampoline.
+type Queued = Box<dyn FnOnce()>;
 
-thread_local! {
+#[cfg(not(loom))]
+std::thread_local! {
     /// The trampoline's queue: `Some` while a firing runs on this thread.
-    static FIRING: RefCell<Option<VecDeque<Box<dyn FnOnce()>>>> = const { RefCell::new(None) };
+    static FIRING: RefCell<Option<VecDeque<Queued>>> = const { RefCell::new(None) };
+}
+
+// Under loom, per model thread (loom's threads share one OS thread).
+#[cfg(loom)]
+loom::thread_local! {
+    static FIRING: RefCell<Option<VecDeque<Queued>>> = RefCell::new(None);
 }
 
 /// Runs `f` now, unless a firing already runs on this thread: then `f` is queued
@@ -176,7 +181,7 @@ pub(crate) fn trampoline(f: impl FnOnce() + 'static) {
 struct Drain;
 
 impl Drain {
-    fn next() -> Option<Box<dyn FnOnce()>> {
+    fn next() -> Option<Queued> {
         FIRING
             .try_with(|slot| slot.borrow_mut().as_mut().and_then(VecDeque::pop_front))
             .ok()
@@ -611,6 +616,64 @@ impl TaskRef {
     {
         register(&**self.core(), Dependent::Callback(Box::new(callback)), || {
             self.core().clone()
+        });
+    }
+}
+
+/// Model checks of the registration/firing protocol (module docs): a
+/// continuation registered while the task completes, or is cancelled, fires
+/// exactly once. Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p executor-futures --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::*;
+    use crate::task::Call;
+    use loom::thread;
+    use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+
+    #[test]
+    fn loom_registration_vs_completion_fires_once() {
+        loom::model(|| {
+            let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
+            let job: Arc<dyn Runnable> = cell.clone();
+            let canceller = cell.clone();
+            let runner = thread::spawn(move || job.run());
+            let cancel = thread::spawn(move || canceller.cancel());
+            let fired = Arc::new(AtomicUsize::new(0));
+            let f = fired.clone();
+            let core: Arc<dyn TaskCore> = cell.clone();
+            register(
+                &*cell,
+                Dependent::Callback(Box::new(move |task| {
+                    assert!(task.is_done(), "fired before the task was done");
+                    f.fetch_add(1, StdOrdering::SeqCst);
+                })),
+                move || core,
+            );
+            runner.join().unwrap();
+            cancel.join().unwrap();
+            assert_eq!(fired.load(StdOrdering::SeqCst), 1, "fired exactly once");
+        });
+    }
+
+    #[test]
+    fn loom_then_registered_during_completion_resolves_once() {
+        loom::model(|| {
+            let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
+            let job: Arc<dyn Runnable> = cell.clone();
+            let runner = thread::spawn(move || job.run());
+            let upstream = TaskHandle::from_raw(cell as Arc<dyn crate::task::RawTask<u32>>);
+            let runs = Arc::new(AtomicUsize::new(0));
+            let r = runs.clone();
+            let down = upstream.then(move |x| {
+                r.fetch_add(1, StdOrdering::SeqCst);
+                x + 1
+            });
+            runner.join().unwrap();
+            // Off the pool, the continuation ran inline on whichever thread fired it.
+            assert!(down.is_done());
+            assert_eq!(down.get().unwrap(), 8);
+            assert_eq!(runs.load(StdOrdering::SeqCst), 1);
         });
     }
 }
