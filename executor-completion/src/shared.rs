@@ -216,7 +216,6 @@ impl<T> Shared<T> {
         self.release
     }
 
-
     pub(crate) fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
     }

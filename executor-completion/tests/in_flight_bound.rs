@@ -80,7 +80,10 @@ fn in_flight_permits_come_back_at_completion_not_at_take() {
         results.submit(|| 1).unwrap();
         results.submit(|| 2).unwrap();
         until(|| results.ready() == 2, "both finished");
-        assert!(results.try_submit(|| 3).unwrap_err().is_full(), "results not taken count");
+        assert!(
+            results.try_submit(|| 3).unwrap_err().is_full(),
+            "results not taken count"
+        );
         results.take().unwrap();
         results.try_submit(|| 3).unwrap();
     });

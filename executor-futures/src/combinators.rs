@@ -151,7 +151,10 @@ impl<T: Send + 'static> Deps<T> {
     /// The error of dependency `slot`, which failed.
     fn error_of(&mut self, slot: usize) -> TaskError {
         match &mut self.kind {
-            DepsKind::Handles(handles) => handles[slot].take_done().err().unwrap_or(TaskError::Cancelled),
+            DepsKind::Handles(handles) => handles[slot]
+                .take_done()
+                .err()
+                .unwrap_or(TaskError::Cancelled),
             DepsKind::Refs(refs, _) => TaskError::DependencyFailed(refs[slot].id()),
         }
     }

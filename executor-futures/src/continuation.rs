@@ -89,14 +89,22 @@ pub(crate) trait Continuation: Send + Sync + 'static {
 }
 
 /// Registers `dependent` on `upstream`, or fires it at once if `upstream` is done.
-pub(crate) fn register<C: TaskCore + ?Sized>(upstream: &C, dependent: Dependent, core: impl FnOnce() -> Arc<dyn TaskCore>) {
+pub(crate) fn register<C: TaskCore + ?Sized>(
+    upstream: &C,
+    dependent: Dependent,
+    core: impl FnOnce() -> Arc<dyn TaskCore>,
+) {
     if let Err(dependent) = upstream.add_dependent(dependent) {
         fire_all(core(), vec![dependent]);
     }
 }
 
 /// Registers continuation `cont` as waiting for `upstream` as its number `slot`.
-pub(crate) fn register_task<C: TaskCore + ?Sized>(upstream: &C, cont: Arc<dyn Continuation>, slot: usize) {
+pub(crate) fn register_task<C: TaskCore + ?Sized>(
+    upstream: &C,
+    cont: Arc<dyn Continuation>,
+    slot: usize,
+) {
     if let Err(dependent) = upstream.add_dependent(Dependent::Task(cont, slot)) {
         let state = upstream.state_word().load();
         if let Dependent::Task(cont, slot) = dependent {
@@ -274,7 +282,10 @@ where
     }
 }
 
-fn set_error<W: ContWork<T>, T: Send + 'static, H: Hook<T>>(cell: &TaskCell<W, T, H>, error: TaskError) {
+fn set_error<W: ContWork<T>, T: Send + 'static, H: Hook<T>>(
+    cell: &TaskCell<W, T, H>,
+    error: TaskError,
+) {
     *lock(&cell.shared().error) = Some(error);
 }
 
@@ -332,8 +343,7 @@ where
 {
     match outcome {
         Ok(body) => {
-            let (cell, result) =
-                cell.run_as_current(move || catch_unwind(AssertUnwindSafe(body)));
+            let (cell, result) = cell.run_as_current(move || catch_unwind(AssertUnwindSafe(body)));
             cell.finish(result);
         }
         Err(TaskError::Panicked(payload)) => cell.finish(Err(payload.into_inner())),
@@ -614,9 +624,11 @@ impl TaskRef {
     where
         F: FnOnce(TaskRef) + Send + 'static,
     {
-        register(&**self.core(), Dependent::Callback(Box::new(callback)), || {
-            self.core().clone()
-        });
+        register(
+            &**self.core(),
+            Dependent::Callback(Box::new(callback)),
+            || self.core().clone(),
+        );
     }
 }
 

@@ -163,7 +163,8 @@ impl TaskGraphBuilder {
     {
         let index = self.names.len();
         self.names.push(name.into());
-        self.bodies.push(Box::new(move || body().map_err(Into::into)));
+        self.bodies
+            .push(Box::new(move || body().map_err(Into::into)));
         NodeId {
             builder: self.id,
             index,
@@ -208,7 +209,8 @@ impl TaskGraphBuilder {
     pub fn build(self) -> Result<TaskGraph, GraphError> {
         let n = self.names.len();
         for &(from, to) in &self.edges {
-            if from.builder != self.id || to.builder != self.id || from.index >= n || to.index >= n {
+            if from.builder != self.id || to.builder != self.id || from.index >= n || to.index >= n
+            {
                 return Err(GraphError::DanglingEdge { from, to });
             }
         }
@@ -282,7 +284,11 @@ fn find_cycle(edges: &[(NodeId, NodeId)], left: &[u32], n: usize) -> Vec<usize> 
     }
     let mut cycle = path.split_off(pos[i]);
     cycle.reverse(); // edge order: each node comes before the next
-    let first = cycle.iter().enumerate().min_by_key(|(_, &v)| v).map_or(0, |(k, _)| k);
+    let first = cycle
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, &v)| v)
+        .map_or(0, |(k, _)| k);
     cycle.rotate_left(first);
     cycle
 }
@@ -411,7 +417,11 @@ impl TaskGraph {
     /// assert_eq!(g.build().unwrap().successors(a), [b.index(), c.index()]);
     /// ```
     pub fn successors(&self, id: NodeId) -> Vec<usize> {
-        self.inner.successors(id.index).iter().map(|&s| s as usize).collect()
+        self.inner
+            .successors(id.index)
+            .iter()
+            .map(|&s| s as usize)
+            .collect()
     }
 
     /// Runs the whole graph on `exec` and returns the handle of this run: it
@@ -511,7 +521,10 @@ struct Run {
 impl Run {
     fn spawn(self: &Arc<Self>, node: u32) {
         let run = self.clone();
-        if let Err(rejected) = self.exec.execute_job(Job::new(move || run.execute(node, None))) {
+        if let Err(rejected) = self
+            .exec
+            .execute_job(Job::new(move || run.execute(node, None)))
+        {
             let reason = rejected.reason();
             // The job holds only an `Arc` of the run: dropping it changes nothing.
             drop(rejected);
@@ -579,7 +592,11 @@ impl Run {
     }
 
     fn outcome(&self) -> Result<(), NodeFailed> {
-        let failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         match failure {
             None => Ok(()),
             Some((node, error)) => Err(NodeFailed {
@@ -665,7 +682,9 @@ pub enum GraphError {
 impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GraphError::Cycle { nodes } => write!(f, "the graph has a cycle: {}", nodes.join(" -> ")),
+            GraphError::Cycle { nodes } => {
+                write!(f, "the graph has a cycle: {}", nodes.join(" -> "))
+            }
             GraphError::DanglingEdge { from, to } => write!(
                 f,
                 "edge {} -> {} names a node of another graph builder",

@@ -1,6 +1,10 @@
 //! Typed tasks for `executor-core`: submit a [`Callable`], get a [`TaskHandle`]
 //! (a cancellable future of its result), run bulk [`invoke_all`] /
-//! [`invoke_any`], or spawn `async` code on the same pool.
+//! [`invoke_any`], or spawn `async` code on the same pool. Tasks can depend on
+//! each other without a thread waiting: continuations
+//! ([`then`](TaskHandle::then), [`and_then`](TaskHandle::and_then),
+//! [`on_complete`](TaskHandle::on_complete)), joins ([`all_of`], [`any_of`],
+//! [`submit_after`](ExecutorService::submit_after)) and whole [`TaskGraph`]s.
 //!
 //! # The Java / Python analogy
 //!
@@ -14,6 +18,12 @@
 //! | [`TaskHandle::state`] | `Future.state()` (Java 19) | `_state` |
 //! | [`ExecutorService::submit_with`] hook | `FutureTask.done()` | `add_done_callback` |
 //! | [`invoke_all`], [`invoke_any`] | `invokeAll`, `invokeAny` | `wait(ALL_COMPLETED)`, first of `as_completed` |
+//! | [`TaskHandle::then`], [`and_then`](TaskHandle::and_then) | `thenApply`, `thenCompose` | — |
+//! | [`TaskHandle::on_complete`] | `whenComplete` | `add_done_callback` |
+//! | [`all_of`], [`any_of`], [`submit_after`](ExecutorService::submit_after) | `allOf`, `anyOf`, `thenCombine` | — |
+//! | [`TaskGraph`] | — (TBB flow graph, Taskflow) | — |
+//! | [`ExecutorService::map`], [`map_timeout`](ExecutorService::map_timeout) | — | `Executor.map(fn, *its, timeout=)` |
+//! | [`wait`] with [`ReturnWhen`] | — | `wait(fs, timeout, return_when)` |
 //! | [`is_cancelled()`], [`checkpoint()`] | `Thread.interrupted()` | — |
 //! | [`TaskError`] | `ExecutionException`, `CancellationException` | the raised exception, `CancelledError` |
 //!
@@ -90,6 +100,10 @@
 //! | `current` | the current task per thread: [`is_cancelled()`], [`checkpoint()`] |
 //! | `service` | [`ExecutorService`], [`Spawner`] |
 //! | `bulk` | `invoke_all`, `invoke_any` |
+//! | `continuation` | registering and firing continuations (the protocol, drawn), `then`, `and_then`, `on_complete`, the trampoline |
+//! | `combinators` | [`all_of`], [`any_of`], `submit_after`: the dependency gate |
+//! | `graph` | [`TaskGraph`]: layout, one run's counters, node failure and cancel |
+//! | `wait_set` | `map` ([`MapResults`]), [`wait`] ([`ReturnWhen`], [`Waited`]) |
 //! | `error` | [`TaskError`], [`GetTimeoutError`], [`InvokeAnyError`], ... |
 //!
 //! [`invoke_all`]: ExecutorService::invoke_all

@@ -129,7 +129,9 @@ where
             for (cell, _) in accepted {
                 TaskHandle::from_raw(cell).cancel();
             }
-            Err(refused_inputs(refused.map(|calls| calls.into_iter().map(|Call(c)| c).collect())))
+            Err(refused_inputs(
+                refused.map(|calls| calls.into_iter().map(|Call(c)| c).collect()),
+            ))
         }
     }
 }

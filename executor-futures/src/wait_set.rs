@@ -109,7 +109,11 @@ struct WaitState {
 /// assert_eq!((w.done.len(), w.not_done.len()), (1, 1));
 /// tx.send(()).unwrap();
 /// ```
-pub fn wait<T>(handles: Vec<TaskHandle<T>>, return_when: ReturnWhen, timeout: Option<Duration>) -> Waited<T> {
+pub fn wait<T>(
+    handles: Vec<TaskHandle<T>>,
+    return_when: ReturnWhen,
+    timeout: Option<Duration>,
+) -> Waited<T> {
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let n = handles.len();
     if n > 0 {
@@ -133,7 +137,9 @@ pub fn wait<T>(handles: Vec<TaskHandle<T>>, return_when: ReturnWhen, timeout: Op
             let done = state.done.load(Ordering::Acquire);
             match return_when {
                 ReturnWhen::FirstCompleted => done >= 1,
-                ReturnWhen::FirstException => state.panicked.load(Ordering::Relaxed) >= 1 || done == n,
+                ReturnWhen::FirstException => {
+                    state.panicked.load(Ordering::Relaxed) >= 1 || done == n
+                }
                 ReturnWhen::AllCompleted => done == n,
             }
         };
@@ -174,7 +180,9 @@ impl MapError {
 impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MapError::TimedOut => f.write_str("map: the deadline passed before this result was ready"),
+            MapError::TimedOut => {
+                f.write_str("map: the deadline passed before this result was ready")
+            }
             MapError::Task(e) => fmt::Display::fmt(e, f),
         }
     }

@@ -49,11 +49,12 @@ fn cancelling_downstream_leaves_upstream_running() {
         let pool = ThreadPool::new(2).unwrap();
         let gate = Gate::new();
         let g = gate.clone();
-        let up = pool.submit(move || {
-            g.wait();
-            5
-        })
-        .unwrap();
+        let up = pool
+            .submit(move || {
+                g.wait();
+                5
+            })
+            .unwrap();
         let up_ref = up.task_ref();
         let down = up.then(|x| x + 1);
         assert!(down.cancel());
@@ -200,11 +201,18 @@ fn every_continuation_and_callback_fires_exactly_once_under_races() {
                 }
                 Err(e) => {
                     assert!(e.is_cancelled(), "{e}");
-                    assert_eq!(continued.get(i), 0, "round {i}: f ran for a cancelled upstream");
+                    assert_eq!(
+                        continued.get(i),
+                        0,
+                        "round {i}: f ran for a cancelled upstream"
+                    );
                 }
             }
         }
-        until(|| callbacks.counts().iter().all(|&c| c == 1), "every callback");
+        until(
+            || callbacks.counts().iter().all(|&c| c == 1),
+            "every callback",
+        );
         callbacks.assert_all(1);
         assert!(bodies.counts().iter().all(|&c| c <= 1));
         assert!(ok + cancels >= ROUNDS, "ok {ok} + cancelled {cancels}");
@@ -331,9 +339,20 @@ fn all_of_any_of_and_submit_after() {
         let hs: Vec<_> = (0..100).map(|i| pool.submit(move || i).unwrap()).collect();
         assert_eq!(all_of(hs).get().unwrap(), (0..100).collect::<Vec<_>>());
         // Empty inputs.
-        assert!(all_of(Vec::<TaskHandle<u8>>::new()).get().unwrap().is_empty());
-        assert!(any_of(Vec::<TaskHandle<u8>>::new()).get().unwrap_err().is_cancelled());
-        assert_eq!(pool.submit_after(Vec::<TaskRef>::new(), |v| v.len()).get().unwrap(), 0);
+        assert!(all_of(Vec::<TaskHandle<u8>>::new())
+            .get()
+            .unwrap()
+            .is_empty());
+        assert!(any_of(Vec::<TaskHandle<u8>>::new())
+            .get()
+            .unwrap_err()
+            .is_cancelled());
+        assert_eq!(
+            pool.submit_after(Vec::<TaskRef>::new(), |v| v.len())
+                .get()
+                .unwrap(),
+            0
+        );
         // Fail fast: resolved while another dependency still blocks.
         let gate = Gate::new();
         let g = gate.clone();
@@ -368,9 +387,13 @@ fn all_of_any_of_and_submit_after() {
         // submit_after on references: order, and a failure reported by id.
         let log = Arc::new(Mutex::new(Vec::new()));
         let l = log.clone();
-        let first = pool.submit(move || l.lock().unwrap().push("first")).unwrap();
+        let first = pool
+            .submit(move || l.lock().unwrap().push("first"))
+            .unwrap();
         let l = log.clone();
-        let second = pool.submit_after([first.task_ref()], move |_| l.lock().unwrap().push("second"));
+        let second = pool.submit_after([first.task_ref()], move |_| {
+            l.lock().unwrap().push("second")
+        });
         second.get().unwrap();
         assert_eq!(*log.lock().unwrap(), ["first", "second"]);
         let bad = pool.submit(|| panic!("dep")).unwrap();

@@ -29,8 +29,16 @@ fn wavefront_graph_computes_every_cell_on_every_run() {
                 let (cells, runs) = (cells.clone(), runs.clone());
                 g.node(format!("cell {k}"), move || {
                     let (i, j) = (k / N, k % N);
-                    let up = if i > 0 { cells[k - N].load(Ordering::Relaxed) } else { 0 };
-                    let left = if j > 0 { cells[k - 1].load(Ordering::Relaxed) } else { 0 };
+                    let up = if i > 0 {
+                        cells[k - N].load(Ordering::Relaxed)
+                    } else {
+                        0
+                    };
+                    let left = if j > 0 {
+                        cells[k - 1].load(Ordering::Relaxed)
+                    } else {
+                        0
+                    };
                     assert!(i == 0 || up > 0, "up ran first");
                     assert!(j == 0 || left > 0, "left ran first");
                     cells[k].store((up + left + 1) % 1_000_000_007, Ordering::Relaxed);
@@ -86,7 +94,10 @@ fn a_failing_node_skips_its_dependents_only_and_is_named() {
         let link = node("link", false);
         let package = node("package", false);
         let docs = node("docs", false);
-        g.edge(fetch, compile).edge(compile, link).edge(link, package).edge(fetch, docs);
+        g.edge(fetch, compile)
+            .edge(compile, link)
+            .edge(link, package)
+            .edge(fetch, docs);
         let failed = g.build().unwrap().run(&pool).get().unwrap().unwrap_err();
         assert_eq!(failed.node(), "compile");
         assert_eq!(failed.skipped(), 2);
@@ -264,14 +275,25 @@ fn wait_first_exception_and_all_completed() {
         let slow = pool.submit(spin_until_cancelled).unwrap();
         let w = wait(vec![slow, bad], ReturnWhen::FirstException, Some(LONG));
         assert_eq!((w.done.len(), w.not_done.len()), (1, 1));
-        assert!(w.done.into_iter().next().unwrap().get().unwrap_err().is_panic());
+        assert!(w
+            .done
+            .into_iter()
+            .next()
+            .unwrap()
+            .get()
+            .unwrap_err()
+            .is_panic());
         w.not_done[0].cancel();
         // No panic: same as AllCompleted (a cancel is not an exception).
         let gate = block_all_workers(&pool);
         let cancelled = pool.submit(|| 1u8).unwrap();
         cancelled.cancel();
         gate.open();
-        let hs: Vec<TaskHandle<u8>> = vec![cancelled, pool.submit(|| 2).unwrap(), pool.submit(|| 3).unwrap()];
+        let hs: Vec<TaskHandle<u8>> = vec![
+            cancelled,
+            pool.submit(|| 2).unwrap(),
+            pool.submit(|| 3).unwrap(),
+        ];
         let w = wait(hs, ReturnWhen::FirstException, Some(LONG));
         assert_eq!((w.done.len(), w.not_done.len()), (3, 0));
         let hs: Vec<_> = (0..50u8).map(|i| pool.submit(move || i).unwrap()).collect();
@@ -289,7 +311,11 @@ fn wait_times_out_and_empty_returns_at_once() {
         let w = wait(Vec::<TaskHandle<u8>>::new(), ReturnWhen::AllCompleted, None);
         assert!(w.done.is_empty() && w.not_done.is_empty());
         let slow = pool.submit(spin_until_cancelled).unwrap();
-        let w = wait(vec![slow], ReturnWhen::AllCompleted, Some(Duration::from_millis(20)));
+        let w = wait(
+            vec![slow],
+            ReturnWhen::AllCompleted,
+            Some(Duration::from_millis(20)),
+        );
         assert_eq!((w.done.len(), w.not_done.len()), (0, 1));
         w.not_done[0].cancel();
     });

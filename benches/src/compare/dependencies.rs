@@ -63,9 +63,20 @@ impl Grid {
     #[inline]
     fn compute(&self, k: usize) {
         let (i, j) = (k / self.n, k % self.n);
-        let up = if i > 0 { self.cells[k - self.n].load(Ordering::Relaxed) } else { 0 };
-        let left = if j > 0 { self.cells[k - 1].load(Ordering::Relaxed) } else { 0 };
-        self.cells[k].store(up.wrapping_add(left).wrapping_add(1) % 1_000_000_007, Ordering::Relaxed);
+        let up = if i > 0 {
+            self.cells[k - self.n].load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        let left = if j > 0 {
+            self.cells[k - 1].load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        self.cells[k].store(
+            up.wrapping_add(left).wrapping_add(1) % 1_000_000_007,
+            Ordering::Relaxed,
+        );
     }
 
     fn check(&self) {
@@ -102,7 +113,11 @@ fn ours_graph(pool: &executor_core::ThreadPool, n: usize) -> Box<dyn FnMut() -> 
     let graph = g.build().expect("a grid is a DAG");
     Box::new(move || {
         let start = Instant::now();
-        graph.run(pool).get().expect("graph run").expect("no node fails");
+        graph
+            .run(pool)
+            .get()
+            .expect("graph run")
+            .expect("no node fails");
         let t = per_cell(n, start);
         grid.check();
         t
@@ -268,16 +283,19 @@ pub fn chain<'a>(
         variant: "executor_core_then",
         run: ours_then_chain(ours, links),
     }];
-    entries.extend(harnesses.into_iter().filter(|h| h.name() != "executor_core").map(|h| {
-        Entry {
-            pool: h.name(),
-            variant: h.name(),
-            run: Box::new(move || {
-                let start = Instant::now();
-                h.chained_spawn(links);
-                start.elapsed().as_nanos() as f64 / links as f64
-            }) as Box<dyn FnMut() -> f64 + 'a>,
-        }
-    }));
+    entries.extend(
+        harnesses
+            .into_iter()
+            .filter(|h| h.name() != "executor_core")
+            .map(|h| Entry {
+                pool: h.name(),
+                variant: h.name(),
+                run: Box::new(move || {
+                    let start = Instant::now();
+                    h.chained_spawn(links);
+                    start.elapsed().as_nanos() as f64 / links as f64
+                }) as Box<dyn FnMut() -> f64 + 'a>,
+            }),
+    );
     entries
 }
