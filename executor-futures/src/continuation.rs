@@ -591,7 +591,7 @@ impl<T> TaskHandle<T> {
     ///     handle.on_complete(move |task| tx.send((name, task.state())).unwrap());
     /// }
     /// let mut seen: Vec<_> = rx.iter().take(2).collect();
-    /// seen.sort();
+    /// seen.sort_by_key(|(name, _)| *name);
     /// assert_eq!(seen, [("log", TaskState::Completed), ("metrics", TaskState::Completed)]);
     /// assert_eq!(handle.get().unwrap(), 5); // the result is still there
     /// ```

@@ -124,7 +124,7 @@ pub enum TaskError {
     /// use executor_futures::{ExecutorService, RejectReason, TaskError};
     /// let pool = executor_core::ThreadPool::new(1).unwrap();
     /// pool.shutdown();
-    /// let after = pool.submit_after(Vec::<executor_futures::TaskRef>::new(), |()| 1);
+    /// let after = pool.submit_after(Vec::<executor_futures::TaskRef>::new(), |_| 1);
     /// assert!(matches!(after.get(), Err(TaskError::Rejected(RejectReason::Shutdown))));
     /// ```
     Rejected(RejectReason),
@@ -136,7 +136,7 @@ pub enum TaskError {
     /// let pool = executor_core::ThreadPool::new(1).unwrap();
     /// let bad = pool.submit(|| -> () { panic!("no") }).unwrap();
     /// let id = bad.id();
-    /// let after = pool.submit_after(vec![bad.task_ref()], |()| 1);
+    /// let after = pool.submit_after(vec![bad.task_ref()], |_| 1);
     /// assert!(matches!(after.get(), Err(TaskError::DependencyFailed(d)) if d == id));
     /// ```
     DependencyFailed(TaskId),
