@@ -82,6 +82,56 @@ pub(crate) enum Dependent {
     Task(Arc<dyn Continuation>, usize),
 }
 
+/// The dependents registered on one cell, in registration order: the first two
+/// inline (a wavefront cell has two successors), the rest in a `Vec`. They
+/// live in the cell's boxed waiter list, so a cell nobody depends on pays
+/// nothing for them.
+#[derive(Default)]
+pub(crate) struct Dependents {
+    inline: [Option<Dependent>; 2],
+    more: Vec<Dependent>,
+}
+
+impl Dependents {
+    pub(crate) fn push(&mut self, dependent: Dependent) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(dependent),
+            None => self.more.push(dependent),
+        }
+    }
+
+    /// Takes back the dependent pushed last.
+    pub(crate) fn pop(&mut self) -> Option<Dependent> {
+        self.more
+            .pop()
+            .or_else(|| self.inline[1].take())
+            .or_else(|| self.inline[0].take())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.inline[0].is_none()
+    }
+
+    fn one(dependent: Dependent) -> Self {
+        Dependents {
+            inline: [Some(dependent), None],
+            more: Vec::new(),
+        }
+    }
+}
+
+impl IntoIterator for Dependents {
+    type Item = Dependent;
+    type IntoIter = std::iter::Chain<
+        std::iter::Flatten<std::array::IntoIter<Option<Dependent>, 2>>,
+        std::vec::IntoIter<Dependent>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.inline.into_iter().flatten().chain(self.more)
+    }
+}
+
 /// A continuation cell, told that one of its upstreams is done.
 pub(crate) trait Continuation: Send + Sync + 'static {
     /// Upstream number `slot` is done; `state` is its terminal state word.
@@ -95,7 +145,7 @@ pub(crate) fn register<C: TaskCore + ?Sized>(
     core: impl FnOnce() -> Arc<dyn TaskCore>,
 ) {
     if let Err(dependent) = upstream.add_dependent(dependent) {
-        fire_all(core(), vec![dependent]);
+        fire_all(core(), Dependents::one(dependent));
     }
 }
 
@@ -114,7 +164,7 @@ pub(crate) fn register_task<C: TaskCore + ?Sized>(
 }
 
 /// Fires the dependents of `upstream`, which is done, in registration order.
-pub(crate) fn fire_all(upstream: Arc<dyn TaskCore>, dependents: Vec<Dependent>) {
+pub(crate) fn fire_all(upstream: Arc<dyn TaskCore>, dependents: Dependents) {
     trampoline(move || {
         let state = upstream.state_word().load();
         for dependent in dependents {

@@ -98,7 +98,7 @@
 // ~110 instructions) per task.
 #![allow(unsafe_code)]
 
-use crate::continuation::{self, Dependent};
+use crate::continuation::{self, Dependent, Dependents};
 use crate::current;
 use crate::error::{PanicPayload, TaskError};
 use crate::handle::{TaskHandle, TaskId};
@@ -262,7 +262,7 @@ struct Waiters {
     waker: Option<Waker>,
     /// Continuations and `on_complete` callbacks (`continuation.rs`): fired
     /// once, by the thread that made the task terminal, after the wake-ups.
-    dependents: Vec<Dependent>,
+    dependents: Dependents,
 }
 
 /// What the aux mutex guards (module docs).
