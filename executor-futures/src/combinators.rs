@@ -403,13 +403,7 @@ where
     T: Send + 'static,
     I: IntoIterator<Item = TaskHandle<T>>,
 {
-    let deps = Deps::from(handles.into_iter().collect::<Vec<_>>());
-    join::<T, Vec<T>, AllValues, _, executor_core::InlineExecutor>(
-        deps,
-        Mode::All { cancel_rest: false },
-        |v| v,
-        None,
-    )
+    all_values(handles, false)
 }
 
 /// [`all_of`] that also cancels the other tasks when one fails.
@@ -431,10 +425,20 @@ where
     T: Send + 'static,
     I: IntoIterator<Item = TaskHandle<T>>,
 {
+    all_values(handles, true)
+}
+
+/// `all_of` and `all_of_or_cancel`: no executor (the cell runs where the
+/// deciding dependency completes).
+fn all_values<T, I>(handles: I, cancel_rest: bool) -> TaskHandle<Vec<T>>
+where
+    T: Send + 'static,
+    I: IntoIterator<Item = TaskHandle<T>>,
+{
     let deps = Deps::from(handles.into_iter().collect::<Vec<_>>());
     join::<T, Vec<T>, AllValues, _, executor_core::InlineExecutor>(
         deps,
-        Mode::All { cancel_rest: true },
+        Mode::All { cancel_rest },
         |v| v,
         None,
     )

@@ -14,6 +14,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 
+/// A task on `pool` that returns `value` once the returned gate opens.
+fn gated<T: Send + 'static>(pool: &ThreadPool, value: T) -> (Gate, TaskHandle<T>) {
+    let gate = Gate::new();
+    let g = gate.clone();
+    let handle = pool
+        .submit(move || {
+            g.wait();
+            value
+        })
+        .unwrap();
+    (gate, handle)
+}
+
 #[test]
 fn then_maps_and_propagates_errors_as_values() {
     bounded(|| {
@@ -47,14 +60,7 @@ fn then_maps_and_propagates_errors_as_values() {
 fn cancelling_downstream_leaves_upstream_running() {
     bounded(|| {
         let pool = ThreadPool::new(2).unwrap();
-        let gate = Gate::new();
-        let g = gate.clone();
-        let up = pool
-            .submit(move || {
-                g.wait();
-                5
-            })
-            .unwrap();
+        let (gate, up) = gated(&pool, 5);
         let up_ref = up.task_ref();
         let down = up.then(|x| x + 1);
         assert!(down.cancel());
@@ -228,51 +234,37 @@ fn chain_of_a_million_then_links_does_not_grow_the_stack() {
         const LINKS: u64 = 1_000_000;
         let pool = ThreadPool::new(2).unwrap();
         // On the pool: the head completes on a worker.
-        let gate = Gate::new();
-        let g = gate.clone();
-        let mut h = pool
-            .submit(move || {
-                g.wait();
-                0u64
-            })
-            .unwrap();
+        let (gate, mut h) = gated(&pool, 0u64);
         for _ in 0..LINKS {
             h = h.then(|x| x + 1);
         }
         gate.open();
         assert_eq!(h.get().unwrap(), LINKS);
 
-        // Off the pool: the head is run inline (`try_run`) by a thread with a
-        // 256 KiB stack, so every link fires synchronously on it.
+        // Off the pool, from a thread with a 256 KiB stack: the head is run
+        // inline (`try_run`), so every link fires synchronously on it; or the
+        // head is cancelled, and the cancellation cascades. Both through the
+        // trampoline.
         let blocker = block_all_workers(&pool);
-        let head = pool.submit(|| 0u64).unwrap();
-        let head_ref = head.task_ref();
-        let mut h = head;
-        for _ in 0..LINKS {
-            h = h.then(|x| x + 1);
-        }
-        let runner = std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(move || head_ref.try_run())
-            .unwrap();
-        assert!(runner.join().unwrap());
-        assert!(h.is_done(), "all fired inline");
-        assert_eq!(h.get().unwrap(), LINKS);
-
-        // Cancelled at the head, from a small stack: the cancellation cascades
-        // through the trampoline.
-        let head = pool.submit(|| 0u64).unwrap();
-        let head_ref = head.task_ref();
-        let mut h = head;
-        for _ in 0..LINKS {
-            h = h.then(|x| x + 1);
-        }
-        let runner = std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(move || head_ref.cancel())
-            .unwrap();
-        assert!(runner.join().unwrap());
-        assert!(h.get().unwrap_err().is_cancelled());
+        let end_on_small_stack = |end: fn(TaskRef) -> bool| {
+            let head = pool.submit(|| 0u64).unwrap();
+            let head_ref = head.task_ref();
+            let mut h = head;
+            for _ in 0..LINKS {
+                h = h.then(|x| x + 1);
+            }
+            let runner = std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || end(head_ref))
+                .unwrap();
+            assert!(runner.join().unwrap());
+            assert!(h.is_done(), "all resolved on the small stack");
+            h.get()
+        };
+        assert_eq!(end_on_small_stack(|head| head.try_run()).unwrap(), LINKS);
+        assert!(end_on_small_stack(|head| head.cancel())
+            .unwrap_err()
+            .is_cancelled());
         blocker.open();
     });
 }
@@ -281,14 +273,7 @@ fn chain_of_a_million_then_links_does_not_grow_the_stack() {
 fn a_continuation_after_shutdown_is_rejected_in_its_handle() {
     bounded(|| {
         let pool = ThreadPool::new(1).unwrap();
-        let gate = Gate::new();
-        let g = gate.clone();
-        let up = pool
-            .submit(move || {
-                g.wait();
-                1
-            })
-            .unwrap();
+        let (gate, up) = gated(&pool, 1);
         let down = up.then(|x| x + 1);
         pool.shutdown();
         gate.open();
@@ -354,9 +339,7 @@ fn all_of_any_of_and_submit_after() {
             0
         );
         // Fail fast: resolved while another dependency still blocks.
-        let gate = Gate::new();
-        let g = gate.clone();
-        let slow = pool.submit(move || g.wait()).unwrap();
+        let (gate, slow) = gated(&pool, ());
         let slow_ref = slow.task_ref();
         let bad = pool.submit(|| panic!("bad")).unwrap();
         let all = all_of(vec![slow, bad]);
