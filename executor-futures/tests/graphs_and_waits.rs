@@ -320,3 +320,20 @@ fn wait_times_out_and_empty_returns_at_once() {
         w.not_done[0].cancel();
     });
 }
+
+#[test]
+fn the_new_errors_are_send_sync_errors() {
+    fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
+    assert_error::<GraphError>();
+    assert_error::<executor_futures::NodeFailed>();
+    assert_error::<NodeError>();
+    assert_error::<MapError>();
+    fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let pool = ThreadPool::new(1)?;
+        let mut g = TaskGraph::builder();
+        g.try_node("x", || Err("no"));
+        g.build()?.run(&pool).get()??;
+        Ok(())
+    }
+    assert_eq!(run().unwrap_err().to_string(), "graph node \"x\" failed: returned an error: no");
+}
