@@ -45,7 +45,7 @@ use crate::continuation::{schedule, trampoline, ContShared};
 use crate::error::{PanicPayload, TaskError};
 use crate::handle::TaskHandle;
 use crate::task::{Hook, NoHook, TaskCell, Work};
-use executor_core::{Executor, Job, PoolRef, RejectReason};
+use executor_core::{Executor, Job, PoolRef, RejectReason, Runnable};
 use std::error::Error;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -462,6 +462,7 @@ impl TaskGraph {
             cancelled: AtomicBool::new(false),
             skipped: AtomicUsize::new(0),
             failure: Mutex::new(None),
+            refused: Mutex::new(None),
             done: OnceLock::new(),
             exec: match exec.pool_ref() {
                 Some(pool) => RunExec::Pool(pool),
@@ -514,24 +515,50 @@ struct Run {
     cancelled: AtomicBool,
     skipped: AtomicUsize,
     failure: Mutex<Option<(usize, NodeError)>>,
+    /// Why the pool refused a node job, for [`NodeJob::abandon`].
+    refused: Mutex<Option<RejectReason>>,
     done: OnceLock<Arc<DoneCell>>,
     exec: RunExec,
 }
 
+/// The job of one ready node. Dropped unrun (refused by the pool, or handed
+/// back by `shutdown_now` and dropped), it still accounts for its node, as
+/// failed: the run completes, never hangs.
+struct NodeJob {
+    run: Arc<Run>,
+    node: u32,
+}
+
+impl Runnable for NodeJob {
+    fn run(self: Arc<Self>) {
+        self.run.execute(self.node, None);
+    }
+
+    fn abandon(self: Arc<Self>) {
+        let reason = self
+            .run
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or(RejectReason::Stopped);
+        let (run, node) = (self.run.clone(), self.node);
+        // Trampolined: a refused node's successors are refused too, and a long
+        // chain of them must not recurse. No node body runs here: they are
+        // all poisoned by this failure.
+        trampoline(move || run.execute(node, Some(NodeError::Rejected(reason))));
+    }
+}
+
 impl Run {
     fn spawn(self: &Arc<Self>, node: u32) {
-        let run = self.clone();
-        if let Err(rejected) = self
-            .exec
-            .execute_job(Job::new(move || run.execute(node, None)))
-        {
-            let reason = rejected.reason();
-            // The job holds only an `Arc` of the run: dropping it changes nothing.
+        let job = Job::from_runnable(Arc::new(NodeJob {
+            run: self.clone(),
+            node,
+        }));
+        if let Err(rejected) = self.exec.execute_job(job) {
+            *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(rejected.reason());
+            // Dropping the job abandons it: its node counts as refused.
             drop(rejected);
-            // Trampolined: a refused node's successors are refused too, and a
-            // long chain of them must not recurse.
-            let run = self.clone();
-            trampoline(move || run.execute(node, Some(NodeError::Rejected(reason))));
         }
     }
 

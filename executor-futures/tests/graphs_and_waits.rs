@@ -335,5 +335,46 @@ fn the_new_errors_are_send_sync_errors() {
         g.build()?.run(&pool).get()??;
         Ok(())
     }
-    assert_eq!(run().unwrap_err().to_string(), "graph node \"x\" failed: returned an error: no");
+    assert_eq!(
+        run().unwrap_err().to_string(),
+        "graph node \"x\" failed: returned an error: no"
+    );
+}
+
+/// `shutdown_now` mid-run, its handed-back node jobs dropped: the run still
+/// resolves (every node accounted for), reported as refused, never a hang.
+#[test]
+fn a_run_cut_by_shutdown_now_resolves() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        let gate = Gate::new();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut g = TaskGraph::builder();
+        let started = Gate::new();
+        let (g2, s2) = (gate.clone(), started.clone());
+        let first = g.node("first", move || {
+            s2.open();
+            g2.wait();
+        });
+        let mut roots = Vec::new();
+        for i in 0..3 {
+            let ran = ran.clone();
+            roots.push(g.node(format!("root {i}"), move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        let after = g.node("after", || ());
+        g.edge(first, after);
+        let run = g.build().unwrap().run(&pool);
+        started.wait();
+        let handed_back = pool.shutdown_now();
+        drop(handed_back);
+        gate.open();
+        match run.get() {
+            Ok(Err(failed)) => assert!(matches!(failed.error(), NodeError::Rejected(_)), "{failed}"),
+            Err(e) => assert!(e.is_rejected(), "{e}"),
+            Ok(Ok(())) => assert_eq!(ran.load(Ordering::SeqCst), 3, "all ran before the stop"),
+        }
+        assert!(pool.await_termination(LONG));
+    });
 }
