@@ -406,3 +406,28 @@ fn joins_fire_once_under_races() {
         runs.assert_all(1);
     });
 }
+
+/// `shutdown_now` hands the upstream back; dropping it resolves the whole
+/// chain (cancelled), never a hang.
+#[test]
+fn a_chain_whose_head_is_handed_back_by_shutdown_now_resolves() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        let gate = block_all_workers(&pool);
+        let head = pool.submit(|| 1).unwrap();
+        let tail = head.then(|x| x + 1).then(|x| x * 2);
+        let callback_ran = Arc::new(AtomicUsize::new(0));
+        let c = callback_ran.clone();
+        tail.on_complete(move |t| {
+            assert!(t.is_cancelled());
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        let handed_back = pool.shutdown_now();
+        assert_eq!(handed_back.len(), 1);
+        drop(handed_back);
+        assert!(tail.get().unwrap_err().is_cancelled());
+        assert_eq!(callback_ran.load(Ordering::SeqCst), 1);
+        gate.open();
+        assert!(pool.await_termination(LONG));
+    });
+}

@@ -371,7 +371,9 @@ fn a_run_cut_by_shutdown_now_resolves() {
         drop(handed_back);
         gate.open();
         match run.get() {
-            Ok(Err(failed)) => assert!(matches!(failed.error(), NodeError::Rejected(_)), "{failed}"),
+            Ok(Err(failed)) => {
+                assert!(matches!(failed.error(), NodeError::Rejected(_)), "{failed}")
+            }
             Err(e) => assert!(e.is_rejected(), "{e}"),
             Ok(Ok(())) => assert_eq!(ran.load(Ordering::SeqCst), 3, "all ran before the stop"),
         }
