@@ -628,6 +628,10 @@ impl<T> TaskHandle<T> {
     /// reported through `tracing`; the others still run. The callback does not
     /// take the result: the handle keeps it.
     ///
+    /// A callback must not block waiting for another continuation of the same
+    /// task: off the pool, the continuations fired with it run after it on the
+    /// same thread (they are queued, so that chains do not recurse).
+    ///
     /// # Examples
     ///
     /// ```
