@@ -10,7 +10,7 @@
 use crate::completed::{Completed, TimedCall, TimedFuture};
 use crate::error::TrySubmitError;
 use crate::iter::{CompletionStream, IntoIter, IntoStream, Iter};
-use crate::shared::{quietly, Block, Reservation, Shared};
+use crate::shared::{quietly, Block, Release, Reservation, Shared};
 use executor_core::{Exclusive, Executor, PoolRef, Rejected, ThreadPool};
 use executor_futures::{BatchRejected, Callable, ExecutorService, TaskHandle, TaskId, TaskRef};
 use std::fmt;
@@ -124,6 +124,13 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// [`TrySubmitError::Full`]. A result counts until it is taken (a cancelled
     /// task too).
     ///
+    /// This bounds the memory of results nobody took yet, for a producer and a
+    /// consumer on *different* threads. A thread that both takes results and
+    /// submits (a crawler feeding new work from each result) must not block in
+    /// `submit` here: with `capacity` results ready and itself the only
+    /// consumer, nobody frees room. Use
+    /// [`bounded_in_flight`](CompletionService::bounded_in_flight) for that.
+    ///
     /// # Panics
     ///
     /// If `capacity` is zero.
@@ -163,6 +170,62 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
         CompletionService {
             exec,
             shared: Arc::new(Shared::new(Some(capacity))),
+            helper: None,
+        }
+    }
+
+    /// A service that allows at most `capacity` tasks *in flight* (submitted and
+    /// not yet finished): [`submit`](CompletionService::submit) waits for a task
+    /// to **finish** (not for a result to be taken),
+    /// [`try_submit`](CompletionService::try_submit) reports
+    /// [`TrySubmitError::Full`]. Results not taken yet do not count, so the
+    /// thread that takes results can submit from the same loop without ever
+    /// deadlocking: the feedback pipeline of a crawler, where each fetched page
+    /// yields new links to fetch. [`pending`](CompletionService::pending) is the
+    /// number in flight, never above `capacity`.
+    ///
+    /// | constructor | bounds | `submit` waits for |
+    /// |---|---|---|
+    /// | [`new`](CompletionService::new) | nothing | — |
+    /// | [`bounded`](CompletionService::bounded) | results not yet taken (memory) | a consumer to `take` |
+    /// | `bounded_in_flight` | tasks not yet finished (concurrency) | a task to finish |
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    ///
+    /// # Examples
+    ///
+    /// One thread takes and submits; at most 3 tasks run or wait at a time:
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    ///
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let service = CompletionService::bounded_in_flight(pool, 3);
+    /// service.submit(|| 0u32).unwrap();
+    /// let (mut seen, mut most) = (0, 0);
+    /// while let Some(done) = service.take() {
+    ///     let n = done.get().unwrap();
+    ///     seen += 1;
+    ///     if n < 20 {
+    ///         for child in [2 * n + 1, 2 * n + 2] {
+    ///             service.submit(move || child).unwrap(); // never a deadlock
+    ///             most = most.max(service.pending());
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(seen, 41); // 0..=40
+    /// assert!(most <= 3);
+    /// ```
+    pub fn bounded_in_flight(exec: E, capacity: usize) -> CompletionService<T, E> {
+        assert!(
+            capacity > 0,
+            "a completion service bounded in flight needs a capacity of at least 1"
+        );
+        CompletionService {
+            exec,
+            shared: Arc::new(Shared::with_release(Some(capacity), Release::OnFinish)),
             helper: None,
         }
     }
@@ -519,7 +582,10 @@ impl<T, E> CompletionService<T, E> {
         &self.exec
     }
 
-    /// The cap on outstanding tasks, if the service is bounded.
+    /// The cap of a bounded service: on tasks not yet taken
+    /// ([`bounded`](CompletionService::bounded)) or not yet finished
+    /// ([`bounded_in_flight`](CompletionService::bounded_in_flight); see
+    /// [`is_bounded_in_flight`](CompletionService::is_bounded_in_flight)).
     ///
     /// # Examples
     ///
@@ -528,9 +594,26 @@ impl<T, E> CompletionService<T, E> {
     /// use executor_core::InlineExecutor;
     /// assert_eq!(CompletionService::<u8, _>::new(InlineExecutor).capacity(), None);
     /// assert_eq!(CompletionService::<u8, _>::bounded(InlineExecutor, 3).capacity(), Some(3));
+    /// assert_eq!(CompletionService::<u8, _>::bounded_in_flight(InlineExecutor, 2).capacity(), Some(2));
     /// ```
     pub fn capacity(&self) -> Option<usize> {
         self.shared.cap()
+    }
+
+    /// True if the cap bounds tasks in flight (made by
+    /// [`bounded_in_flight`](CompletionService::bounded_in_flight)) rather than
+    /// results not yet taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// use executor_core::InlineExecutor;
+    /// assert!(CompletionService::<u8, _>::bounded_in_flight(InlineExecutor, 2).is_bounded_in_flight());
+    /// assert!(!CompletionService::<u8, _>::bounded(InlineExecutor, 2).is_bounded_in_flight());
+    /// ```
+    pub fn is_bounded_in_flight(&self) -> bool {
+        self.shared.cap().is_some() && self.shared.release() == Release::OnFinish
     }
 
     /// Blocks until a task finishes and returns it, in completion order. Returns

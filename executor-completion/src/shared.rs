@@ -18,9 +18,14 @@
 //!   for `cancel`, `cancel_all` and drop. It has a lock of its own, which the
 //!   hooks never take: `submit` appends *after* the executor accepted the task,
 //!   entries of done tasks go stale and are pruned later (see `registry`).
-//! * `in_flight` (bounded mode only) counts tasks submitted and not yet taken: a
-//!   submitter takes a permit with a CAS before queuing, a consumer returns
-//!   permits under the lock when it takes results.
+//! * `in_flight` (bounded modes only) counts the tasks a bound applies to: a
+//!   submitter takes a permit with a CAS before queuing. Which event returns it
+//!   is the bound's kind ([`Release`]): `bounded` ("results not yet taken") has
+//!   a consumer return permits under the lock when it takes results;
+//!   `bounded_in_flight` ("tasks not yet finished") has the completion hook
+//!   return the task's permit under the lock, in the critical section that
+//!   queues its result, so a submitter waits for a task to *finish*, never for
+//!   a consumer (the consumer may be that submitter: a crawler's loop).
 //! * `closed` is set by the service's drop: from then on a hook drops its result
 //!   instead of queuing it, so no result stays in an unreachable queue.
 //!
@@ -87,6 +92,15 @@ pub(crate) enum Block {
     Until(Option<Instant>),
 }
 
+/// When a bounded service gives a task's permit back (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// When a consumer takes the task's result (`bounded`).
+    OnTake,
+    /// When the task finishes (`bounded_in_flight`).
+    OnFinish,
+}
+
 pub(crate) struct Shared<T> {
     state: Mutex<State<T>>,
     /// Not behind `state`: submitting never takes the lock the hooks deliver under.
@@ -95,6 +109,7 @@ pub(crate) struct Shared<T> {
     ready: AtomicUsize,
     in_flight: AtomicUsize,
     cap: Option<usize>,
+    release: Release,
     /// Advanced by every wake of a consumer / a submitter (see `WaitList::epoch`).
     taker_epoch: AtomicUsize,
     submitter_epoch: AtomicUsize,
@@ -209,6 +224,10 @@ pub(crate) fn quietly(f: impl FnOnce()) {
 
 impl<T> Shared<T> {
     pub(crate) fn new(cap: Option<usize>) -> Shared<T> {
+        Self::with_release(cap, Release::OnTake)
+    }
+
+    pub(crate) fn with_release(cap: Option<usize>, release: Release) -> Shared<T> {
         Shared {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -222,6 +241,7 @@ impl<T> Shared<T> {
             ready: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             cap,
+            release,
             taker_epoch: AtomicUsize::new(0),
             submitter_epoch: AtomicUsize::new(0),
         }
@@ -235,6 +255,10 @@ impl<T> Shared<T> {
 
     pub(crate) fn cap(&self) -> Option<usize> {
         self.cap
+    }
+
+    pub(crate) fn release(&self) -> Release {
+        self.release
     }
 
     pub(crate) fn pending(&self) -> usize {
@@ -372,6 +396,12 @@ impl<T> Shared<T> {
         let ready = st.queue.len();
         self.ready.store(ready, Ordering::Release);
         let mut wake = Wakeups::default();
+        if let (Some(cap), Release::OnFinish) = (self.cap, self.release) {
+            // The task finished: its permit goes back now, not at `take`.
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            st.submitters
+                .notify(self.free_permits(cap), &self.submitter_epoch, &mut wake);
+        }
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             // The last outstanding task: every consumer must look (one takes the
             // result, the others learn that nothing more is coming).
@@ -392,7 +422,7 @@ impl<T> Shared<T> {
         self.ready.store(ready, Ordering::Release);
         let mut wake = Wakeups::default();
         st.takers.notify(ready, &self.taker_epoch, &mut wake);
-        if let Some(cap) = self.cap {
+        if let (Some(cap), Release::OnTake) = (self.cap, self.release) {
             self.in_flight.fetch_sub(n, Ordering::AcqRel);
             st.submitters
                 .notify(self.free_permits(cap), &self.submitter_epoch, &mut wake);

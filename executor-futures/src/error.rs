@@ -10,6 +10,7 @@
 //! [`TaskHandle::get`]: crate::TaskHandle::get
 //! [`TaskHandle::get_flat`]: crate::TaskHandle::get_flat
 
+use crate::handle::TaskId;
 pub use executor_core::PanicPayload;
 use executor_core::{RejectReason, Rejected};
 use std::error::Error;
@@ -52,9 +53,33 @@ pub enum TaskError {
     /// let mut handle = pool.submit(|| 5).unwrap();
     /// handle.wait().unwrap();
     /// assert_eq!(handle.try_get().unwrap().unwrap(), 5);
-    /// assert!(handle.try_get().unwrap().unwrap_err().is_already_taken());
+    /// let downstream = handle.then(|v| v + 1); // the value is gone
+    /// assert!(downstream.get().unwrap_err().is_already_taken());
     /// ```
     AlreadyTaken,
+    /// A continuation (`then`, `submit_after`, a graph's completion, ...) was
+    /// ready to run but the pool refused it (it was shut down): it never ran.
+    ///
+    /// ```
+    /// use executor_futures::{ExecutorService, RejectReason, TaskError};
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// pool.shutdown();
+    /// let after = pool.submit_after(Vec::<executor_futures::TaskRef>::new(), |_| 1);
+    /// assert!(matches!(after.get(), Err(TaskError::Rejected(RejectReason::Shutdown))));
+    /// ```
+    Rejected(RejectReason),
+    /// A dependency given as a [`TaskRef`](crate::TaskRef) (whose result this
+    /// task cannot read) panicked or was cancelled, so this task never ran.
+    ///
+    /// ```
+    /// use executor_futures::{ExecutorService, TaskError};
+    /// let pool = executor_core::ThreadPool::new(1).unwrap();
+    /// let bad = pool.submit(|| -> () { panic!("no") }).unwrap();
+    /// let id = bad.id();
+    /// let after = pool.submit_after(vec![bad.task_ref()], |_| 1);
+    /// assert!(matches!(after.get(), Err(TaskError::DependencyFailed(d)) if d == id));
+    /// ```
+    DependencyFailed(TaskId),
 }
 
 impl TaskError {
@@ -77,6 +102,16 @@ impl TaskError {
     /// ([`TaskError::AlreadyTaken`]).
     pub fn is_already_taken(&self) -> bool {
         matches!(self, TaskError::AlreadyTaken)
+    }
+
+    /// True if the pool refused to run the task ([`TaskError::Rejected`]).
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, TaskError::Rejected(_))
+    }
+
+    /// True if a dependency failed ([`TaskError::DependencyFailed`]).
+    pub fn is_dependency_failed(&self) -> bool {
+        matches!(self, TaskError::DependencyFailed(_))
     }
 
     /// The panic message, if the task panicked with a string message.
@@ -112,6 +147,8 @@ impl fmt::Display for TaskError {
                 f.write_str("waiting for this task from inside itself would deadlock")
             }
             TaskError::AlreadyTaken => f.write_str("the task's result was already taken"),
+            TaskError::Rejected(r) => write!(f, "the pool refused to run the task ({r:?})"),
+            TaskError::DependencyFailed(id) => write!(f, "dependency {id} failed"),
         }
     }
 }

@@ -374,6 +374,26 @@ impl<T> TaskHandle<T> {
         Some(result)
     }
 
+    /// The outcome of a task a continuation was fired for (so it is done):
+    /// [`TaskError::AlreadyTaken`] when this handle handed it out already.
+    pub(crate) fn take_done(&mut self) -> Result<T, TaskError> {
+        if self.finished {
+            return Err(TaskError::AlreadyTaken);
+        }
+        match self.raw.take_result() {
+            Some(result) => {
+                self.finished = true;
+                result
+            }
+            None => unreachable!("a continuation fired before its upstream was done"),
+        }
+    }
+
+    /// The cell (to register continuations on it).
+    pub(crate) fn raw(&self) -> &Arc<dyn RawTask<T>> {
+        &self.raw
+    }
+
     /// Hands out the outcome of a done task, once.
     fn take_result(&mut self) -> Result<T, TaskError> {
         self.try_take()
@@ -486,6 +506,11 @@ impl TaskRef {
     pub(crate) fn from_core_with_id(core: Arc<dyn TaskCore>, id: TaskId) -> TaskRef {
         debug_assert_eq!(core.id(), id);
         TaskRef { core, id }
+    }
+
+    /// The cell (to register continuations on it).
+    pub(crate) fn core(&self) -> &Arc<dyn TaskCore> {
+        &self.core
     }
 
     /// The task's id.

@@ -1,6 +1,10 @@
 //! Typed tasks for `executor-core`: submit a [`Callable`], get a [`TaskHandle`]
 //! (a cancellable future of its result), run bulk [`invoke_all`] /
-//! [`invoke_any`], or spawn `async` code on the same pool.
+//! [`invoke_any`], or spawn `async` code on the same pool. Tasks can depend on
+//! each other without a thread waiting: continuations
+//! ([`then`](TaskHandle::then), [`and_then`](TaskHandle::and_then),
+//! [`on_complete`](TaskHandle::on_complete)), joins ([`all_of`], [`any_of`],
+//! [`submit_after`](ExecutorService::submit_after)) and whole [`TaskGraph`]s.
 //!
 //! Programs usually depend on the `executor` crate instead, which re-exports
 //! this one and has a prelude. The methods come from the [`ExecutorService`]
@@ -21,6 +25,12 @@
 //! | [`invoke_all`], [`invoke_any`] | `invokeAll`, `invokeAny` | `wait(ALL_COMPLETED)`, first of `as_completed` |
 //! | [`ScheduledExecutorService::schedule`], [`schedule_at_fixed_rate`](ScheduledExecutorService::schedule_at_fixed_rate) | `ScheduledExecutorService.schedule`, `scheduleAtFixedRate` | `loop.call_later` |
 //! | [`TaskHandle::cancel_after`] | `CompletableFuture.orTimeout` | `asyncio.wait_for` |
+//! | [`TaskHandle::then`], [`and_then`](TaskHandle::and_then) | `thenApply`, `thenCompose` | — |
+//! | [`TaskHandle::on_complete`] | `whenComplete` | `add_done_callback` |
+//! | [`all_of`], [`any_of`], [`submit_after`](ExecutorService::submit_after) | `allOf`, `anyOf`, `thenCombine` | — |
+//! | [`TaskGraph`] | — (TBB flow graph, Taskflow) | — |
+//! | [`ExecutorService::map`], [`map_timeout`](ExecutorService::map_timeout) | — | `Executor.map(fn, *its, timeout=)` |
+//! | [`wait`] with [`ReturnWhen`] | — | `wait(fs, timeout, return_when)` |
 //! | [`is_cancelled()`], [`checkpoint()`] | `Thread.interrupted()` | — |
 //! | [`TaskError`] | `ExecutionException`, `CancellationException` | the raised exception, `CancelledError` |
 //!
@@ -93,8 +103,11 @@
 mod async_task;
 mod bulk;
 mod callable;
+mod combinators;
+mod continuation;
 mod current;
 mod error;
+mod graph;
 mod handle;
 mod scheduled;
 mod service;
@@ -102,15 +115,19 @@ mod state;
 mod sync;
 mod task;
 pub mod time;
+mod wait_set;
 
 pub use callable::Callable;
+pub use combinators::{all_of, all_of_or_cancel, any_of, Deps};
 pub use current::{checkpoint, current_task, is_cancelled};
 pub use error::{
     BatchRejected, Cancelled, Failure, GetTimeoutError, InvokeAnyError, PanicPayload, TaskError,
     WouldDeadlock,
 };
 pub use executor_core::{RejectReason, Rejected};
+pub use graph::{BoxError, GraphError, NodeError, NodeFailed, NodeId, TaskGraph, TaskGraphBuilder};
 pub use handle::{TaskHandle, TaskId, TaskRef};
 pub use scheduled::{ScheduleError, ScheduledExecutorService, ScheduledHandle};
 pub use service::{ExecutorService, Spawner};
 pub use state::TaskState;
+pub use wait_set::{wait, MapError, MapResults, ReturnWhen, Waited};

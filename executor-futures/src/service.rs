@@ -6,6 +6,7 @@ use crate::bulk;
 use crate::error::{BatchRejected, Failure, InvokeAnyError};
 use crate::handle::{TaskHandle, TaskId, TaskRef};
 use crate::task::{Call, Hook, NoHook, OnComplete, TaskCell, TaskCore, Work};
+use crate::wait_set::{refused_inputs, MapCall};
 use crate::Callable;
 use executor_core::{Executor, Job, Rejected};
 use futures_task::{FutureObj, Spawn, SpawnError};
@@ -92,6 +93,45 @@ where
                 .collect();
             drop(jobs);
             Err(BatchRejected::new(cells, Rejected::new(refused, reason)))
+        }
+    }
+}
+
+/// `map` and `map_timeout`.
+fn map_inner<E, I, F, U>(
+    exec: &E,
+    inputs: I,
+    f: F,
+    deadline: Option<Instant>,
+) -> Result<crate::MapResults<U>, Rejected<Vec<I::Item>>>
+where
+    E: Executor + ?Sized,
+    I: IntoIterator,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> U + Send + Sync + 'static,
+    U: Send + 'static,
+{
+    let f = Arc::new(f);
+    let calls = inputs.into_iter().map(|input| MapCall {
+        f: f.clone(),
+        input,
+    });
+    match queue_all(exec, calls.map(|c| (Call(c), NoHook))) {
+        Ok(cells) => Ok(crate::MapResults::new(
+            cells
+                .into_iter()
+                .map(|(c, _)| TaskHandle::from_raw(c))
+                .collect(),
+            deadline,
+        )),
+        Err(e) => {
+            let (accepted, refused) = e.into_parts();
+            for (cell, _) in accepted {
+                TaskHandle::from_raw(cell).cancel();
+            }
+            Err(refused_inputs(
+                refused.map(|calls| calls.into_iter().map(|Call(c)| c).collect()),
+            ))
         }
     }
 }
@@ -316,6 +356,132 @@ pub trait ExecutorService: Executor {
                 |Call(task)| task,
             )
         })
+    }
+
+    /// Submits `f` to run once every dependency in `deps` is done, with their
+    /// values in order: a task whose dependencies are explicit instead of a
+    /// thread blocked on them. Nothing waits meanwhile: `f` is registered on each
+    /// dependency, and the completion of the last one (one atomic decrement per
+    /// dependency) queues it on the worker that completed it. With no
+    /// dependencies, or all done already, it is queued on this executor at once.
+    ///
+    /// `deps` is a `Vec` or array of [`TaskHandle`]s (their values are moved
+    /// into `f`'s `Vec`), or of [`TaskRef`]s (order only: `f` receives a `()`
+    /// per reference); see [`Deps`](crate::Deps). A dependency may belong to
+    /// another pool: `f` then runs on the pool of whichever dependency completes
+    /// last (a dependency completed off the pool, e.g. cancelled from another
+    /// thread, runs `f` on that thread).
+    ///
+    /// Errors travel down as values and fail fast: as soon as one dependency
+    /// fails, the returned handle resolves with its error (panic payload kept,
+    /// or cancelled; [`TaskError::DependencyFailed`](crate::TaskError::DependencyFailed)
+    /// for a `TaskRef`) and `f` never runs. A handle whose result was already
+    /// taken gives [`TaskError::AlreadyTaken`](crate::TaskError::AlreadyTaken).
+    /// Never a `Result`: a refusal by the pool (shut down) is reported in the
+    /// handle as [`TaskError::Rejected`](crate::TaskError::Rejected), so nothing
+    /// is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let a = pool.submit(|| 20).unwrap();
+    /// let b = pool.submit(|| 22).unwrap();
+    /// let sum = pool.submit_after(vec![a, b], |v| v[0] + v[1]);
+    /// assert_eq!(sum.get().unwrap(), 42);
+    ///
+    /// // Order only: one task before two others.
+    /// let setup = pool.submit(|| ()).unwrap();
+    /// let x = pool.submit_after([setup.task_ref()], |_| "x");
+    /// let y = pool.submit_after([setup.task_ref()], |_| "y");
+    /// assert_eq!((x.get().unwrap(), y.get().unwrap()), ("x", "y"));
+    /// ```
+    fn submit_after<D, T, U, F>(&self, deps: D, f: F) -> TaskHandle<U>
+    where
+        D: Into<crate::Deps<T>>,
+        T: Send + 'static,
+        U: Send + 'static,
+        F: FnOnce(Vec<T>) -> U + Send + 'static,
+    {
+        crate::combinators::submit_after(self, deps.into(), f)
+    }
+
+    /// Python's `Executor.map`: calls `f` on every input, in parallel, and
+    /// returns an iterator over the results in input order (each a `Result`:
+    /// a call that panicked yields [`MapError::Task`](crate::MapError::Task)).
+    /// The calls are submitted as one batch before this returns; dropping the
+    /// iterator cancels the calls whose results were not taken. An empty input
+    /// gives an empty iterator.
+    ///
+    /// # Errors
+    ///
+    /// If the executor refuses the batch: the calls it accepted are cancelled
+    /// and [`Rejected`] holds the inputs it did not accept, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let lengths: Vec<usize> = pool
+    ///     .map(["a", "bb", "ccc"], str::len)
+    ///     .unwrap()
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// ```
+    fn map<I, F, U>(&self, inputs: I, f: F) -> Result<crate::MapResults<U>, Rejected<Vec<I::Item>>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> U + Send + Sync + 'static,
+        U: Send + 'static,
+    {
+        map_inner(self, inputs, f, None)
+    }
+
+    /// [`map`](ExecutorService::map) with an overall timeout, measured from
+    /// this call (Python's `Executor.map(timeout=)`): the first result not ready
+    /// by then is [`MapError::TimedOut`](crate::MapError::TimedOut), every call
+    /// not finished is cancelled, and the iteration ends there.
+    ///
+    /// # Errors
+    ///
+    /// As [`map`](ExecutorService::map).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_futures::{is_cancelled, ExecutorService};
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let results: Vec<_> = pool
+    ///     .map_timeout([0u32, 1], |x| {
+    ///         while x == 1 && !is_cancelled() {
+    ///             std::thread::yield_now(); // the second call never finishes by itself
+    ///         }
+    ///         x
+    ///     }, Duration::from_millis(20))
+    ///     .unwrap()
+    ///     .collect();
+    /// assert_eq!(results.len(), 2);
+    /// assert_eq!(*results[0].as_ref().unwrap(), 0);
+    /// assert!(results[1].as_ref().unwrap_err().is_timed_out());
+    /// ```
+    fn map_timeout<I, F, U>(
+        &self,
+        inputs: I,
+        f: F,
+        timeout: Duration,
+    ) -> Result<crate::MapResults<U>, Rejected<Vec<I::Item>>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> U + Send + Sync + 'static,
+        U: Send + 'static,
+    {
+        map_inner(self, inputs, f, deadline_after(timeout))
     }
 
     /// Runs `future` on the executor as an async task and returns its handle.

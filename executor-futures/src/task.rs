@@ -98,6 +98,7 @@
 // ~110 instructions) per task.
 #![allow(unsafe_code)]
 
+use crate::continuation::{self, Dependent, Dependents};
 use crate::current;
 use crate::error::{PanicPayload, TaskError};
 use crate::handle::{TaskHandle, TaskId};
@@ -130,6 +131,14 @@ pub(crate) trait Work<T>: Send + Sized + 'static {
     /// The work was dropped for good (the task is over): release what `shared`
     /// still holds.
     fn retire(_shared: &Self::Shared) {}
+
+    /// The error a handle reports for this cell once it is cancelled: plain
+    /// `Cancelled`, unless the work recorded why it never ran (a continuation
+    /// whose upstream failed or whose pool refused it, `continuation.rs`).
+    /// Called at most once, by the cell's unique handle.
+    fn cancelled_error(_shared: &Self::Shared) -> TaskError {
+        TaskError::Cancelled
+    }
 }
 
 /// The completion hook of a cell; `NoHook` when a handle was returned instead.
@@ -196,6 +205,9 @@ pub(crate) trait TaskCore: Send + Sync {
     fn add_waiter(&self, waiter: Waiter) -> Option<u64>;
     /// Removes a waiter registered with `add_waiter` (after a timeout).
     fn remove_waiter(&self, key: u64);
+    /// Registers a continuation, fired once when the task is done; gives it
+    /// back if the task is done already (the caller fires it then).
+    fn add_dependent(&self, dependent: Dependent) -> Result<(), Dependent>;
 }
 
 /// The typed face of a cell, for [`TaskHandle<T>`].
@@ -242,13 +254,16 @@ impl<W, T> Stage<W, T> {
     }
 }
 
-/// Blocked threads and the latest waker; boxed on first use, so a task nobody
-/// waits for does not carry it.
+/// Blocked threads, the latest waker and the registered continuations; boxed on
+/// first use, so a task nobody waits for does not carry it.
 #[derive(Default)]
 struct Waiters {
     threads: Vec<(u64, Waiter)>,
     next_key: u64,
     waker: Option<Waker>,
+    /// Continuations and `on_complete` callbacks (`continuation.rs`): fired
+    /// once, by the thread that made the task terminal, after the wake-ups.
+    dependents: Dependents,
 }
 
 /// What the aux mutex guards (module docs).
@@ -289,12 +304,24 @@ impl<T, H: Hook<T>> Drop for Tail<T, H> {
     /// rejected submission) takes and drops it. Nothing can complete the task any
     /// more: it is abandoned.
     fn drop(&mut self) {
-        if H::PRESENT {
-            // The last access: `&mut` needs no lock (no atomic RMW).
-            let hook = lock_mut(&mut self.aux).hook.take();
-            if let Some(hook) = hook {
-                hook.abandoned(self.id);
-            }
+        // The last access: `&mut` needs no lock (no atomic RMW).
+        let aux = lock_mut(&mut self.aux);
+        // Continuations registered on a task that never became done (the same
+        // reasoning as for the hook): they fire now, seeing a cancelled stand-in.
+        let dependents = aux
+            .waiters
+            .as_mut()
+            .map(|w| std::mem::take(&mut w.dependents))
+            .unwrap_or_default();
+        let hook = if H::PRESENT { aux.hook.take() } else { None };
+        if !dependents.is_empty() {
+            // Untyped: the callbacks see a `TaskRef`, and a continuation cell
+            // never leaves its upstream (it holds the upstream's handle).
+            let stand_in = TaskCell::<Gone, (), NoHook>::abandoned(self.id);
+            continuation::fire_all(stand_in, dependents);
+        }
+        if let Some(hook) = hook {
+            hook.abandoned(self.id);
         }
     }
 }
@@ -311,7 +338,7 @@ impl<T: Send + 'static> TaskCell<Gone, T, NoHook> {
     /// The stand-in for a task whose cell was freed before it was done (module
     /// docs, "Freed before done"): created cancelled, under the task's `id`, for
     /// the handle its hook receives.
-    fn abandoned(id: TaskId) -> Arc<Self> {
+    pub(crate) fn abandoned(id: TaskId) -> Arc<Self> {
         Arc::new(TaskCell {
             state: StateWord::new(CANCELLED | JOIN_INTEREST),
             stage: UnsafeCell::new(Stage::Empty),
@@ -358,8 +385,19 @@ fn dispose<T>(output: Option<Output<T>>) -> Option<Box<dyn std::any::Any + Send>
 
 impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     pub(crate) fn new(work: W, shared: W::Shared, hook: H) -> Arc<Self> {
+        Self::with_state(INITIAL, work, shared, hook)
+    }
+
+    /// A cell that is not queued yet (no `NOTIFIED`): a continuation, made
+    /// runnable later by `transition_to_notified` when its upstream is done
+    /// (`continuation.rs`). Nothing can claim it before that.
+    pub(crate) fn new_deferred(work: W, shared: W::Shared, hook: H) -> Arc<Self> {
+        Self::with_state(JOIN_INTEREST, work, shared, hook)
+    }
+
+    fn with_state(state: usize, work: W, shared: W::Shared, hook: H) -> Arc<Self> {
         Arc::new(TaskCell {
-            state: StateWord::new(INITIAL),
+            state: StateWord::new(state),
             stage: UnsafeCell::new(Stage::Work(work)),
             shared,
             tail: Tail {
@@ -510,6 +548,10 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 if let Some(waker) = waiters.waker.take() {
                     quietly(move || waker.wake());
                 }
+                if !waiters.dependents.is_empty() {
+                    let dependents = std::mem::take(&mut waiters.dependents);
+                    continuation::fire_all(self.clone(), dependents);
+                }
             }
         }
         if H::PRESENT {
@@ -629,6 +671,26 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
         Some(key)
     }
 
+    fn add_dependent(&self, dependent: Dependent) -> Result<(), Dependent> {
+        // The same protocol as `add_waiter` (invariant 4 in `state.rs`).
+        let mut aux = lock(&self.tail.aux);
+        if self.state.is_done() {
+            return Err(dependent);
+        }
+        aux.waiters().dependents.push(dependent);
+        if self.state.set_waiting() & DONE != 0 {
+            // Done between the check and the RMW: the completer may have taken
+            // the list before the push; if the entry is still here, it is ours.
+            let mine = aux.waiters().dependents.pop();
+            drop(aux);
+            return match mine {
+                Some(d) => Err(d),
+                None => Ok(()),
+            };
+        }
+        Ok(())
+    }
+
     fn remove_waiter(&self, key: u64) {
         let removed = {
             let mut aux = lock(&self.tail.aux);
@@ -646,7 +708,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H>
     fn take_result(&self) -> Option<Result<T, TaskError>> {
         let s = self.state.load();
         if s & DONE != COMPLETE {
-            return (s & CANCELLED != 0).then_some(Err(TaskError::Cancelled));
+            return (s & CANCELLED != 0).then(|| Err(W::cancelled_error(&self.shared)));
         }
         // SAFETY: only the cell's unique handle calls this (trait contract), and
         // the task is COMPLETE (not cancelled) while the handle still holds

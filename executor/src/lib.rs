@@ -34,6 +34,8 @@
 //! | take results as they finish | [`CompletionService`] ([`take`](CompletionService::take), [`poll`](CompletionService::poll), a `for` loop), [`as_completed`] over handles | `ExecutorCompletionService`; `as_completed` |
 //! | split work and join it (borrowing local data) | [`ThreadPool::join`], [`ThreadPool::scope`], [`ThreadPool::install`], [`ThreadPool::broadcast`] | `ForkJoinPool` / `RecursiveTask` |
 //! | run later, or periodically; give a task a deadline | [`schedule`](ScheduledExecutorService::schedule), [`schedule_at_fixed_rate`](ScheduledExecutorService::schedule_at_fixed_rate), [`schedule_with_fixed_delay`](ScheduledExecutorService::schedule_with_fixed_delay) → [`ScheduledHandle`]; [`submit_with_timeout`](ScheduledExecutorService::submit_with_timeout), [`cancel_after`](TaskHandle::cancel_after); async [`time::sleep`], [`time::timeout`], [`time::interval`] | `ScheduledExecutorService`; `orTimeout` |
+//! | run B after A, without a thread waiting | [`then`](TaskHandle::then), [`and_then`](TaskHandle::and_then), [`on_complete`](TaskHandle::on_complete); [`all_of`], [`any_of`], [`submit_after`](ExecutorService::submit_after); a [`TaskGraph`] of tasks and edges | `thenApply`, `thenCompose`, `whenComplete`, `allOf`, `anyOf`; `add_done_callback` |
+//! | Python's `map` and `wait` | [`map`](ExecutorService::map), [`map_timeout`](ExecutorService::map_timeout); [`wait`] with [`ReturnWhen`] | `Executor.map`; `concurrent.futures.wait` |
 //! | run `async` code on the pool | [`spawn`](ExecutorService::spawn) a future → the same [`TaskHandle`] | `CompletableFuture.supplyAsync` |
 //! | stop | [`shutdown`](ThreadPool::shutdown) + [`await_termination`](ThreadPool::await_termination); [`shutdown_now`](ThreadPool::shutdown_now); [`close`](ThreadPool::close) or drop | the same names; `shutdown(wait=True)` |
 //! | let a running task notice it should stop | [`is_cancelled()`] / [`checkpoint()`] (after [`cancel`](TaskHandle::cancel)); [`is_interrupted()`] (after `shutdown_now`) | `Thread.interrupted()` |
@@ -118,10 +120,11 @@ pub use executor_core::{
     MAX_THREADS,
 };
 pub use executor_futures::{
-    checkpoint, current_task, is_cancelled, BatchRejected, Callable, Cancelled, ExecutorService,
-    Failure, GetTimeoutError, InvokeAnyError, PanicPayload, ScheduleError,
-    ScheduledExecutorService, ScheduledHandle, Spawner, TaskError, TaskHandle, TaskId, TaskRef,
-    TaskState, WouldDeadlock,
+    all_of, all_of_or_cancel, any_of, checkpoint, current_task, is_cancelled, wait, BatchRejected,
+    BoxError, Callable, Cancelled, Deps, ExecutorService, Failure, GetTimeoutError, GraphError,
+    InvokeAnyError, MapError, MapResults, NodeError, NodeFailed, NodeId, PanicPayload, ReturnWhen,
+    ScheduleError, ScheduledExecutorService, ScheduledHandle, Spawner, TaskError, TaskGraph,
+    TaskGraphBuilder, TaskHandle, TaskId, TaskRef, TaskState, Waited, WouldDeadlock,
 };
 
 /// Timers for `async` code: [`sleep`](time::sleep), [`timeout`](time::timeout),
@@ -174,9 +177,10 @@ pub mod prelude {
         is_interrupted, BuildError, Builder, RejectReason, Rejected, Scope, ScopedError, ThreadPool,
     };
     pub use executor_futures::{
-        checkpoint, is_cancelled, BatchRejected, Callable, Cancelled, ExecutorService,
-        GetTimeoutError, InvokeAnyError, ScheduleError, ScheduledExecutorService, ScheduledHandle,
-        TaskError, TaskHandle,
+        all_of, any_of, checkpoint, is_cancelled, wait, BatchRejected, Callable, Cancelled,
+        ExecutorService, GetTimeoutError, GraphError, InvokeAnyError, MapError, NodeFailed,
+        ReturnWhen, ScheduleError, ScheduledExecutorService, ScheduledHandle, TaskError, TaskGraph,
+        TaskHandle,
     };
 }
 

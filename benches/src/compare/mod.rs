@@ -25,6 +25,7 @@
 
 pub mod baseline;
 pub mod chart;
+pub mod dependencies;
 pub mod probe;
 pub mod report;
 pub mod timers;

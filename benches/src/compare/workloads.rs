@@ -44,6 +44,8 @@ pub const WORKLOADS: &[&str] = &[
     "timer_lateness_p99",
     "timer_lateness_max",
     "timer_idle_cpu",
+    "wavefront",
+    "chain",
 ];
 
 /// One contestant of a workload: a pool (one of [`POOLS`]), the variant's row
@@ -342,6 +344,21 @@ pub fn plan<'a>(name: &str, cx: &Context<'a>) -> Option<Planned<'a>> {
             format!("one job spawns {n} empty jobs from inside a worker, then a wait for all"),
             "ns/job",
             harness_entries(pools, n, |h, n| h.spawn_inside(n)),
+        ),
+        "wavefront" => {
+            let side = super::dependencies::wavefront_side(n);
+            timed_plan(
+                "wavefront",
+                format!("a {side}x{side} grid, each cell after its left and upper neighbours (trivial body)"),
+                "ns/cell",
+                super::dependencies::wavefront(&pools.ours.pool.0, &pools.rayon.pool.0, &pools.tokio.pool.0, side),
+            )
+        }
+        "chain" => timed_plan(
+            "chain",
+            format!("a chain of {n} links: `then` continuations (ours) vs jobs spawning the next"),
+            "ns/link",
+            super::dependencies::chain(&pools.ours.pool.0, pools.harnesses(), n),
         ),
         "chained_spawn" => timed_plan(
             "chained_spawn",
