@@ -1,11 +1,10 @@
 //! [`Builder`]: configuring and starting a pool.
 
 use crate::error::BuildError;
-use crate::job::Job;
 use crate::panic::JobPanic;
 use crate::pool::ThreadPool;
 use crate::registry::{Hooks, PanicHandler, Registry, ThreadHook};
-use crossbeam_deque::Worker;
+use crate::worker::Queues;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -143,17 +142,16 @@ impl Builder {
         }
         let id = POOL_IDS.fetch_add(1, Ordering::Relaxed);
         let pool_name = self.pool_name.unwrap_or_else(|| format!("executor-{id}"));
-        let deques: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_lifo()).collect();
-        let stealers = deques.iter().map(Worker::stealer).collect();
+        let queues: Vec<Queues> = (0..n).map(|_| Queues::new()).collect();
         let hooks = Hooks {
             on_start: self.on_start,
             on_stop: self.on_stop,
             panic_handler: self.panic_handler,
         };
-        let registry = Arc::new(Registry::new(pool_name.clone(), stealers, hooks));
+        let registry = Arc::new(Registry::new(pool_name.clone(), &queues, hooks));
         let mut thread_name = self.thread_name;
         let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
-        for (index, deque) in deques.into_iter().enumerate() {
+        for (index, queues) in queues.into_iter().enumerate() {
             let name = match &mut thread_name {
                 Some(f) => match catch_unwind(AssertUnwindSafe(|| f(index))) {
                     Ok(name) => name,
@@ -171,7 +169,7 @@ impl Builder {
             let spawned = std::thread::Builder::new()
                 .name(name)
                 .stack_size(stack_size)
-                .spawn(move || crate::worker::main(reg, index, deque));
+                .spawn(move || crate::worker::main(reg, index, queues));
             match spawned {
                 Ok(handle) => crate::sync_lock(&registry.threads).push(handle),
                 Err(source) => {

@@ -210,6 +210,8 @@ pub(crate) struct Registry {
     /// One queue per worker for `broadcast` jobs; only that worker takes from it.
     pub(crate) broadcasts: Box<[Injector<Job>]>,
     pub(crate) stealers: Box<[Stealer<Job>]>,
+    /// The workers' FIFO buffers of outside jobs taken from the injector.
+    pub(crate) outside: Box<[Stealer<Job>]>,
     pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
     pub(crate) sleep: Sleep,
     pub(crate) lifecycle: Lifecycle,
@@ -289,13 +291,16 @@ pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
 }
 
 impl Registry {
-    pub(crate) fn new(name: String, stealers: Vec<Stealer<Job>>, hooks: Hooks) -> Self {
-        let n = stealers.len();
+    pub(crate) fn new(name: String, queues: &[crate::worker::Queues], hooks: Hooks) -> Self {
+        let n = queues.len();
+        let stealers: Vec<Stealer<Job>> = queues.iter().map(|q| q.deque.stealer()).collect();
+        let outside = queues.iter().map(|q| q.outside.stealer()).collect();
         Registry {
             name,
             injector: Injector::new(),
             broadcasts: (0..n).map(|_| Injector::new()).collect(),
             stealers: stealers.into_boxed_slice(),
+            outside,
             counters: (0..n).map(|_| CachePadded::default()).collect(),
             sleep: Sleep::new(n),
             lifecycle: Lifecycle::new(),
@@ -432,6 +437,7 @@ impl Registry {
     pub(crate) fn work_visible(&self) -> bool {
         self.batched.load(Ordering::SeqCst) > 0
             || !self.injector.is_empty()
+            || self.outside.iter().any(|s| !s.is_empty())
             || self.stealers.iter().any(|s| !s.is_empty())
             || self.broadcasts.iter().any(|b| !b.is_empty())
     }
@@ -499,7 +505,7 @@ impl Registry {
         for batch in &listed {
             out.extend(self.take_batch(batch));
         }
-        for stealer in self.stealers.iter() {
+        for stealer in self.outside.iter().chain(self.stealers.iter()) {
             drain(&|| stealer.steal(), &mut out);
         }
         for queue in self.broadcasts.iter() {
@@ -716,6 +722,7 @@ impl Registry {
             queued: (self.injector.len() + self.batched.load(Ordering::Relaxed))
                 .saturating_sub(crate::sync_lock(&self.batches).len())
                 + self.stealers.iter().map(Stealer::len).sum::<usize>()
+                + self.outside.iter().map(Stealer::len).sum::<usize>()
                 + self.broadcasts.iter().map(Injector::len).sum::<usize>(),
             ..Stats::default()
         };

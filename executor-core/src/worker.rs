@@ -2,10 +2,23 @@
 //! waits for something.
 //!
 //! Each worker owns a LIFO deque (jobs its own jobs submit stay on it while hot)
-//! and finds work in this order: its deque, then the injector (taking a batch), then
-//! a peer's deque (one job, the oldest; peers tried from a random start). Every 61st
-//! look starts at the injector instead, so a worker whose own jobs keep spawning
-//! cannot starve outside submissions.
+//! and a FIFO buffer of outside jobs, and finds work in this order: its deque,
+//! its buffer, a peer's buffer (a batch, the oldest half), the injector (taking
+//! a batch into its buffer), then a peer's deque (one job, the oldest; peers
+//! tried from a random start). Every 61st look starts at its buffer and the
+//! injector instead, so a worker whose own jobs keep spawning cannot starve
+//! outside submissions.
+//!
+//! **Outside work is FIFO.** A batch taken from the injector (or claimed from a
+//! batch ticket) goes into the FIFO buffer in submission order, so its owner
+//! pops the oldest first, and so do thieves; and a peer's buffer holds jobs
+//! older than anything still in the injector, so it is looked at first. Jobs
+//! submitted from outside by one thread thus start in submission order, up to
+//! the pool's parallelism. (With one LIFO deque for both, a worker that took a
+//! batch ran it oldest first only by pushing it reversed, and then a thief took
+//! the *newest* outside job from the other end: on an idle 2-thread pool, one
+//! long job then four short ones started as 0, 3, 4, 2, 1.) Jobs spawned from
+//! inside stay LIFO on the deque for locality.
 //!
 //! **Batching a stream.** A thread that submits in a tight loop from outside
 //! pushes a job every 100–300 ns, and a worker that has just run one (often
@@ -108,11 +121,32 @@ impl Drop for ClearCurrent {
     }
 }
 
+/// A worker's two queues, made before its thread starts (the registry keeps
+/// their stealers).
+pub(crate) struct Queues {
+    /// LIFO: jobs spawned from inside the pool.
+    pub(crate) deque: Worker<Job>,
+    /// FIFO: outside jobs taken from the injector.
+    pub(crate) outside: Worker<Job>,
+}
+
+impl Queues {
+    pub(crate) fn new() -> Queues {
+        Queues {
+            deque: Worker::new_lifo(),
+            outside: Worker::new_fifo(),
+        }
+    }
+}
+
 /// The thread-local state of one worker.
 pub(crate) struct WorkerThread {
     registry: Arc<Registry>,
     index: usize,
     deque: Worker<Job>,
+    /// FIFO buffer of outside jobs taken from the injector ("Outside work is
+    /// FIFO" in the module docs).
+    outside: Worker<Job>,
     rng: Cell<u64>,
     tick: Cell<u32>,
     /// The last injector steal took a single job (see "Batching a stream").
@@ -196,19 +230,51 @@ impl WorkerThread {
             }
         }
         if stopping {
-            return self.deque.pop();
+            return self.deque.pop().or_else(|| self.outside.pop());
         }
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % 61 == 0 {
-            if let Some(job) = self.steal_injector(false) {
+            if let Some(job) = self.outside.pop().or_else(|| self.steal_injector(false)) {
                 return Some(job);
             }
         }
         self.deque
             .pop()
+            .or_else(|| self.outside.pop())
+            .or_else(|| self.steal_outside_peers())
             .or_else(|| self.steal_injector(first_look))
             .or_else(|| self.steal_peers())
+    }
+
+    /// Outside jobs a peer took from the injector and has not started: older
+    /// than anything still in the injector, so they go first, oldest first (the
+    /// buffers are FIFO for their owner and for thieves alike).
+    fn steal_outside_peers(&self) -> Option<Job> {
+        let buffers = &self.registry.outside;
+        let n = buffers.len();
+        if n <= 1 {
+            return None;
+        }
+        loop {
+            let mut retry = false;
+            for victim in 0..n {
+                if victim == self.index || buffers[victim].is_empty() {
+                    continue;
+                }
+                match buffers[victim].steal_batch_and_pop(&self.outside) {
+                    Steal::Success(job) => {
+                        self.registry.counters[self.index].bump_steals();
+                        return Some(job);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
     }
 
     fn steal_injector(&self, first_look: bool) -> Option<Job> {
@@ -221,10 +287,10 @@ impl WorkerThread {
             self.let_a_stream_batch_up();
         }
         loop {
-            match self.registry.injector.steal_batch_and_pop(&self.deque) {
+            match self.registry.injector.steal_batch_and_pop(&self.outside) {
                 Steal::Success(job) => {
-                    // One job and nothing for the deque: the injector held one.
-                    self.chasing.set(self.deque.is_empty());
+                    // One job and nothing for the buffer: the injector held one.
+                    self.chasing.set(self.outside.is_empty());
                     return Some(job);
                 }
                 Steal::Empty => return None,
@@ -394,15 +460,15 @@ impl WorkerThread {
     }
 
     /// Claims the next chunk of an outside batch whose ticket this worker took:
-    /// the jobs go onto this deque (in reverse, so they pop in submission
-    /// order) and the ticket goes back to the injector if jobs are left, unless
+    /// the jobs go onto this worker's FIFO buffer of outside jobs, in
+    /// submission order, and the ticket goes back to the injector if jobs are left, unless
     /// the pool is stopping (then `shutdown_now`'s drain takes them from the
     /// batch). See `crate::batch`.
     fn claim(&self, batch: Arc<Batch>) {
         let reg = &*self.registry;
         let claim = batch.claim(
             || reg.lifecycle.state() >= State::Stop,
-            |job| self.deque.push(job),
+            |job| self.outside.push(job),
         );
         if claim.moved > 0 {
             reg.claimed(batch, claim);
@@ -436,14 +502,15 @@ impl WorkerThread {
 }
 
 /// The body of a worker thread.
-pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
+pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
     let span = tracing::debug_span!("worker", pool = %registry.name, index);
     let _entered = span.enter();
     let seed = 0x9E37_79B9_7F4A_7C15u64 ^ ((index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
     let me = WorkerThread {
         registry: registry.clone(),
         index,
-        deque,
+        deque: queues.deque,
+        outside: queues.outside,
         rng: Cell::new(seed | 1),
         tick: Cell::new(0),
         chasing: Cell::new(false),
