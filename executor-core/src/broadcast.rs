@@ -147,6 +147,11 @@ where
         if shared.pending.load(Ordering::Acquire) == 0 {
             break;
         }
+        // On one of this pool's workers, its own share is owed to this wait
+        // (a wait runs no other work, see `crate::wait`).
+        if crate::worker::WorkerThread::run_own_broadcast(registry) {
+            continue;
+        }
         crate::wait_until(
             || {
                 shared.pending.load(Ordering::Acquire) == 0

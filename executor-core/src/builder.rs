@@ -1,5 +1,6 @@
 //! [`Builder`]: configuring and starting a pool.
 
+use crate::compensate::{Compensation, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE};
 use crate::error::BuildError;
 use crate::panic::JobPanic;
 use crate::pool::ThreadPool;
@@ -9,6 +10,7 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Default stack size of a worker: 8 MiB. Helping while waiting runs nested jobs on
 /// the waiting worker's stack, so workers get more than `std`'s 2 MiB; the memory
@@ -17,7 +19,7 @@ pub const DEFAULT_STACK_SIZE: usize = 8 << 20;
 
 static POOL_IDS: AtomicUsize = AtomicUsize::new(0);
 
-type NameFn = Box<dyn FnMut(usize) -> String>;
+type NameFn = Box<dyn FnMut(usize) -> String + Send>;
 
 /// Configures a [`ThreadPool`]: thread count, names, stack size, start/stop hooks
 /// and the panic handler.
@@ -45,6 +47,8 @@ pub struct Builder {
     on_start: Option<ThreadHook>,
     on_stop: Option<ThreadHook>,
     panic_handler: Option<PanicHandler>,
+    max_spares: usize,
+    spare_keep_alive: Duration,
 }
 
 impl Default for Builder {
@@ -62,6 +66,8 @@ impl fmt::Debug for Builder {
             .field("on_start", &self.on_start.is_some())
             .field("on_stop", &self.on_stop.is_some())
             .field("panic_handler", &self.panic_handler.is_some())
+            .field("max_spares", &self.max_spares)
+            .field("spare_keep_alive", &self.spare_keep_alive)
             .finish_non_exhaustive()
     }
 }
@@ -79,7 +85,58 @@ impl Builder {
             on_start: None,
             on_stop: None,
             panic_handler: None,
+            max_spares: DEFAULT_MAX_SPARES,
+            spare_keep_alive: DEFAULT_SPARE_KEEP_ALIVE,
         }
+    }
+
+    /// The most spare workers the pool runs at once in place of workers blocked
+    /// in a wait or in [`block_in_place`](crate::block_in_place) (default
+    /// [`DEFAULT_MAX_SPARES`], 256, as Java's `ForkJoinPool`). A spare starts
+    /// only while a worker is blocked and work is queued, and retires when that
+    /// worker resumes or after [`spare_keep_alive`](Builder::spare_keep_alive)
+    /// without work.
+    ///
+    /// Zero turns compensation off: a blocked worker just blocks. Then a pool
+    /// whose every worker waits for work queued behind them stops for good
+    /// (a deadlock), so use zero only when the pool's tasks never wait for
+    /// each other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{block_in_place, ThreadPool};
+    /// let pool = ThreadPool::builder().num_threads(1).max_spares(4).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let (done_tx, done_rx) = std::sync::mpsc::channel();
+    /// pool.execute(move || done_tx.send(block_in_place(|| rx.recv().unwrap())).unwrap())
+    ///     .unwrap();
+    /// pool.execute(move || tx.send(1).unwrap()).unwrap(); // run by a spare
+    /// assert_eq!(done_rx.recv().unwrap(), 1);
+    /// ```
+    pub fn max_spares(mut self, n: usize) -> Self {
+        self.max_spares = n;
+        self
+    }
+
+    /// How long an idle spare worker waits for work before it retires
+    /// (default [`DEFAULT_SPARE_KEEP_ALIVE`], 60 s). Zero retires a spare as
+    /// soon as it finds no work; `Duration::MAX` keeps it until its blocked
+    /// worker resumes or the pool shuts down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = executor_core::ThreadPool::builder()
+    ///     .spare_keep_alive(Duration::from_millis(100))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.stats().spares, 0);
+    /// ```
+    pub fn spare_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.spare_keep_alive = keep_alive;
+        self
     }
 
     /// The number of worker threads. Zero makes [`build`](Builder::build) fail with
@@ -95,8 +152,10 @@ impl Builder {
         self
     }
 
-    /// Names worker `i` with `f(i)`. A panic in `f` makes `build` fail.
-    pub fn thread_name(mut self, f: impl FnMut(usize) -> String + 'static) -> Self {
+    /// Names worker `i` with `f(i)`. A panic in `f` makes `build` fail. Spare
+    /// workers (indices from `num_threads` on) are named by `f` too, when they
+    /// start; a panic then falls back to the default name.
+    pub fn thread_name(mut self, f: impl FnMut(usize) -> String + Send + 'static) -> Self {
         self.thread_name = Some(Box::new(f));
         self
     }
@@ -148,9 +207,12 @@ impl Builder {
             on_stop: self.on_stop,
             panic_handler: self.panic_handler,
         };
-        let registry = Arc::new(Registry::new(pool_name.clone(), &queues, hooks));
-        let mut thread_name = self.thread_name;
         let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        let comp = Compensation::new(self.max_spares, self.spare_keep_alive, stack_size);
+        let registry = Arc::new_cyclic(|this| {
+            Registry::new(pool_name.clone(), &queues, hooks, comp, this.clone())
+        });
+        let mut thread_name = self.thread_name;
         for (index, queues) in queues.into_iter().enumerate() {
             let name = match &mut thread_name {
                 Some(f) => match catch_unwind(AssertUnwindSafe(|| f(index))) {
@@ -177,6 +239,7 @@ impl Builder {
                 }
             }
         }
+        *crate::sync_lock(&registry.comp.names) = thread_name;
         tracing::debug!(pool = %pool_name, threads = n, "pool started");
         Ok(ThreadPool::from_registry(registry))
     }

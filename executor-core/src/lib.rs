@@ -58,6 +58,7 @@
 mod batch;
 mod broadcast;
 mod builder;
+mod compensate;
 mod error;
 mod job;
 mod join;
@@ -76,6 +77,7 @@ mod worker;
 
 pub use broadcast::BroadcastContext;
 pub use builder::{Builder, DEFAULT_STACK_SIZE};
+pub use compensate::{block_in_place, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE};
 pub use error::{BuildError, RejectReason, Rejected};
 pub use job::{Job, Runnable};
 pub use join::join;

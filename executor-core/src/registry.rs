@@ -73,6 +73,7 @@
 //! (a hook, or the drop of a removed one) runs while a shard lock is held.
 
 use crate::batch::{Batch, Claim, TICKET_MIN};
+use crate::compensate::Compensation;
 use crate::error::{RejectReason, Rejected};
 use crate::job::Job;
 use crate::lifecycle::{Lifecycle, State};
@@ -85,7 +86,7 @@ use crossbeam_utils::CachePadded;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -234,6 +235,10 @@ pub(crate) struct Registry {
     /// The jobs in `batches`: checked first by `work_visible`.
     batched: AtomicUsize,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Spare workers for blocked ones (`crate::compensate`).
+    pub(crate) comp: Compensation,
+    /// This registry, for starting spares from a `&Registry`.
+    pub(crate) this: Weak<Registry>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -291,8 +296,15 @@ pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
 }
 
 impl Registry {
-    pub(crate) fn new(name: String, queues: &[crate::worker::Queues], hooks: Hooks) -> Self {
+    pub(crate) fn new(
+        name: String,
+        queues: &[crate::worker::Queues],
+        hooks: Hooks,
+        comp: Compensation,
+        this: Weak<Registry>,
+    ) -> Self {
         let n = queues.len();
+        let all = n + comp.max_spares;
         let stealers: Vec<Stealer<Job>> = queues.iter().map(|q| q.deque.stealer()).collect();
         let outside = queues.iter().map(|q| q.outside.stealer()).collect();
         Registry {
@@ -301,8 +313,8 @@ impl Registry {
             broadcasts: (0..n).map(|_| Injector::new()).collect(),
             stealers: stealers.into_boxed_slice(),
             outside,
-            counters: (0..n).map(|_| CachePadded::default()).collect(),
-            sleep: Sleep::new(n),
+            counters: (0..all).map(|_| CachePadded::default()).collect(),
+            sleep: Sleep::new(all),
             lifecycle: Lifecycle::new(),
             hooks,
             termination: Mutex::new(Termination {
@@ -317,6 +329,8 @@ impl Registry {
             batches: Mutex::new(Vec::new()),
             batched: AtomicUsize::new(0),
             threads: Mutex::new(Vec::with_capacity(n)),
+            comp,
+            this,
         }
     }
 
@@ -371,17 +385,17 @@ impl Registry {
             crate::sync_lock(&self.batches).push(batch.clone());
             self.injector.push(Job::ticket(batch));
             self.lifecycle.end_submit_n(n);
-            self.sleep.notify_injected(|| self.backlog());
+            self.spare_wanted(self.sleep.notify_injected(|| self.backlog()));
             return Ok(());
         }
         for (i, job) in jobs.into_iter().enumerate() {
             self.injector.push(job);
             if i % BATCH_NOTIFY_EVERY == 0 {
-                self.sleep.notify_injected(|| self.backlog());
+                self.spare_wanted(self.sleep.notify_injected(|| self.backlog()));
             }
         }
         self.lifecycle.end_submit_n(n);
-        self.sleep.notify_injected(|| self.backlog());
+        self.spare_wanted(self.sleep.notify_injected(|| self.backlog()));
         Ok(())
     }
 
@@ -392,7 +406,7 @@ impl Registry {
         }
         self.injector.push(task.into_job());
         self.lifecycle.end_submit();
-        self.sleep.notify_injected(|| self.backlog());
+        self.spare_wanted(self.sleep.notify_injected(|| self.backlog()));
         Ok(())
     }
 
@@ -440,6 +454,10 @@ impl Registry {
             || self.outside.iter().any(|s| !s.is_empty())
             || self.stealers.iter().any(|s| !s.is_empty())
             || self.broadcasts.iter().any(|b| !b.is_empty())
+            || self
+                .comp
+                .stealers()
+                .any(|(_, s)| !s.outside.is_empty() || !s.deque.is_empty())
     }
 
     /// The main loop's exit test (see the shutdown protocol above).
@@ -511,6 +529,10 @@ impl Registry {
         for queue in self.broadcasts.iter() {
             drain(&|| queue.steal(), &mut out);
         }
+        for (_, spare) in self.comp.stealers() {
+            drain(&|| spare.outside.steal(), &mut out);
+            drain(&|| spare.deque.steal(), &mut out);
+        }
         out
     }
 
@@ -563,7 +585,18 @@ impl Registry {
         }
     }
 
-    /// Removes workers that never started (a failed build).
+    /// Counts one more live worker (a spare about to start); false once
+    /// termination has begun or the pool is stopping.
+    pub(crate) fn add_live_worker(&self) -> bool {
+        let mut t = crate::sync_lock(&self.termination);
+        if t.terminated || t.live == 0 || self.lifecycle.state() >= State::Stop {
+            return false;
+        }
+        t.live += 1;
+        true
+    }
+
+    /// Removes workers that never started (a failed build or spare).
     pub(crate) fn forget_workers(&self, count: usize) {
         if count == 0 {
             return;
@@ -619,7 +652,9 @@ impl Registry {
     /// Registers `hook` to run at termination in the calling thread's shard; runs
     /// it now (and returns `None`) if termination has closed that shard already.
     pub(crate) fn on_termination(&self, hook: Job) -> Option<TerminationKey> {
-        let index = self.current_worker().unwrap_or(self.num_threads());
+        let n = self.num_threads();
+        // A spare registers in the shard of other threads.
+        let index = self.current_worker().filter(|&i| i < n).unwrap_or(n);
         let mut shard = crate::sync_lock(&self.hook_shards[index]);
         if !shard.closed {
             let shard_index = u32::try_from(index).expect("fewer than 2^32 workers");
@@ -723,16 +758,23 @@ impl Registry {
                 .saturating_sub(crate::sync_lock(&self.batches).len())
                 + self.stealers.iter().map(Stealer::len).sum::<usize>()
                 + self.outside.iter().map(Stealer::len).sum::<usize>()
+                + self
+                    .comp
+                    .stealers()
+                    .map(|(_, s)| s.deque.len() + s.outside.len())
+                    .sum::<usize>()
                 + self.broadcasts.iter().map(Injector::len).sum::<usize>(),
             ..Stats::default()
         };
         for c in self.counters.iter() {
             c.add_to(&mut s);
         }
+        s.spares = self.comp.spares();
+        s.blocked = self.comp.blocked();
         s.active = if self.lifecycle.state() == State::Terminated {
             0
         } else {
-            s.threads.saturating_sub(self.sleep.idle_workers())
+            (s.threads + s.spares).saturating_sub(self.sleep.idle_workers() + s.blocked)
         };
         s
     }

@@ -37,6 +37,11 @@ pub struct Stats {
     pub rejected: u64,
     /// Successful steals from another worker's deque.
     pub steals: u64,
+    /// Spare workers running for blocked ones (see
+    /// [`Builder::max_spares`](crate::Builder::max_spares)).
+    pub spares: usize,
+    /// Workers blocked in a wait or in [`block_in_place`](crate::block_in_place).
+    pub blocked: usize,
 }
 
 /// One worker's counters. Only the owning worker writes them.

@@ -111,7 +111,7 @@ impl fmt::Debug for Waiter {
 ///
 /// See [`Waiter`].
 pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
-    let helped = WorkerThread::with_current(|w| w.map(|w| w.help_until(&done, deadline)));
+    let helped = WorkerThread::with_current(|w| w.map(|w| w.wait_owed(&done, deadline)));
     if let Some(result) = helped {
         return result;
     }

@@ -72,7 +72,7 @@ use crate::error::Rejected;
 use crate::job::Job;
 use crate::lifecycle::State;
 use crate::registry::{IntoJob, PanicOrigin, Registry};
-use crossbeam_deque::{Steal, Worker};
+use crossbeam_deque::{Injector, Steal, Worker};
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -153,6 +153,26 @@ pub(crate) struct WorkerThread {
     chasing: Cell<bool>,
     /// First looks left without a stream wait, after a wait in vain.
     stream_skip: Cell<u32>,
+    /// The deque's length when the running job started: what lies above it
+    /// was pushed by that job (its own subtree), which its waits may run.
+    floor: Cell<usize>,
+    /// The worker is blocked (a wait or `block_in_place`): nested blocking
+    /// counts nothing more.
+    blocked: Cell<bool>,
+}
+
+/// Counts a worker as blocked while it lives (see `crate::compensate`).
+pub(crate) struct Blocked(Arc<Registry>);
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        WorkerThread::with_current(|w| {
+            if let Some(w) = w {
+                w.blocked.set(false);
+            }
+        });
+        self.0.unblock();
+    }
 }
 
 impl WorkerThread {
@@ -189,7 +209,7 @@ impl WorkerThread {
             return Err(reg.reject(task, state));
         }
         self.deque.push(task.into_job());
-        self.registry.counters[self.index].bump_submitted();
+        reg.counters[self.index].bump_submitted();
         fence(Ordering::SeqCst);
         if reg.lifecycle.state() >= State::Stop {
             if let Some(job) = self.deque.pop() {
@@ -198,7 +218,7 @@ impl WorkerThread {
             // A thief owns it: the drain hands it back, or a worker runs it.
         }
         // The fence above also orders the push before the sleepers check.
-        reg.sleep.notify_one_fenced();
+        reg.spare_wanted(reg.sleep.notify_one_fenced());
         Ok(())
     }
 
@@ -223,10 +243,12 @@ impl WorkerThread {
     /// (where a stream is batched, see the module docs).
     #[inline]
     fn find_work_at(&self, stopping: bool, first_look: bool) -> Option<Job> {
-        let broadcasts = &self.registry.broadcasts[self.index];
-        if !broadcasts.is_empty() {
-            if let Steal::Success(job) = broadcasts.steal() {
-                return Some(job);
+        // Spares (indices past the workers) get no broadcasts.
+        if let Some(broadcasts) = self.registry.broadcasts.get(self.index) {
+            if !broadcasts.is_empty() {
+                if let Steal::Success(job) = broadcasts.steal() {
+                    return Some(job);
+                }
             }
         }
         if stopping {
@@ -251,20 +273,18 @@ impl WorkerThread {
     /// than anything still in the injector, so they go first, oldest first (the
     /// buffers are FIFO for their owner and for thieves alike).
     fn steal_outside_peers(&self) -> Option<Job> {
-        let buffers = &self.registry.outside;
-        let n = buffers.len();
-        if n <= 1 {
-            return None;
-        }
+        let reg = &*self.registry;
+        let n = reg.outside.len();
         loop {
             let mut retry = false;
-            for victim in 0..n {
-                if victim == self.index || buffers[victim].is_empty() {
+            let spares = reg.comp.stealers().map(|(k, s)| (n + k, &s.outside));
+            for (victim, buffer) in reg.outside.iter().enumerate().chain(spares) {
+                if victim == self.index || buffer.is_empty() {
                     continue;
                 }
-                match buffers[victim].steal_batch_and_pop(&self.outside) {
+                match buffer.steal_batch_and_pop(&self.outside) {
                     Steal::Success(job) => {
-                        self.registry.counters[self.index].bump_steals();
+                        reg.counters[self.index].bump_steals();
                         return Some(job);
                     }
                     Steal::Retry => retry = true,
@@ -329,9 +349,6 @@ impl WorkerThread {
     fn steal_peers(&self) -> Option<Job> {
         let stealers = &self.registry.stealers;
         let n = stealers.len();
-        if n <= 1 {
-            return None;
-        }
         let start = (self.next_random() % n as u64) as usize;
         loop {
             let mut retry = false;
@@ -345,6 +362,20 @@ impl WorkerThread {
                 // pending halves of several of the victim's joins, which the
                 // victim then has to wait for or steal back.
                 match stealers[victim].steal() {
+                    Steal::Success(job) => {
+                        self.registry.counters[self.index].bump_steals();
+                        return Some(job);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            // Spares' deques, in slot order.
+            for (k, spare) in self.registry.comp.stealers() {
+                if n + k == self.index || spare.deque.is_empty() {
+                    continue;
+                }
+                match spare.deque.steal() {
                     Steal::Success(job) => {
                         self.registry.counters[self.index].bump_steals();
                         return Some(job);
@@ -386,7 +417,7 @@ impl WorkerThread {
         loop {
             if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
                 if reg.sleep.stop_searching() && reg.work_visible() {
-                    reg.sleep.notify_one();
+                    reg.spare_wanted(reg.sleep.notify_one());
                 }
                 return Some(job);
             }
@@ -433,7 +464,8 @@ impl WorkerThread {
     #[inline]
     pub(crate) fn push_fork(&self, job: Job) {
         self.deque.push(job);
-        self.registry.sleep.notify_one_fenced();
+        let reg = &*self.registry;
+        reg.spare_wanted(reg.sleep.notify_one_fenced());
     }
 
     /// Pops the newest job of this worker's own deque.
@@ -449,7 +481,9 @@ impl WorkerThread {
             Ok(batch) => return self.claim(batch),
             Err(job) => job,
         };
+        let floor = self.floor.replace(self.deque.len());
         let result = catch_unwind(AssertUnwindSafe(|| job.run()));
+        self.floor.set(floor);
         let counters = &self.registry.counters[self.index];
         counters.bump_executed();
         if let Err(payload) = result {
@@ -472,11 +506,73 @@ impl WorkerThread {
         );
         if claim.moved > 0 {
             reg.claimed(batch, claim);
-            reg.sleep.notify_one_fenced();
+            reg.spare_wanted(reg.sleep.notify_one_fenced());
         }
     }
 
+    /// A wait that runs only what it is owed ([`crate::wait_until`]'s
+    /// protocol): untimed, the jobs the running job pushed onto this deque
+    /// (newest first); then, or at once when timed, it blocks, counted as
+    /// blocked so that the pool compensates. Returns `done()`.
+    pub(crate) fn wait_owed(&self, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+        if deadline.is_none() {
+            while !done() {
+                // Above the floor means pushed by the running job: its own.
+                if self.deque.len() <= self.floor.get() {
+                    break;
+                }
+                match self.deque.pop() {
+                    Some(job) => self.run_job(job),
+                    None => break,
+                }
+            }
+        }
+        if done() {
+            return true;
+        }
+        let _blocked = self.enter_blocked();
+        let parker = &self.registry.sleep;
+        loop {
+            if done() {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return done();
+            }
+            parker.park(self.index, deadline);
+        }
+    }
+
+    /// On one of `registry`'s workers, runs one job of this worker's broadcast
+    /// queue; false if it ran none.
+    pub(crate) fn run_own_broadcast(registry: &Registry) -> bool {
+        WorkerThread::with_current(|w| {
+            let Some(w) = w.filter(|w| std::ptr::eq(w.registry(), registry)) else {
+                return false;
+            };
+            match registry.broadcasts.get(w.index).map(Injector::steal) {
+                Some(Steal::Success(job)) => {
+                    w.run_job(job);
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+
+    /// Counts this worker as blocked until the guard drops; `None` when it
+    /// already is (nested blocking).
+    pub(crate) fn enter_blocked(&self) -> Option<Blocked> {
+        if self.blocked.replace(true) {
+            return None;
+        }
+        self.registry.block();
+        Some(Blocked(self.registry.clone()))
+    }
+
     /// Runs queued jobs until `done()` holds or `deadline` passes; returns `done()`.
+    /// Only fork-join waits (`join`, a scope's end) use it: they may run any
+    /// job, for speed, as rayon's do (see `crate::join`).
     pub(crate) fn help_until(&self, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
         loop {
             if done() {
@@ -515,7 +611,10 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
         tick: Cell::new(0),
         chasing: Cell::new(false),
         stream_skip: Cell::new(0),
+        floor: Cell::new(0),
+        blocked: Cell::new(false),
     };
+    let spare = index >= registry.num_threads();
     CURRENT.with(|c| c.set(&me));
     let clear = ClearCurrent;
     if let Some(hook) = &registry.hooks.on_start {
@@ -525,8 +624,40 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
     }
     tracing::trace!("worker started");
     let stop = || registry.should_exit();
-    while let Some(job) = me.next_job(&stop, None, true) {
-        me.run_job(job);
+    loop {
+        // A spare searches for work for its keep-alive at most.
+        let deadline = if spare {
+            registry.comp.idle_deadline()
+        } else {
+            None
+        };
+        match me.next_job(&stop, deadline, true) {
+            Some(job) => {
+                me.run_job(job);
+                // A blocked worker resumed: one spare too many.
+                if spare
+                    && me.deque.is_empty()
+                    && me.outside.is_empty()
+                    && registry.comp.retire_if_excess()
+                {
+                    tracing::debug!("spare retires: its blocked worker resumed");
+                    break;
+                }
+            }
+            None if !spare => break,
+            None if stop() => {
+                // The pool is shutting down: counted out with it.
+                registry.comp.spare_left_with_pool();
+                break;
+            }
+            None => {
+                if me.deque.is_empty() && me.outside.is_empty() {
+                    tracing::debug!("spare retires: idle for its keep-alive");
+                    registry.retire_idle_spare();
+                    break;
+                }
+            }
+        }
     }
     if let Some(hook) = &registry.hooks.on_stop {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
@@ -534,7 +665,17 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
         }
     }
     tracing::trace!("worker exiting");
+    // Still the current worker: termination (if this is the last) runs its
+    // hooks here, on a worker.
     registry.worker_exited();
     drop(clear);
-    drop(me);
+    let WorkerThread { deque, outside, .. } = me;
+    if spare {
+        // Empty (a spare retires only with empty queues; in STOP the drain
+        // emptied them): the next spare in this slot reuses them.
+        let slot = index - registry.num_threads();
+        registry
+            .comp
+            .give_back_slot(slot, Queues { deque, outside });
+    }
 }
