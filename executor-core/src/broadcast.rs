@@ -5,7 +5,7 @@
 //! from, looked at before anything else). A broadcast is admitted through the
 //! lifecycle handshake (accepted only while RUNNING), pushes one job per worker,
 //! then wakes every sleeper. The jobs point into the caller's frame, which waits
-//! (helping, on a worker) until all have run. A job a stopping pool cannot run any
+//! (on one of the pool's workers, running its own share first) until all have run. A job a stopping pool cannot run any
 //! more is abandoned back to the caller, which runs it on its own thread, so the
 //! call always returns one result per worker.
 #![allow(unsafe_code)]

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Default stack size of a worker: 8 MiB. Helping while waiting runs nested jobs on
-/// the waiting worker's stack, so workers get more than `std`'s 2 MiB; the memory
+/// Default stack size of a worker: 8 MiB. A wait runs the waiting task's own
+/// children on its stack (so deeply nested waits nest frames), and fork-join
+/// waits run other jobs, so workers get more than `std`'s 2 MiB; the memory
 /// is reserved, and only touched pages are committed.
 pub const DEFAULT_STACK_SIZE: usize = 8 << 20;
 

@@ -180,7 +180,8 @@ where
 }
 
 /// Runs `op` on a worker of `registry`'s pool from a thread that is not one, and
-/// waits for it (helping its own pool if the caller is another pool's worker).
+/// waits for it (on another pool's worker: blocked, compensated by a spare of
+/// that pool, see `crate::wait`).
 /// Runs `op` on the calling thread if the pool no longer accepts work.
 pub(crate) fn install_from_outside<OP, R>(registry: &crate::registry::Registry, op: OP) -> R
 where

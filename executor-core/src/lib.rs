@@ -23,7 +23,15 @@
 //!    finished (or was handed back) and every worker exited.
 //! 6. No worker sleeps while work it can reach is queued (except, as in rayon, that
 //!    a worker falling asleep at that instant may miss a `join`'s second half;
-//!    the half's owner then runs it).
+//!    the half's owner then runs it). An idle pool uses no CPU.
+//! 7. Jobs submitted from outside by one thread start in submission order, up
+//!    to the pool's parallelism; jobs spawned inside run newest first (LIFO).
+//! 8. A wait on a worker ([`wait_until`], and the handle and completion waits
+//!    built on it) never runs unrelated work: only jobs its own task queued,
+//!    and a timed wait nothing. A blocked worker is compensated by a spare
+//!    worker (up to [`Builder::max_spares`]), so the pool keeps its
+//!    parallelism; so is one inside [`block_in_place`]. Fork-join waits
+//!    (`join`, scopes) may still run other jobs, as rayon's do.
 //!
 //! # Layout
 //!
@@ -32,10 +40,11 @@
 //! | `lifecycle` | the state word and the submission/shutdown handshake |
 //! | `registry` | the shared queues, the shutdown protocol, termination |
 //! | `batch` | a long outside batch queued as one ticket, claimed by a worker |
-//! | `worker` | a worker's loop: finding work, stealing, helping while waiting |
+//! | `worker` | a worker's loop: finding work (inside work LIFO, outside work FIFO), stealing, the owed-work wait |
 //! | `sleep` | the parking protocol (no lost wake-ups, no wake-up per job) |
 //! | `job` | the unit of work and the [`Runnable`] seam |
-//! | `wait` | [`wait_until`] / [`Waiter`]: waiting that helps on a worker |
+//! | `wait` | [`wait_until`] / [`Waiter`]: which work a wait may run, when it blocks |
+//! | `compensate` | spare workers for blocked ones, [`block_in_place`] |
 //! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`](fn@join), [`Scope`], `install`, `broadcast` (the only `unsafe` code) |
 //!
 //! # Examples

@@ -37,10 +37,11 @@
 //! set, so the park returns at once. Each worker's parker is a token (a `bool`
 //! under a mutex, and a condvar), so extra unparks only cause a spurious turn.
 //!
-//! **Direct wake-ups.** A worker that helps while waiting for a condition
-//! (`wait_until`) sleeps with the same protocol; whoever makes the condition true
-//! calls [`Sleep::unpark`] on that worker's index. A woken worker that is still in
-//! `idle` removes itself.
+//! **Direct wake-ups.** A worker in a fork-join wait sleeps with the same
+//! protocol, and one blocked in `wait_until` parks on its own parker
+//! ([`Sleep::park`]); whoever makes the condition true calls [`Sleep::unpark`]
+//! on that worker's index. A woken worker that is still in `idle` removes
+//! itself.
 //!
 //! **A searcher that does not run.** "Someone searches, so nobody is woken"
 //! assumes the searcher is on a CPU. It may not be: a worker that started

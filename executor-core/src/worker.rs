@@ -1,5 +1,5 @@
-//! A worker thread: its main loop, how it finds work, and how it helps while it
-//! waits for something.
+//! A worker thread: its main loop, how it finds work, and what it runs while
+//! it waits for something (`crate::wait` has the rule).
 //!
 //! Each worker owns a LIFO deque (jobs its own jobs submit stay on it while hot)
 //! and a FIFO buffer of outside jobs, and finds work in this order: its deque,
@@ -58,10 +58,14 @@
 //! for up to `SEARCH_BEFORE_PARK` (50 µs), then sleeps through [`crate::sleep`].
 //! Only half the workers (at least one) search that long at a time; one over that
 //! cap sleeps right after its backoff, so idle workers neither take the CPU a
-//! submitting thread needs nor keep pulling the queues' cache lines away from it. The same loop serves [`wait_until`](crate::wait_until)
-//! on a worker: the worker keeps running jobs (its own first) until the awaited
-//! condition holds, sleeping when there is nothing to run, so a 1-thread pool never
-//! deadlocks on a nested wait.
+//! submitting thread needs nor keep pulling the queues' cache lines away from it. The same loop serves fork-join waits (`join`,
+//! scopes): the worker keeps running jobs (its own first) until the awaited
+//! condition holds. Other waits ([`wait_until`](crate::wait_until)) run only
+//! the running job's own subtree (the deque above its *floor*, the deque's
+//! length when the job started) and then block, compensated by a spare
+//! (`crate::compensate`). A spare runs this same loop, with its own deque
+//! and buffer; it retires between jobs once it is in excess, or after its
+//! keep-alive without work.
 //!
 //! The worker's state lives on the worker thread's stack; a thread-local pointer to
 //! it (set when the thread starts, cleared before the frame ends) is how
