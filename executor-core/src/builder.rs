@@ -1,11 +1,12 @@
 //! [`Builder`]: configuring and starting a pool.
 
 use crate::compensate::{Compensation, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE};
+use crate::elastic::{Elastic, DEFAULT_KEEP_ALIVE};
 use crate::error::BuildError;
 use crate::panic::JobPanic;
 use crate::pool::ThreadPool;
 use crate::registry::{Hooks, PanicHandler, Registry, ThreadHook};
-use crate::worker::Queues;
+use crate::worker::{Kind, Queues};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,6 +51,9 @@ pub struct Builder {
     panic_handler: Option<PanicHandler>,
     max_spares: usize,
     spare_keep_alive: Duration,
+    max_threads: Option<usize>,
+    keep_alive: Duration,
+    detect_blocked: bool,
 }
 
 impl Default for Builder {
@@ -88,7 +92,95 @@ impl Builder {
             panic_handler: None,
             max_spares: DEFAULT_MAX_SPARES,
             spare_keep_alive: DEFAULT_SPARE_KEEP_ALIVE,
+            max_threads: None,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            detect_blocked: false,
         }
+    }
+
+    /// The most workers the pool grows to under load (Java's
+    /// `maximumPoolSize`); [`num_threads`](Builder::num_threads) is the core
+    /// size it never shrinks below. While work has waited about 10 ms with
+    /// every worker busy or blocked, the pool adds a worker, up to this size;
+    /// an added worker retires after [`keep_alive`](Builder::keep_alive)
+    /// without work. Default: the core size (no growth). Spares standing in
+    /// for blocked workers ([`max_spares`](Builder::max_spares)) come on top.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Builder::build) fails with [`BuildError::CoreAboveMax`] when
+    /// the core size is larger.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_core::{BuildError, ThreadPool};
+    /// let pool = ThreadPool::builder()
+    ///     .num_threads(2)
+    ///     .max_threads(8)
+    ///     .keep_alive(Duration::from_secs(30))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.num_threads(), 2);
+    /// let err = ThreadPool::builder().num_threads(4).max_threads(2).build();
+    /// assert!(matches!(err, Err(BuildError::CoreAboveMax { core: 4, max: 2 })));
+    /// ```
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = Some(n);
+        self
+    }
+
+    /// How long a worker added beyond the core size waits for work before it
+    /// retires (default [`DEFAULT_KEEP_ALIVE`], 60 s). Zero retires it as soon
+    /// as it finds no work; `Duration::MAX` keeps it until the pool shuts down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = executor_core::ThreadPool::builder()
+    ///     .max_threads(4)
+    ///     .keep_alive(Duration::ZERO)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.stats().extras, 0);
+    /// ```
+    pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// Detects workers stuck in the kernel (Linux: a worker running a job
+    /// whose thread sleeps in the kernel, state `S` or `D` in
+    /// `/proc/self/task/<tid>/stat`, at two looks 10 ms apart without finishing
+    /// a job) and adds a worker for each while work waits, up to
+    /// `max_threads` plus [`max_spares`](Builder::max_spares), so that tasks
+    /// calling `std::thread::sleep`, blocking I/O or `block_on` without
+    /// [`block_in_place`](crate::block_in_place) do not stall the pool. A
+    /// CPU-bound worker (state `R`) never counts. Off by default: see the
+    /// `elastic` module docs for the measurement and the reasons. Elsewhere
+    /// than Linux it has no effect.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::builder()
+    ///     .num_threads(1)
+    ///     .detect_blocked_workers(true)
+    ///     .build()
+    ///     .unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let (done_tx, done_rx) = std::sync::mpsc::channel();
+    /// // Blocks its worker without saying so ...
+    /// pool.execute(move || done_tx.send(rx.recv().unwrap()).unwrap()).unwrap();
+    /// // ... and the pool still runs this (on an added worker, on Linux).
+    /// pool.execute(move || tx.send(5).unwrap()).unwrap();
+    /// assert_eq!(done_rx.recv().unwrap(), 5);
+    /// ```
+    pub fn detect_blocked_workers(mut self, on: bool) -> Self {
+        self.detect_blocked = on;
+        self
     }
 
     /// The most spare workers the pool runs at once in place of workers blocked
@@ -200,6 +292,11 @@ impl Builder {
         if n == 0 {
             return Err(BuildError::ZeroThreads);
         }
+        let max = self.max_threads.unwrap_or(n);
+        if n > max {
+            return Err(BuildError::CoreAboveMax { core: n, max });
+        }
+        let detect = self.detect_blocked && cfg!(target_os = "linux");
         let id = POOL_IDS.fetch_add(1, Ordering::Relaxed);
         let pool_name = self.pool_name.unwrap_or_else(|| format!("executor-{id}"));
         let queues: Vec<Queues> = (0..n).map(|_| Queues::new()).collect();
@@ -209,9 +306,20 @@ impl Builder {
             panic_handler: self.panic_handler,
         };
         let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
-        let comp = Compensation::new(self.max_spares, self.spare_keep_alive, stack_size);
+        let max_extra = max - n;
+        // Extras for load, and for stuck workers (up to the spare cap).
+        let slots = self.max_spares + max_extra + if detect { self.max_spares } else { 0 };
+        let comp = Compensation::new(self.max_spares, self.spare_keep_alive, stack_size, slots);
+        let elastic = Elastic::new(max_extra, self.keep_alive, detect, n + slots);
         let registry = Arc::new_cyclic(|this| {
-            Registry::new(pool_name.clone(), &queues, hooks, comp, this.clone())
+            Registry::new(
+                pool_name.clone(),
+                &queues,
+                hooks,
+                comp,
+                elastic,
+                this.clone(),
+            )
         });
         let mut thread_name = self.thread_name;
         for (index, queues) in queues.into_iter().enumerate() {
@@ -232,7 +340,7 @@ impl Builder {
             let spawned = std::thread::Builder::new()
                 .name(name)
                 .stack_size(stack_size)
-                .spawn(move || crate::worker::main(reg, index, queues));
+                .spawn(move || crate::worker::main(reg, index, queues, Kind::Core));
             match spawned {
                 Ok(handle) => crate::sync_lock(&registry.threads).push(handle),
                 Err(source) => {
@@ -241,6 +349,7 @@ impl Builder {
             }
         }
         *crate::sync_lock(&registry.comp.names) = thread_name;
+        crate::elastic::start_monitor(&registry);
         tracing::debug!(pool = %pool_name, threads = n, "pool started");
         Ok(ThreadPool::from_registry(registry))
     }

@@ -43,7 +43,7 @@
 //!   protocol's live workers); no spare starts once the pool is stopping.
 
 use crate::registry::Registry;
-use crate::worker::{Queues, WorkerThread};
+use crate::worker::{Kind, Queues, WorkerThread};
 use crossbeam_deque::Stealer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -85,7 +85,14 @@ pub(crate) struct Compensation {
 }
 
 impl Compensation {
-    pub(crate) fn new(max_spares: usize, keep_alive: Duration, stack_size: usize) -> Self {
+    /// `slots`: spare slots to make room for (spares and the elastic pool's
+    /// extra workers share them).
+    pub(crate) fn new(
+        max_spares: usize,
+        keep_alive: Duration,
+        stack_size: usize,
+        slots: usize,
+    ) -> Self {
         Compensation {
             max_spares,
             keep_alive,
@@ -93,7 +100,7 @@ impl Compensation {
             blocked: AtomicUsize::new(0),
             spares: AtomicUsize::new(0),
             made: AtomicUsize::new(0),
-            slots: (0..max_spares).map(|_| OnceLock::new()).collect(),
+            slots: (0..slots).map(|_| OnceLock::new()).collect(),
             free: Mutex::new(Vec::new()),
             names: Mutex::new(None),
         }
@@ -107,6 +114,16 @@ impl Compensation {
             .iter()
             .enumerate()
             .filter_map(|(k, s)| s.get().map(|s| (k, s)))
+    }
+
+    /// Slots ever made (the elastic monitor looks at their workers).
+    pub(crate) fn slots_made(&self) -> usize {
+        self.made.load(Ordering::Acquire)
+    }
+
+    /// All slots (spares and extras).
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
     }
 
     /// Live spares (statistics).
@@ -232,21 +249,28 @@ impl Registry {
     /// a failed thread spawn is reported through `tracing` (never a panic).
     #[cold]
     pub(crate) fn start_spare(&self) {
-        let Some(me) = self.this.upgrade() else {
-            return;
-        };
         if !self.comp.reserve_spare() {
             tracing::debug!(pool = %self.name, max_spares = self.comp.max_spares, "spare cap reached: a blocked worker is not compensated");
             return;
         }
-        if !self.add_live_worker() {
+        if !self.start_worker(Kind::Spare) {
             self.comp.spares.fetch_sub(1, Ordering::SeqCst);
-            return;
+        }
+    }
+
+    /// Starts a spare or extra worker thread (already counted by the caller);
+    /// false if the pool is stopping, has no free slot, or the thread could not
+    /// be spawned (reported through `tracing`).
+    pub(crate) fn start_worker(&self, kind: Kind) -> bool {
+        let Some(me) = self.this.upgrade() else {
+            return false;
+        };
+        if !self.add_live_worker() {
+            return false;
         }
         let Some((k, queues)) = self.comp.take_slot() else {
-            self.comp.spares.fetch_sub(1, Ordering::SeqCst);
             self.forget_workers(1);
-            return;
+            return false;
         };
         let index = self.num_threads() + k;
         let name = {
@@ -259,17 +283,18 @@ impl Registry {
         let spawned = std::thread::Builder::new()
             .name(name)
             .stack_size(self.comp.stack_size)
-            .spawn(move || crate::worker::main(me, index, queues));
+            .spawn(move || crate::worker::main(me, index, queues, kind));
         match spawned {
             Ok(_detached) => {
-                tracing::debug!(pool = %self.name, index, "spare worker started");
+                tracing::debug!(pool = %self.name, index, ?kind, "worker added");
+                true
             }
             Err(error) => {
                 // The closure, and the slot's queues in it, are gone: the slot
                 // is not reused (its stealers see an empty, orphaned deque).
-                tracing::error!(pool = %self.name, index, %error, "starting a spare worker failed; the pool carries on at its current size");
-                self.comp.spares.fetch_sub(1, Ordering::SeqCst);
+                tracing::error!(pool = %self.name, index, ?kind, %error, "starting a worker failed; the pool carries on at its current size");
                 self.forget_workers(1);
+                false
             }
         }
     }

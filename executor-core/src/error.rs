@@ -10,6 +10,13 @@ use std::io;
 pub enum BuildError {
     /// `num_threads(0)` was asked for: a pool needs at least one worker.
     ZeroThreads,
+    /// The core size (`num_threads`) is larger than `max_threads`.
+    CoreAboveMax {
+        /// The core size asked for.
+        core: usize,
+        /// The maximum size asked for.
+        max: usize,
+    },
     /// The operating system refused to start worker `index`.
     Spawn {
         /// The worker that could not be started.
@@ -28,6 +35,10 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BuildError::ZeroThreads => f.write_str("a thread pool needs at least one thread"),
+            BuildError::CoreAboveMax { core, max } => write!(
+                f,
+                "the core size ({core} threads) is larger than the maximum size ({max})"
+            ),
             BuildError::Spawn { index, source } => {
                 write!(f, "could not spawn worker thread {index}: {source}")
             }

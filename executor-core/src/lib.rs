@@ -45,6 +45,7 @@
 //! | `job` | the unit of work and the [`Runnable`] seam |
 //! | `wait` | [`wait_until`] / [`Waiter`]: which work a wait may run, when it blocks |
 //! | `compensate` | spare workers for blocked ones, [`block_in_place`] |
+//! | `elastic` | extra workers for load (core/max sizes), stuck-worker detection |
 //! | `join`, `scope`, `broadcast`, `latch` | fork-join: [`join`](fn@join), [`Scope`], `install`, `broadcast` (the only `unsafe` code) |
 //!
 //! # Examples
@@ -68,6 +69,7 @@ mod batch;
 mod broadcast;
 mod builder;
 mod compensate;
+mod elastic;
 mod error;
 mod job;
 mod join;
@@ -87,6 +89,7 @@ mod worker;
 pub use broadcast::BroadcastContext;
 pub use builder::{Builder, DEFAULT_STACK_SIZE};
 pub use compensate::{block_in_place, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE};
+pub use elastic::DEFAULT_KEEP_ALIVE;
 pub use error::{BuildError, RejectReason, Rejected};
 pub use job::{Job, Runnable};
 pub use join::join;

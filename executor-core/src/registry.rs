@@ -74,6 +74,7 @@
 
 use crate::batch::{Batch, Claim, TICKET_MIN};
 use crate::compensate::Compensation;
+use crate::elastic::Elastic;
 use crate::error::{RejectReason, Rejected};
 use crate::job::Job;
 use crate::lifecycle::{Lifecycle, State};
@@ -237,6 +238,8 @@ pub(crate) struct Registry {
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     /// Spare workers for blocked ones (`crate::compensate`).
     pub(crate) comp: Compensation,
+    /// Extra workers for load, and stuck-worker detection (`crate::elastic`).
+    pub(crate) elastic: Elastic,
     /// This registry, for starting spares from a `&Registry`.
     pub(crate) this: Weak<Registry>,
 }
@@ -301,10 +304,11 @@ impl Registry {
         queues: &[crate::worker::Queues],
         hooks: Hooks,
         comp: Compensation,
+        elastic: Elastic,
         this: Weak<Registry>,
     ) -> Self {
         let n = queues.len();
-        let all = n + comp.max_spares;
+        let all = n + comp.slot_count();
         let stealers: Vec<Stealer<Job>> = queues.iter().map(|q| q.deque.stealer()).collect();
         let outside = queues.iter().map(|q| q.outside.stealer()).collect();
         Registry {
@@ -330,6 +334,7 @@ impl Registry {
             batched: AtomicUsize::new(0),
             threads: Mutex::new(Vec::with_capacity(n)),
             comp,
+            elastic,
             this,
         }
     }
@@ -474,6 +479,7 @@ impl Registry {
             tracing::info!(pool = %self.name, "shutdown: new work is rejected, queued work still runs");
         }
         self.sleep.notify_all();
+        self.sleep.wake_monitor();
     }
 
     pub(crate) fn shutdown_now(&self) -> Vec<Job> {
@@ -496,6 +502,7 @@ impl Registry {
             drained.into_iter().partition(Job::is_internal);
         drop(internal);
         self.sleep.notify_all();
+        self.sleep.wake_monitor();
         if first {
             tracing::info!(pool = %self.name, handed_back = drained.len(), "shutdown_now: queues drained, running jobs interrupted");
         }
@@ -771,10 +778,11 @@ impl Registry {
         }
         s.spares = self.comp.spares();
         s.blocked = self.comp.blocked();
+        s.extras = self.elastic.extras();
         s.active = if self.lifecycle.state() == State::Terminated {
             0
         } else {
-            (s.threads + s.spares).saturating_sub(self.sleep.idle_workers() + s.blocked)
+            (s.threads + s.spares + s.extras).saturating_sub(self.sleep.idle_workers() + s.blocked)
         };
         s
     }

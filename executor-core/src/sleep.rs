@@ -159,6 +159,10 @@ pub(crate) struct Sleep {
     counts: CachePadded<AtomicU64>,
     idle: Mutex<Vec<usize>>,
     parkers: Box<[Parker]>,
+    /// The elastic pool's monitor (`crate::elastic`): parked while the pool
+    /// is idle, woken by the first sleeper a publisher wakes.
+    monitor: Parker,
+    monitor_parked: crate::sync::AtomicBool,
 }
 
 impl Sleep {
@@ -167,6 +171,8 @@ impl Sleep {
             counts: CachePadded::new(AtomicU64::new(0)),
             idle: Mutex::new(Vec::with_capacity(workers)),
             parkers: (0..workers).map(|_| Parker::new()).collect(),
+            monitor: Parker::new(),
+            monitor_parked: crate::sync::AtomicBool::new(false),
         }
     }
 
@@ -341,6 +347,10 @@ impl Sleep {
                 .fetch_sub(ONE_SLEEPING - ONE_SEARCHING, Ordering::SeqCst);
             drop(idle);
             self.parkers[index].unpark();
+            if self.monitor_parked.load(Ordering::SeqCst) {
+                self.monitor_parked.store(false, Ordering::SeqCst);
+                self.monitor.unpark();
+            }
             return false;
         }
         drop(idle);
@@ -365,6 +375,43 @@ impl Sleep {
     /// `deadline`; returns at once if an unpark came first.
     pub(crate) fn park(&self, index: usize, deadline: Option<Instant>) {
         self.parkers[index].park(deadline);
+    }
+
+    /// The monitor parks if `idle()` still holds after it announced itself
+    /// (the store-buffer pair with [`Sleep::wake_one`]'s pop, both `SeqCst`);
+    /// true if it parked (and was woken since).
+    pub(crate) fn park_monitor(&self, idle: impl Fn() -> bool) -> bool {
+        if !idle() {
+            return false;
+        }
+        self.monitor_parked.store(true, Ordering::SeqCst);
+        let parked = idle();
+        if parked {
+            self.monitor.park(None);
+        }
+        self.monitor_parked.store(false, Ordering::SeqCst);
+        parked
+    }
+
+    /// Wakes the monitor (the pool shuts down).
+    pub(crate) fn wake_monitor(&self) {
+        self.monitor.unpark();
+    }
+
+    /// Workers asleep (registered in `idle`).
+    pub(crate) fn sleeping(&self) -> usize {
+        (self.counts.load(Ordering::SeqCst) / ONE_SLEEPING) as usize
+    }
+
+    /// Nobody searching and nobody asleep: every worker runs a job or blocks.
+    pub(crate) fn all_running(&self) -> bool {
+        let c = self.counts.load(Ordering::SeqCst);
+        c & SEARCHING_MASK == 0 && c < ONE_SLEEPING
+    }
+
+    /// Worker `index` is registered asleep.
+    pub(crate) fn is_asleep(&self, index: usize) -> bool {
+        lock(&self.idle).contains(&index)
     }
 
     /// Wakes worker `index` directly (the condition it waits for became true).

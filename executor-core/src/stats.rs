@@ -42,6 +42,9 @@ pub struct Stats {
     pub spares: usize,
     /// Workers blocked in a wait or in [`block_in_place`](crate::block_in_place).
     pub blocked: usize,
+    /// Extra workers beyond the core size (see
+    /// [`Builder::max_threads`](crate::Builder::max_threads)).
+    pub extras: usize,
 }
 
 /// One worker's counters. Only the owning worker writes them.
@@ -75,6 +78,11 @@ impl WorkerCounters {
     #[inline]
     pub(crate) fn bump_steals(&self) {
         bump(&self.steals)
+    }
+
+    /// Jobs this worker finished (the elastic monitor's progress check).
+    pub(crate) fn completed(&self) -> u64 {
+        self.executed.load(Ordering::Relaxed)
     }
 
     pub(crate) fn add_to(&self, s: &mut Stats) {

@@ -7,13 +7,13 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{fence, AtomicU64, Ordering},
+    atomic::{fence, AtomicBool, AtomicU64, Ordering},
     Condvar, Mutex, MutexGuard,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{fence, AtomicU64, Ordering},
+    atomic::{fence, AtomicBool, AtomicU64, Ordering},
     Condvar, Mutex, MutexGuard,
 };
 

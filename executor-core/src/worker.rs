@@ -125,6 +125,17 @@ impl Drop for ClearCurrent {
     }
 }
 
+/// What a worker thread is there for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// One of the pool's `num_threads` workers: lives as long as the pool.
+    Core,
+    /// Stands in for a blocked worker (`crate::compensate`).
+    Spare,
+    /// Added by the elastic monitor (`crate::elastic`).
+    Extra,
+}
+
 /// A worker's two queues, made before its thread starts (the registry keeps
 /// their stealers).
 pub(crate) struct Queues {
@@ -173,6 +184,7 @@ impl Drop for Blocked {
         WorkerThread::with_current(|w| {
             if let Some(w) = w {
                 w.blocked.set(false);
+                self.0.elastic.set_managed(w.index, false);
             }
         });
         self.0.unblock();
@@ -570,6 +582,7 @@ impl WorkerThread {
         if self.blocked.replace(true) {
             return None;
         }
+        self.registry.elastic.set_managed(self.index, true);
         self.registry.block();
         Some(Blocked(self.registry.clone()))
     }
@@ -602,7 +615,7 @@ impl WorkerThread {
 }
 
 /// The body of a worker thread.
-pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
+pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues, kind: Kind) {
     let span = tracing::debug_span!("worker", pool = %registry.name, index);
     let _entered = span.enter();
     let seed = 0x9E37_79B9_7F4A_7C15u64 ^ ((index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
@@ -618,7 +631,9 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
         floor: Cell::new(0),
         blocked: Cell::new(false),
     };
-    let spare = index >= registry.num_threads();
+    let spare = kind == Kind::Spare;
+    let extra = kind == Kind::Extra;
+    registry.elastic.register_thread(index);
     CURRENT.with(|c| c.set(&me));
     let clear = ClearCurrent;
     if let Some(hook) = &registry.hooks.on_start {
@@ -629,11 +644,11 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
     tracing::trace!("worker started");
     let stop = || registry.should_exit();
     loop {
-        // A spare searches for work for its keep-alive at most.
-        let deadline = if spare {
-            registry.comp.idle_deadline()
-        } else {
-            None
+        // A spare or extra searches for work for its keep-alive at most.
+        let deadline = match kind {
+            Kind::Core => None,
+            Kind::Spare => registry.comp.idle_deadline(),
+            Kind::Extra => Instant::now().checked_add(registry.elastic.keep_alive),
         };
         match me.next_job(&stop, deadline, true) {
             Some(job) => {
@@ -648,16 +663,24 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
                     break;
                 }
             }
-            None if !spare => break,
+            None if kind == Kind::Core => break,
             None if stop() => {
                 // The pool is shutting down: counted out with it.
-                registry.comp.spare_left_with_pool();
+                if spare {
+                    registry.comp.spare_left_with_pool();
+                } else {
+                    registry.elastic.extra_left();
+                }
                 break;
             }
             None => {
                 if me.deque.is_empty() && me.outside.is_empty() {
-                    tracing::debug!("spare retires: idle for its keep-alive");
-                    registry.retire_idle_spare();
+                    tracing::debug!(?kind, "worker retires: idle for its keep-alive");
+                    if spare {
+                        registry.retire_idle_spare();
+                    } else {
+                        registry.elastic.extra_left();
+                    }
                     break;
                 }
             }
@@ -674,7 +697,7 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues) {
     registry.worker_exited();
     drop(clear);
     let WorkerThread { deque, outside, .. } = me;
-    if spare {
+    if spare || extra {
         // Empty (a spare retires only with empty queues; in STOP the drain
         // emptied them): the next spare in this slot reuses them.
         let slot = index - registry.num_threads();
