@@ -100,8 +100,8 @@ pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};
 pub use stats::Stats;
 pub use wait::{
-    current_thread_index, is_interrupted, run_pending_job, spin_until, wait_until, yield_now,
-    Waiter, Yield,
+    current_thread_index, is_interrupted, isolate, run_pending_job, spin_until, wait_until,
+    yield_now, Waiter, Yield,
 };
 
 /// Locks a `std` mutex, ignoring poison (no user code runs under our locks).

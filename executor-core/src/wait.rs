@@ -40,8 +40,9 @@
 //! * Fork-join waits (`join`, the end of a `scope`, `ScopedHandle::get`) are
 //!   different: they keep running any queued job while they wait, as rayon's
 //!   do, because fork-join speed depends on it. A fork-join wait may thus run
-//!   an unrelated job (and its wait) on its stack; code that must not should
-//!   wait through a handle or [`block_in_place`](crate::block_in_place).
+//!   an unrelated job (and its wait) on its stack; code that must not can run
+//!   inside [`isolate`] (TBB's `this_task_arena::isolate`): its fork-join
+//!   waits then follow the rule above, with the floor at `isolate`'s entry.
 //!
 //! This departs from the first design (every wait on a worker *helped*: ran
 //! any queued job), which kept nested waits on one thread safe but broke
@@ -184,6 +185,32 @@ pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
 /// ```
 pub fn run_pending_job() -> bool {
     WorkerThread::with_current(|w| w.is_some_and(WorkerThread::run_one))
+}
+
+/// Runs `f` isolated, like TBB's `this_task_arena::isolate`: while it runs,
+/// fork-join waits on this worker ([`join`](crate::join), the end of a
+/// [`scope`](crate::scope)) run only jobs pushed inside `f` (its own
+/// subtree), and otherwise block while the pool runs a spare worker in their
+/// place, instead of running any queued job as they do by default (for
+/// speed). Use it where running an unrelated job inside a `join` would hurt:
+/// code holding a lock or a thread-local another job may need, or with
+/// deadlines. Jobs that run inside `f` are isolated too. Outside a pool it
+/// just calls `f`.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::{isolate, join, ThreadPool};
+/// let pool = ThreadPool::new(2).unwrap();
+/// let (a, b) = pool.install(|| isolate(|| join(|| 1 + 1, || 2 + 2)));
+/// assert_eq!((a, b), (2, 4));
+/// assert_eq!(isolate(|| 5), 5); // outside a pool
+/// ```
+pub fn isolate<R>(f: impl FnOnce() -> R) -> R {
+    WorkerThread::with_current(|w| match w {
+        Some(w) => w.isolated(f),
+        None => f(),
+    })
 }
 
 /// Bounds of [`spin_until`]'s budget, in rounds (round `i` spins `2^i` times).

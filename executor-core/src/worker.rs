@@ -174,6 +174,9 @@ pub(crate) struct WorkerThread {
     /// The worker is blocked (a wait or `block_in_place`): nested blocking
     /// counts nothing more.
     blocked: Cell<bool>,
+    /// Inside `isolate`: fork-join waits too run only the running job's own
+    /// subtree (above the floor), then block.
+    isolated: Cell<bool>,
 }
 
 /// Counts a worker as blocked while it lives (see `crate::compensate`).
@@ -484,10 +487,32 @@ impl WorkerThread {
         reg.spare_wanted(reg.sleep.notify_one_fenced());
     }
 
-    /// Pops the newest job of this worker's own deque.
+    /// Pops the newest job of this worker's own deque (inside `isolate`, only
+    /// one the running job pushed).
     #[inline]
     pub(crate) fn pop_local(&self) -> Option<Job> {
+        if self.isolated.get() && self.deque.len() <= self.floor.get() {
+            return None;
+        }
         self.deque.pop()
+    }
+
+    /// Runs `f` isolated (see [`crate::isolate`]): the deque's current length
+    /// is the floor, and fork-join waits run nothing below it.
+    pub(crate) fn isolated<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore<'a>(&'a WorkerThread, bool, usize);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.isolated.set(self.1);
+                self.0.floor.set(self.2);
+            }
+        }
+        let _restore = Restore(
+            self,
+            self.isolated.replace(true),
+            self.floor.replace(self.deque.len()),
+        );
+        f()
     }
 
     /// Runs one job, catching its panic (the worker survives it).
@@ -591,6 +616,9 @@ impl WorkerThread {
     /// Only fork-join waits (`join`, a scope's end) use it: they may run any
     /// job, for speed, as rayon's do (see `crate::join`).
     pub(crate) fn help_until(&self, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+        if self.isolated.get() {
+            return self.wait_owed(done, deadline);
+        }
         loop {
             if done() {
                 return true;
@@ -630,6 +658,7 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues, kind: 
         stream_skip: Cell::new(0),
         floor: Cell::new(0),
         blocked: Cell::new(false),
+        isolated: Cell::new(false),
     };
     let spare = kind == Kind::Spare;
     let extra = kind == Kind::Extra;

@@ -189,3 +189,50 @@ fn shutdown_now_reaches_a_blocked_worker_and_spares_exit() {
         assert_eq!(pool.stats().spares, 0);
     });
 }
+
+/// Inside `isolate`, a fork-join wait whose other half was stolen does not
+/// run an unrelated job submitted meanwhile from outside (it blocks,
+/// compensated by a spare, which runs them).
+#[test]
+fn isolate_keeps_unrelated_jobs_out_of_a_join_wait() {
+    use executor_core::isolate;
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let (b_started_tx, b_started_rx) = mpsc::channel::<()>();
+        let (relay_tx, relay_rx) = mpsc::channel::<()>();
+        let (waiter_tx, waiter_rx) = mpsc::channel();
+        let b_started_rx = Mutex::new(b_started_rx);
+        pool.execute(move || {
+            isolate(|| {
+                join(
+                    || {
+                        // Returns once `b` was stolen and runs elsewhere.
+                        b_started_rx.lock().unwrap().recv().unwrap();
+                        relay_tx.send(()).unwrap();
+                    },
+                    || {
+                        b_started_tx.send(()).unwrap();
+                        std::thread::sleep(Duration::from_millis(200));
+                    },
+                )
+            });
+            waiter_tx.send(std::thread::current().id()).unwrap();
+        })
+        .unwrap();
+        relay_rx.recv_timeout(LONG).unwrap();
+        let ran_on = Arc::new(Mutex::new(Vec::new()));
+        for _ in 0..10 {
+            let ran_on = ran_on.clone();
+            pool.execute(move || ran_on.lock().unwrap().push(std::thread::current().id()))
+                .unwrap();
+        }
+        let waiter = waiter_rx.recv_timeout(LONG).unwrap();
+        pool.close();
+        let ran_on = ran_on.lock().unwrap();
+        assert_eq!(ran_on.len(), 10);
+        // Those that ran before the join ended ran elsewhere; the waiting
+        // thread may run the rest after its join returned, so only check
+        // that at least one ran on another thread while it waited.
+        assert!(ran_on.iter().any(|&t| t != waiter));
+    });
+}
