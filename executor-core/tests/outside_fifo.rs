@@ -36,7 +36,15 @@ fn outside_jobs_start_in_submission_order_on_an_idle_pool() {
             }
             gate.open();
             pool.close();
-            assert_eq!(*log.lock().unwrap(), [0, 1, 2, 3, 4]);
+            // Two workers may take adjacent jobs in either order (a worker
+            // preempted between taking a batch and publishing it in its buffer
+            // lets the other take a newer one): no job starts more than one
+            // place (parallelism - 1) later than its submission order. The
+            // old reversing batch gave 0, 3, 4, 2, 1 (job 1 three places late).
+            let log = log.lock().unwrap().clone();
+            for (pos, &job) in log.iter().enumerate() {
+                assert!(pos <= job + 1, "job {job} started {pos}th: {log:?}");
+            }
         }
     });
 }
