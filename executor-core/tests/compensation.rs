@@ -5,20 +5,8 @@
 use executor_core::{block_in_place, is_interrupted, join, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
-use testkit::{bounded, Latch, RunLog, LONG};
-
-/// Polls `cond` until it holds or [`LONG`] passes.
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + LONG;
-    while Instant::now() < until {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    cond()
-}
+use std::time::Duration;
+use testkit::{bounded, eventually, Latch, RunLog, LONG};
 
 /// A 2-thread pool whose 50 tasks each wait on a latch (in `block_in_place`)
 /// released by the 51st task completes: spares run the queued tasks.

@@ -4,19 +4,8 @@
 use executor_core::{BuildError, ThreadPool};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
-use testkit::{bounded, Gate, LONG};
-
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + LONG;
-    while Instant::now() < until {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    cond()
-}
+use std::time::Duration;
+use testkit::{bounded, eventually, Gate, LONG};
 
 #[test]
 fn core_above_max_is_a_build_error() {
