@@ -296,7 +296,10 @@ pub fn yield_now() -> Option<Yield> {
     })
 }
 
-/// The index of the calling thread in its pool, if it is a pool worker.
+/// The index of the calling thread in its pool, if it is a pool worker: below
+/// `num_threads` for the pool's workers, from `num_threads` on for spare and
+/// extra workers (see [`block_in_place`](crate::block_in_place) and
+/// [`Builder::max_threads`](crate::Builder::max_threads)).
 ///
 /// # Examples
 ///
