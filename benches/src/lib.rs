@@ -35,6 +35,7 @@ pub mod compare;
 pub mod completion;
 pub mod forkjoin;
 pub mod interleave;
+pub mod waiting;
 
 pub use forkjoin::{ErasedForkJoin, ForkJoin};
 
@@ -145,6 +146,12 @@ pub trait Peer: Sized {
 
     /// Spawns `f` from inside one of this pool's jobs.
     fn spawn_inside<F: FnOnce() + Send + 'static>(spawner: &Self::Spawner, f: F);
+
+    /// Runs a blocking call `f` inside one of this pool's jobs, telling the
+    /// pool where it can (managed blocking); plainly by default.
+    fn block<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
 }
 
 /// `executor_core::ThreadPool`: `execute` (the injector) from outside;
@@ -171,6 +178,10 @@ impl Peer for Ours {
     #[inline]
     fn spawn_inside<F: FnOnce() + Send + 'static>((): &(), f: F) {
         executor_core::spawn(f).expect("executor_core rejected a job");
+    }
+
+    fn block<R>(f: impl FnOnce() -> R) -> R {
+        executor_core::block_in_place(f)
     }
 }
 
@@ -266,6 +277,10 @@ impl Peer for Tokio {
     #[inline]
     fn spawn_inside<F: FnOnce() + Send + 'static>((): &(), f: F) {
         drop(tokio::spawn(async move { f() }));
+    }
+
+    fn block<R>(f: impl FnOnce() -> R) -> R {
+        tokio::task::block_in_place(f)
     }
 }
 
@@ -464,6 +479,12 @@ pub trait ErasedHarness {
     fn ping_pong(&self, rounds: usize);
     /// [`Harness::round_trip`].
     fn round_trip(&self);
+    /// [`waiting::latency`]: p50, p99, max queueing delay in µs.
+    fn latency(&self, threads: usize, jobs: usize) -> [f64; 3];
+    /// [`waiting::blocking_mix`]: wall time in ms.
+    fn blocking_mix(&self, tasks: usize) -> f64;
+    /// [`waiting::nested_wait`]: tasks run.
+    fn nested_wait(&self, roots: usize) -> u64;
 }
 
 impl<P: Peer> ErasedHarness for Harness<P> {
@@ -484,6 +505,15 @@ impl<P: Peer> ErasedHarness for Harness<P> {
     }
     fn round_trip(&self) {
         Harness::round_trip(self);
+    }
+    fn latency(&self, threads: usize, jobs: usize) -> [f64; 3] {
+        waiting::latency(&self.pool, threads, jobs, self.done)
+    }
+    fn blocking_mix(&self, tasks: usize) -> f64 {
+        waiting::blocking_mix(&self.pool, tasks, self.done)
+    }
+    fn nested_wait(&self, roots: usize) -> u64 {
+        waiting::nested_wait(&self.pool, roots, self.done)
     }
 }
 

@@ -6,7 +6,8 @@
 //! hook every [`TaskHandle`] has: its `Future` implementation. Each handle is
 //! polled once with a waker of its own that, when the task finishes, pushes the
 //! handle's index into a shared list and wakes the consumer (a blocked thread,
-//! through [`Waiter`] so a pool worker helps while it waits, or an async task).
+//! through [`Waiter`], so a pool worker waits by `executor_core::wait_until`'s
+//! rule, or an async task).
 //! The consumer then polls only the handles whose index arrived: no polling loop,
 //! no scan of all handles per completion. The consumer registers itself and
 //! re-checks the list under the same lock the wakers push under, so no wake-up is
@@ -156,7 +157,7 @@ impl Signal {
         drop(old);
     }
 
-    /// Blocks (helping, on a worker) until an index is reported or `deadline`.
+    /// Blocks (on a worker, by `wait_until`'s rule) until an index is reported or `deadline`.
     fn wait(&self, deadline: Option<Instant>) -> bool {
         if !self.register(Notifier::Thread(Waiter::current())) {
             return true;
@@ -212,7 +213,8 @@ struct Slot<T> {
 /// into a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html) with [`AsCompleted::into_stream`].
 ///
 /// Handles already done come first, in input order. Waiting on a pool worker
-/// helps (runs queued jobs). The iterator does not cancel anything.
+/// runs only the tasks that worker's task queued itself, then blocks while the
+/// pool runs a spare in its place. The iterator does not cancel anything.
 ///
 /// It owns the handles it was given, and the results it has polled out of
 /// them: there is no one to give them back to on drop, so dropping it drops
@@ -660,7 +662,7 @@ impl<T> fmt::Debug for AsCompletedTimeout<T> {
 /// its result (`index` is its position before the removal): Python's
 /// `wait(return_when=FIRST_COMPLETED)`. The other handles stay in `handles`,
 /// untouched (not cancelled). A done handle is returned at once (the first in
-/// order). Waiting on a pool worker helps.
+/// order). Waiting on a pool worker never runs unrelated work.
 ///
 /// # Errors
 ///

@@ -88,9 +88,12 @@
 //! 3. **No hang on empty.** `take` returns `None` at once when nothing is
 //!    outstanding; when the last outstanding task finishes, every waiting
 //!    consumer is woken (one gets the result, the others `None`).
-//! 4. **Waiting helps.** A consumer (or a bounded submitter) that waits on a pool
-//!    worker runs queued jobs meanwhile, so a task can take results of tasks it
-//!    submitted even on a 1-thread pool.
+//! 4. **Waiting runs only what it is owed.** A consumer (or a bounded
+//!    submitter) that waits on a pool worker runs, in an untimed wait, only the
+//!    tasks it queued itself (from that worker), and otherwise blocks while the
+//!    pool runs a spare worker in its place; a timed wait (`poll_timeout`)
+//!    runs nothing. So a task can take results of tasks it submitted even on a
+//!    1-thread pool, and a wait never runs unrelated work.
 //! 5. **Happens-before.** A task's body happens-before the `take` (or `poll`,
 //!    iterator, stream) that returns its result.
 //! 6. **Leaving early loses nothing.** An iterator or stream that is dropped

@@ -36,9 +36,10 @@ use std::time::{Duration, Instant};
 ///   `Err` value, panic, or cancel (see [`Completed`]).
 /// * All methods take `&self` and the service is `Sync`: several threads can
 ///   submit while others take (share it with `Arc` or `std::thread::scope`).
-/// * Waiting on a pool worker (a task that takes from a service) *helps*: the
-///   worker runs queued jobs meanwhile, so it works even on a 1-thread pool.
-///   A consumer outside the pool can opt in to help too:
+/// * Waiting on a pool worker (a task that takes from a service) runs only the
+///   tasks that worker's task queued itself, then blocks while the pool runs
+///   a spare worker in its place, so it works even on a 1-thread pool and
+///   never runs unrelated work. A consumer outside the pool can opt in to help:
 ///   [`helping`](CompletionService::helping) makes `take` and the blocking
 ///   iterator run the service's own queued tasks on the consumer's thread
 ///   instead of parking.
@@ -257,8 +258,8 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// Each task still runs exactly once: the consumer makes the claim a worker
     /// makes, and the pool's queued job becomes a tombstone. Only callables are
     /// claimed (futures from [`spawn`](CompletionService::spawn) are polled by
-    /// the pool), only by a thread outside the pool (a worker helps anyway, by
-    /// running queued jobs), and only while the pool is not shut down: after
+    /// the pool), only by a thread outside the pool (a worker's untimed wait
+    /// runs the tasks it queued itself anyway), and only while the pool is not shut down: after
     /// [`shutdown`](ThreadPool::shutdown) or
     /// [`shutdown_now`](ThreadPool::shutdown_now) the consumer waits as usual,
     /// so it never runs a task `shutdown_now` handed back. (A claim that races
@@ -351,7 +352,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
 
     /// Submits `task` (a closure or any [`Callable`]) and returns its id; its
     /// result will be delivered by `take`, `poll`, the iterator or the stream. In
-    /// a bounded service it first waits for room (helping, on a pool worker).
+    /// a bounded service it first waits for room (on a pool worker, by `wait_until`'s rule).
     ///
     /// # Errors
     ///

@@ -293,7 +293,7 @@ impl<T> Shared<T> {
         cap.saturating_sub(self.in_flight.load(Ordering::Acquire))
     }
 
-    /// Bounded mode: takes a permit, waiting (helping, on a worker) until one is
+    /// Bounded mode: takes a permit, waiting (on a worker, by `wait_until`'s rule) until one is
     /// returned by a consumer.
     #[inline]
     pub(crate) fn acquire(&self) {
@@ -443,7 +443,8 @@ impl<T> Shared<T> {
     ) -> Option<R> {
         let mut key = None;
         // A thread outside the pool spins once before its first registration
-        // (see `waitlist`); a worker helps instead (`wait_until`).
+        // (see `waitlist`); a worker first runs the tasks it queued itself
+        // (`wait_until`).
         let outside = executor_core::current_thread_index().is_none();
         let mut may_spin = outside;
         let mut help = help.filter(|_| outside && matches!(block, Block::Until(None)));

@@ -5,8 +5,8 @@
 //!
 //! ## The protocol
 //!
-//! A waiter is a blocked thread ([`Waiter`], so a pool worker *helps* while it
-//! waits) or an async task ([`Waker`]). Everything below happens under the
+//! A waiter is a blocked thread ([`Waiter`]; a pool worker waits by
+//! `executor_core::wait_until`'s rule) or an async task ([`Waker`]). Everything below happens under the
 //! service's one mutex:
 //!
 //! 1. A waiter that finds nothing to take **registers** (gets a key) and releases

@@ -1,5 +1,6 @@
 //! A long batch from outside the pool, queued as one injector entry (a *ticket*)
-//! and moved onto a worker's deque by the worker that takes the ticket.
+//! and moved onto a worker's FIFO buffer of outside jobs by the worker that
+//! takes the ticket ("deque" below means that buffer).
 //!
 //! Pushing each job of a batch onto the injector costs the submitting thread a
 //! compare-and-swap per job (and a fresh injector block every 63 jobs); on a
@@ -7,9 +8,9 @@
 //! [`TICKET_MIN`] jobs is instead parked in a [`Batch`], and one ticket goes to
 //! the injector: the submitter's cost no longer grows with the batch. The worker
 //! that takes the ticket *claims* the next [`CLAIM_CHUNK`] jobs: it pushes them
-//! onto its own deque (cheap, no CAS), in reverse so that it pops them in
-//! submission order, puts the ticket back at the injector's tail if jobs are
-//! left, and wakes a sleeper. Its peers steal from its deque or take the ticket
+//! onto its own FIFO buffer of outside jobs (cheap, no CAS), in submission
+//! order, which it and thieves alike take oldest first, puts the ticket back at the injector's tail if jobs are
+//! left, and wakes a sleeper. Its peers steal from its buffer or take the ticket
 //! and claim the next chunk. Claiming a chunk, not the whole batch, keeps the
 //! first job's start close to the ticket's arrival: moving 10,000 jobs onto one
 //! deque took 0.2–0.5 ms (the deque's buffer grows to 256 KiB on the way).
@@ -25,9 +26,9 @@
 //!        │ until empty
 //! ```
 //!
-//! The pool promises no order across submissions, and a batch's remainder
-//! queues behind work submitted after the batch once its ticket went back; a
-//! batch's own jobs start in submission order per worker.
+//! A batch's jobs start in submission order up to the pool's parallelism (the
+//! buffers are FIFO). A batch's remainder queues behind work submitted after
+//! the batch once its ticket went back.
 //!
 //! ## Invariants (why no job is lost or run twice)
 //!
@@ -91,7 +92,7 @@ impl Batch {
     }
 
     /// Unless `stopping()` (read under the batch lock), moves the next
-    /// [`CLAIM_CHUNK`] jobs into `push` in reverse order, still under the lock,
+    /// [`CLAIM_CHUNK`] jobs into `push` in submission order, still under the lock,
     /// so that a drain waiting for the lock finds them wherever `push` put them.
     pub(crate) fn claim(
         &self,
@@ -106,7 +107,7 @@ impl Batch {
             };
         }
         let moved = jobs.len().min(CLAIM_CHUNK);
-        for job in jobs.drain(..moved).rev() {
+        for job in jobs.drain(..moved) {
             push(job);
         }
         Claim {

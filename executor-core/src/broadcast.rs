@@ -8,7 +8,7 @@
 //! (`Registry::work_visible_to`): once it ran its call, an idle worker sleeps
 //! (or, shutting down, exits) while the broadcast waits for a busy worker,
 //! instead of spinning on a job only that worker may take. The jobs point into the caller's frame, which waits
-//! (helping, on a worker) until all have run. A job a stopping pool cannot run any
+//! (on one of the pool's workers, running its own share first) until all have run. A job a stopping pool cannot run any
 //! more is abandoned back to the caller, which runs it on its own thread, so the
 //! call always returns one result per worker.
 #![allow(unsafe_code)]
@@ -154,6 +154,11 @@ where
         }
         if shared.pending.load(Ordering::Acquire) == 0 {
             break;
+        }
+        // On one of this pool's workers, its own share is owed to this wait
+        // (a wait runs no other work, see `crate::wait`).
+        if crate::worker::WorkerThread::run_own_broadcast(registry) {
+            continue;
         }
         crate::wait_until(
             || {

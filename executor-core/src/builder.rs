@@ -1,18 +1,21 @@
 //! [`Builder`]: configuring and starting a pool.
 
+use crate::compensate::{Compensation, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE};
+use crate::elastic::{Elastic, DEFAULT_KEEP_ALIVE};
 use crate::error::BuildError;
-use crate::job::Job;
 use crate::panic::JobPanic;
 use crate::pool::ThreadPool;
 use crate::registry::{Hooks, PanicHandler, Registry, ThreadHook};
-use crossbeam_deque::Worker;
+use crate::worker::{Kind, Queues};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Default stack size of a worker: 8 MiB. Helping while waiting runs nested jobs on
-/// the waiting worker's stack, so workers get more than `std`'s 2 MiB; the memory
+/// Default stack size of a worker: 8 MiB. A wait runs the waiting task's own
+/// children on its stack (so deeply nested waits nest frames), and fork-join
+/// waits run other jobs, so workers get more than `std`'s 2 MiB; the memory
 /// is reserved, and only touched pages are committed.
 pub const DEFAULT_STACK_SIZE: usize = 8 << 20;
 
@@ -32,7 +35,7 @@ pub const MAX_THREADS: usize = 1 << 16;
 
 static POOL_IDS: AtomicUsize = AtomicUsize::new(0);
 
-type NameFn = Box<dyn FnMut(usize) -> String>;
+type NameFn = Box<dyn FnMut(usize) -> String + Send>;
 
 /// Configures a [`ThreadPool`]: thread count, names, stack size, start/stop hooks
 /// and the panic handler.
@@ -62,6 +65,11 @@ pub struct Builder {
     panic_handler: Option<PanicHandler>,
     quiet_panics: bool,
     execute_delayed_after_shutdown: bool,
+    max_spares: usize,
+    spare_keep_alive: Duration,
+    max_threads: Option<usize>,
+    keep_alive: Duration,
+    detect_blocked: bool,
 }
 
 impl Default for Builder {
@@ -80,6 +88,8 @@ impl fmt::Debug for Builder {
             .field("on_stop", &self.on_stop.is_some())
             .field("panic_handler", &self.panic_handler.is_some())
             .field("quiet_panics", &self.quiet_panics)
+            .field("max_spares", &self.max_spares)
+            .field("spare_keep_alive", &self.spare_keep_alive)
             .finish_non_exhaustive()
     }
 }
@@ -99,7 +109,146 @@ impl Builder {
             panic_handler: None,
             quiet_panics: false,
             execute_delayed_after_shutdown: true,
+            max_spares: DEFAULT_MAX_SPARES,
+            spare_keep_alive: DEFAULT_SPARE_KEEP_ALIVE,
+            max_threads: None,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            detect_blocked: false,
         }
+    }
+
+    /// The most workers the pool grows to under load (Java's
+    /// `maximumPoolSize`); [`num_threads`](Builder::num_threads) is the core
+    /// size it never shrinks below. While work has waited about 10 ms with
+    /// every worker busy or blocked, the pool adds a worker, up to this size;
+    /// an added worker retires after [`keep_alive`](Builder::keep_alive)
+    /// without work. Default: the core size (no growth). Spares standing in
+    /// for blocked workers ([`max_spares`](Builder::max_spares)) come on top.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Builder::build) fails with [`BuildError::CoreAboveMax`] when
+    /// the core size is larger.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_core::{BuildError, ThreadPool};
+    /// let pool = ThreadPool::builder()
+    ///     .num_threads(2)
+    ///     .max_threads(8)
+    ///     .keep_alive(Duration::from_secs(30))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.num_threads(), 2);
+    /// let err = ThreadPool::builder().num_threads(4).max_threads(2).build();
+    /// assert!(matches!(err, Err(BuildError::CoreAboveMax { core: 4, max: 2 })));
+    /// ```
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = Some(n);
+        self
+    }
+
+    /// How long a worker added beyond the core size waits for work before it
+    /// retires (default [`DEFAULT_KEEP_ALIVE`], 60 s). Zero retires it as soon
+    /// as it finds no work; `Duration::MAX` keeps it until the pool shuts down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = executor_core::ThreadPool::builder()
+    ///     .max_threads(4)
+    ///     .keep_alive(Duration::ZERO)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.stats().extras, 0);
+    /// ```
+    pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// Detects workers stuck in the kernel (Linux: a worker running a job
+    /// whose thread sleeps in the kernel, state `S` or `D` in
+    /// `/proc/self/task/<tid>/stat`, at two looks 10 ms apart without finishing
+    /// a job) and adds a worker for each while work waits, up to
+    /// `max_threads` plus [`max_spares`](Builder::max_spares), so that tasks
+    /// calling `std::thread::sleep`, blocking I/O or `block_on` without
+    /// [`block_in_place`](crate::block_in_place) do not stall the pool. A
+    /// CPU-bound worker (state `R`) never counts. Off by default: see the
+    /// `elastic` module docs for the measurement and the reasons. Elsewhere
+    /// than Linux it has no effect.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = executor_core::ThreadPool::builder()
+    ///     .num_threads(1)
+    ///     .detect_blocked_workers(true)
+    ///     .build()
+    ///     .unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let (done_tx, done_rx) = std::sync::mpsc::channel();
+    /// // Blocks its worker without saying so ...
+    /// pool.execute(move || done_tx.send(rx.recv().unwrap()).unwrap()).unwrap();
+    /// // ... and the pool still runs this (on an added worker, on Linux).
+    /// pool.execute(move || tx.send(5).unwrap()).unwrap();
+    /// assert_eq!(done_rx.recv().unwrap(), 5);
+    /// ```
+    pub fn detect_blocked_workers(mut self, on: bool) -> Self {
+        self.detect_blocked = on;
+        self
+    }
+
+    /// The most spare workers the pool runs at once in place of workers blocked
+    /// in a wait or in [`block_in_place`](crate::block_in_place) (default
+    /// [`DEFAULT_MAX_SPARES`], 256, as Java's `ForkJoinPool`). A spare starts
+    /// only while a worker is blocked and work is queued, and retires when that
+    /// worker resumes or after [`spare_keep_alive`](Builder::spare_keep_alive)
+    /// without work.
+    ///
+    /// Zero turns compensation off: a blocked worker just blocks. Then a pool
+    /// whose every worker waits for work queued behind them stops for good
+    /// (a deadlock), so use zero only when the pool's tasks never wait for
+    /// each other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{block_in_place, ThreadPool};
+    /// let pool = ThreadPool::builder().num_threads(1).max_spares(4).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let (done_tx, done_rx) = std::sync::mpsc::channel();
+    /// pool.execute(move || done_tx.send(block_in_place(|| rx.recv().unwrap())).unwrap())
+    ///     .unwrap();
+    /// pool.execute(move || tx.send(1).unwrap()).unwrap(); // run by a spare
+    /// assert_eq!(done_rx.recv().unwrap(), 1);
+    /// ```
+    pub fn max_spares(mut self, n: usize) -> Self {
+        self.max_spares = n;
+        self
+    }
+
+    /// How long an idle spare worker waits for work before it retires
+    /// (default [`DEFAULT_SPARE_KEEP_ALIVE`], 60 s). Zero retires a spare as
+    /// soon as it finds no work; `Duration::MAX` keeps it until its blocked
+    /// worker resumes or the pool shuts down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = executor_core::ThreadPool::builder()
+    ///     .spare_keep_alive(Duration::from_millis(100))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.stats().spares, 0);
+    /// ```
+    pub fn spare_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.spare_keep_alive = keep_alive;
+        self
     }
 
     /// The number of worker threads. Zero makes [`build`](Builder::build) fail with
@@ -117,8 +266,10 @@ impl Builder {
     }
 
     /// Names worker `i` with `f(i)`. A panic in `f`, or a name with a NUL byte,
-    /// makes `build` fail.
-    pub fn thread_name(mut self, f: impl FnMut(usize) -> String + 'static) -> Self {
+    /// makes `build` fail. Spare and extra workers (indices from `num_threads`
+    /// on) are named by `f` too, when they start; a panic or a NUL byte then
+    /// falls back to the default name.
+    pub fn thread_name(mut self, f: impl FnMut(usize) -> String + Send + 'static) -> Self {
         self.thread_name = Some(Box::new(f));
         self
     }
@@ -255,10 +406,20 @@ impl Builder {
                 max: MAX_THREADS,
             });
         }
+        let max = self.max_threads.unwrap_or(n);
+        if n > max {
+            return Err(BuildError::CoreAboveMax { core: n, max });
+        }
+        if max > MAX_THREADS {
+            return Err(BuildError::TooManyThreads {
+                requested: max,
+                max: MAX_THREADS,
+            });
+        }
+        let detect = self.detect_blocked && cfg!(target_os = "linux");
         let id = POOL_IDS.fetch_add(1, Ordering::Relaxed);
         let pool_name = self.pool_name.unwrap_or_else(|| format!("executor-{id}"));
-        let deques: Vec<Worker<Job>> = (0..n).map(|_| Worker::new_lifo()).collect();
-        let stealers = deques.iter().map(Worker::stealer).collect();
+        let queues: Vec<Queues> = (0..n).map(|_| Queues::new()).collect();
         let on_start = if self.quiet_panics {
             crate::quiet_panics::install();
             quiet_start_hook(self.on_start)
@@ -270,13 +431,27 @@ impl Builder {
             on_stop: self.on_stop,
             panic_handler: self.panic_handler,
         };
-        let registry = Arc::new(Registry::new(pool_name.clone(), stealers, hooks));
+        let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        let max_extra = max - n;
+        // Extras for load, and for stuck workers (up to the spare cap).
+        let slots = self.max_spares + max_extra + if detect { self.max_spares } else { 0 };
+        let comp = Compensation::new(self.max_spares, self.spare_keep_alive, stack_size, slots);
+        let elastic = Elastic::new(max_extra, self.keep_alive, detect, n + slots);
+        let registry = Arc::new_cyclic(|this| {
+            Registry::new(
+                pool_name.clone(),
+                &queues,
+                hooks,
+                comp,
+                elastic,
+                this.clone(),
+            )
+        });
         registry
             .timer
             .set_execute_delayed_after_shutdown(self.execute_delayed_after_shutdown);
         let mut thread_name = self.thread_name;
-        let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
-        for (index, deque) in deques.into_iter().enumerate() {
+        for (index, queues) in queues.into_iter().enumerate() {
             let name = match &mut thread_name {
                 Some(f) => match catch_unwind(AssertUnwindSafe(|| f(index))) {
                     Ok(name) => name,
@@ -304,7 +479,7 @@ impl Builder {
                 std::thread::Builder::new()
                     .name(name)
                     .stack_size(stack_size)
-                    .spawn(move || crate::worker::main(reg, index, deque))
+                    .spawn(move || crate::worker::main(reg, index, queues, Kind::Core))
             }))
             .unwrap_or_else(|payload| {
                 let what = crate::payload_message(&*payload)
@@ -320,6 +495,8 @@ impl Builder {
                 }
             }
         }
+        *crate::sync_lock(&registry.comp.names) = thread_name;
+        crate::elastic::start_monitor(&registry);
         tracing::debug!(pool = %pool_name, threads = n, "pool started");
         Ok(ThreadPool::from_registry(registry))
     }

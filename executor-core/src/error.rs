@@ -29,6 +29,13 @@ pub enum BuildError {
         /// The largest thread count a pool can have.
         max: usize,
     },
+    /// The core size (`num_threads`) is larger than `max_threads`.
+    CoreAboveMax {
+        /// The core size asked for.
+        core: usize,
+        /// The maximum size asked for.
+        max: usize,
+    },
     /// The operating system refused to start worker `index`.
     Spawn {
         /// The worker that could not be started.
@@ -58,6 +65,10 @@ impl fmt::Display for BuildError {
             BuildError::TooManyThreads { requested, max } => {
                 write!(f, "{requested} threads asked for; a pool has at most {max}")
             }
+            BuildError::CoreAboveMax { core, max } => write!(
+                f,
+                "the core size ({core} threads) is larger than the maximum size ({max})"
+            ),
             BuildError::Spawn { index, source } => {
                 write!(f, "could not spawn worker thread {index}: {source}")
             }

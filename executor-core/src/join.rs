@@ -211,7 +211,8 @@ where
 }
 
 /// Runs `op` on a worker of `registry`'s pool from a thread that is not one, and
-/// waits for it (helping its own pool if the caller is another pool's worker).
+/// waits for it (on another pool's worker: blocked, compensated by a spare of
+/// that pool, see `crate::wait`).
 /// Runs `op` on the calling thread if the pool no longer accepts work (from
 /// SHUTDOWN on, so that the answer does not depend on whether the workers have
 /// exited yet), or if a racing `shutdown_now` hands the job back.

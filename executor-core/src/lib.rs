@@ -34,11 +34,19 @@
 //!    kept ones to come due and run (see [`Builder::execute_delayed_after_shutdown`]).
 //! 6. No worker sleeps while work it can reach is queued (except, as in rayon, that
 //!    a worker falling asleep at that instant may miss a `join`'s second half;
-//!    the half's owner then runs it).
+//!    the half's owner then runs it). An idle pool uses no CPU.
 //! 7. On a pool that no longer accepts work, [`ThreadPool::install`],
 //!    [`ThreadPool::join`] and [`ThreadPool::scope`] run their closures on the
 //!    calling thread (never on another pool, never a panic for it), and
 //!    [`ThreadPool::broadcast`] returns [`Rejected`] with its closure.
+//! 8. Jobs submitted from outside by one thread start in submission order, up
+//!    to the pool's parallelism; jobs spawned inside run newest first (LIFO).
+//! 9. A wait on a worker ([`wait_until`], and the handle and completion waits
+//!    built on it) never runs unrelated work: only jobs its own task queued,
+//!    and a timed wait nothing. A blocked worker is compensated by a spare
+//!    worker (up to [`Builder::max_spares`]), so the pool keeps its
+//!    parallelism; so is one inside [`block_in_place`]. Fork-join waits
+//!    (`join`, scopes) may still run other jobs, as rayon's do.
 //!
 //! # Panics in jobs
 //!
@@ -69,6 +77,8 @@
 mod batch;
 mod broadcast;
 mod builder;
+mod compensate;
+mod elastic;
 mod error;
 mod exclusive;
 mod job;
@@ -90,6 +100,8 @@ mod worker;
 
 pub use broadcast::BroadcastContext;
 pub use builder::{Builder, DEFAULT_STACK_SIZE, MAX_THREADS};
+pub use compensate::{block_in_place, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE};
+pub use elastic::DEFAULT_KEEP_ALIVE;
 pub use error::{BuildError, PanicPayload, RejectReason, Rejected};
 pub use exclusive::Exclusive;
 pub use job::{Job, Runnable};
@@ -102,8 +114,8 @@ pub use scoped_task::{ScopedError, ScopedHandle};
 pub use stats::{report_run, RunOutcome, Stats};
 pub use timer::{Timer, TimerKey};
 pub use wait::{
-    current_thread_index, is_interrupted, run_pending_job, spin_until, wait_until, yield_now,
-    Waiter, Yield,
+    current_thread_index, is_interrupted, isolate, run_pending_job, spin_until, wait_until,
+    yield_now, Waiter, Yield,
 };
 
 /// Locks a `std` mutex, ignoring poison (no user code runs under our locks).

@@ -387,7 +387,8 @@ impl ThreadPool {
     }
 
     /// Runs `op` on one of this pool's workers and returns its result, blocking
-    /// the caller (or, on another pool's worker, helping that pool) meanwhile.
+    /// the caller meanwhile (on another pool's worker, that pool runs a spare in
+    /// its place, see [`wait_until`](crate::wait_until)).
     /// `op` may borrow from the caller. On one of this pool's workers it just
     /// calls `op`.
     ///

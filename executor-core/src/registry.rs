@@ -79,6 +79,8 @@
 //! (a hook, or the drop of a removed one) runs while a shard lock is held.
 
 use crate::batch::{Batch, Claim, TICKET_MIN};
+use crate::compensate::Compensation;
+use crate::elastic::Elastic;
 use crate::error::{RejectReason, Rejected};
 use crate::job::Job;
 use crate::lifecycle::{Lifecycle, State};
@@ -91,7 +93,7 @@ use crossbeam_utils::CachePadded;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -216,6 +218,8 @@ pub(crate) struct Registry {
     /// One queue per worker for `broadcast` jobs; only that worker takes from it.
     pub(crate) broadcasts: Box<[Injector<Job>]>,
     pub(crate) stealers: Box<[Stealer<Job>]>,
+    /// The workers' FIFO buffers of outside jobs taken from the injector.
+    pub(crate) outside: Box<[Stealer<Job>]>,
     pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
     pub(crate) sleep: Sleep,
     pub(crate) lifecycle: Lifecycle,
@@ -243,6 +247,12 @@ pub(crate) struct Registry {
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     /// The delayed jobs' hook into the lifecycle (`crate::timer::pool_hook`).
     pub(crate) timer: crate::timer::pool_hook::PoolTimer,
+    /// Spare workers for blocked ones (`crate::compensate`).
+    pub(crate) comp: Compensation,
+    /// Extra workers for load, and stuck-worker detection (`crate::elastic`).
+    pub(crate) elastic: Elastic,
+    /// This registry, for starting spares from a `&Registry`.
+    pub(crate) this: Weak<Registry>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -300,15 +310,26 @@ pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
 }
 
 impl Registry {
-    pub(crate) fn new(name: String, stealers: Vec<Stealer<Job>>, hooks: Hooks) -> Self {
-        let n = stealers.len();
+    pub(crate) fn new(
+        name: String,
+        queues: &[crate::worker::Queues],
+        hooks: Hooks,
+        comp: Compensation,
+        elastic: Elastic,
+        this: Weak<Registry>,
+    ) -> Self {
+        let n = queues.len();
+        let all = n + comp.slot_count();
+        let stealers: Vec<Stealer<Job>> = queues.iter().map(|q| q.deque.stealer()).collect();
+        let outside = queues.iter().map(|q| q.outside.stealer()).collect();
         Registry {
             name,
             injector: Injector::new(),
             broadcasts: (0..n).map(|_| Injector::new()).collect(),
             stealers: stealers.into_boxed_slice(),
-            counters: (0..n).map(|_| CachePadded::default()).collect(),
-            sleep: Sleep::new(n),
+            outside,
+            counters: (0..all).map(|_| CachePadded::default()).collect(),
+            sleep: Sleep::new(all),
             lifecycle: Lifecycle::new(),
             hooks,
             termination: Mutex::new(Termination {
@@ -325,6 +346,9 @@ impl Registry {
             batched: AtomicUsize::new(0),
             threads: Mutex::new(Vec::with_capacity(n)),
             timer: Default::default(),
+            comp,
+            elastic,
+            this,
         }
     }
 
@@ -396,17 +420,17 @@ impl Registry {
             crate::sync_lock(&self.batches).push(batch.clone());
             self.injector.push(Job::ticket(batch));
             self.lifecycle.end_submit_n(n);
-            self.sleep.notify_injected(|| self.backlog());
+            self.spare_wanted(self.sleep.notify_injected(|| self.backlog()));
             return Ok(());
         }
         for (i, job) in jobs.into_iter().enumerate() {
             self.injector.push(job);
             if i % BATCH_NOTIFY_EVERY == 0 {
-                self.sleep.notify_injected(|| self.backlog());
+                self.spare_wanted(self.sleep.notify_injected(|| self.backlog()));
             }
         }
         self.lifecycle.end_submit_n(n);
-        self.sleep.notify_injected(|| self.backlog());
+        self.spare_wanted(self.sleep.notify_injected(|| self.backlog()));
         Ok(())
     }
 
@@ -417,7 +441,7 @@ impl Registry {
         }
         self.injector.push(task.into_job());
         self.lifecycle.end_submit();
-        self.sleep.notify_injected(|| self.backlog());
+        self.spare_wanted(self.sleep.notify_injected(|| self.backlog()));
         Ok(())
     }
 
@@ -463,7 +487,12 @@ impl Registry {
     pub(crate) fn shared_work_visible(&self) -> bool {
         self.batched.load(Ordering::SeqCst) > 0
             || !self.injector.is_empty()
+            || self.outside.iter().any(|s| !s.is_empty())
             || self.stealers.iter().any(|s| !s.is_empty())
+            || self
+                .comp
+                .stealers()
+                .any(|(_, s)| !s.outside.is_empty() || !s.deque.is_empty())
     }
 
     /// True if worker `index` can see a job it may take (a snapshot): the
@@ -471,7 +500,7 @@ impl Registry {
     /// job is not work for it: counting it kept idle workers spinning, never
     /// sleeping, for as long as a broadcast waited for a busy worker.
     pub(crate) fn work_visible_to(&self, index: usize) -> bool {
-        self.shared_work_visible() || !self.broadcasts[index].is_empty()
+        self.shared_work_visible() || self.broadcasts.get(index).is_some_and(|b| !b.is_empty())
     }
 
     /// Worker `index`'s main-loop exit test (see the shutdown protocol above).
@@ -495,6 +524,7 @@ impl Registry {
         }
         self.timer.on_shutdown();
         self.sleep.notify_all();
+        self.sleep.wake_monitor();
     }
 
     pub(crate) fn shutdown_now(&self) -> Vec<Job> {
@@ -518,6 +548,7 @@ impl Registry {
             drained.into_iter().partition(Job::is_internal);
         drop(internal);
         self.sleep.notify_all();
+        self.sleep.wake_monitor();
         if first {
             tracing::info!(pool = %self.name, handed_back = drained.len(), "shutdown_now: queues drained, running jobs interrupted");
         }
@@ -545,11 +576,15 @@ impl Registry {
         for batch in &listed {
             out.extend(self.take_batch(batch));
         }
-        for stealer in self.stealers.iter() {
+        for stealer in self.outside.iter().chain(self.stealers.iter()) {
             drain(&|| stealer.steal(), &mut out);
         }
         for queue in self.broadcasts.iter() {
             drain(&|| queue.steal(), &mut out);
+        }
+        for (_, spare) in self.comp.stealers() {
+            drain(&|| spare.outside.steal(), &mut out);
+            drain(&|| spare.deque.steal(), &mut out);
         }
         out
     }
@@ -603,7 +638,18 @@ impl Registry {
         }
     }
 
-    /// Removes workers that never started (a failed build).
+    /// Counts one more live worker (a spare about to start); false once
+    /// termination has begun or the pool is stopping.
+    pub(crate) fn add_live_worker(&self) -> bool {
+        let mut t = crate::sync_lock(&self.termination);
+        if t.terminated || t.live == 0 || self.lifecycle.state() >= State::Stop {
+            return false;
+        }
+        t.live += 1;
+        true
+    }
+
+    /// Removes workers that never started (a failed build or spare).
     pub(crate) fn forget_workers(&self, count: usize) {
         if count == 0 {
             return;
@@ -686,7 +732,9 @@ impl Registry {
     /// Registers `hook` to run at termination in the calling thread's shard; runs
     /// it now (and returns `None`) if termination has closed that shard already.
     pub(crate) fn on_termination(&self, hook: Job) -> Option<TerminationKey> {
-        let index = self.current_worker().unwrap_or(self.num_threads());
+        let n = self.num_threads();
+        // A spare registers in the shard of other threads.
+        let index = self.current_worker().filter(|&i| i < n).unwrap_or(n);
         let mut shard = crate::sync_lock(&self.hook_shards[index]);
         if !shard.closed {
             let shard_index = u32::try_from(index).expect("fewer than 2^32 workers");
@@ -802,6 +850,12 @@ impl Registry {
             queued: (self.injector.len() + self.batched.load(Ordering::Relaxed))
                 .saturating_sub(crate::sync_lock(&self.batches).len())
                 + self.stealers.iter().map(Stealer::len).sum::<usize>()
+                + self.outside.iter().map(Stealer::len).sum::<usize>()
+                + self
+                    .comp
+                    .stealers()
+                    .map(|(_, s)| s.deque.len() + s.outside.len())
+                    .sum::<usize>()
                 + self.broadcasts.iter().map(Injector::len).sum::<usize>(),
             ..Stats::default()
         };
@@ -810,10 +864,13 @@ impl Registry {
             c.add_to(&mut s, &mut requeued);
         }
         s.submitted = s.submitted.saturating_sub(requeued);
+        s.spares = self.comp.spares();
+        s.blocked = self.comp.blocked();
+        s.extras = self.elastic.extras();
         s.active = if self.lifecycle.state() == State::Terminated {
             0
         } else {
-            s.threads.saturating_sub(self.sleep.idle_workers())
+            (s.threads + s.spares + s.extras).saturating_sub(self.sleep.idle_workers() + s.blocked)
         };
         s
     }

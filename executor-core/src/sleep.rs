@@ -37,10 +37,11 @@
 //! set, so the park returns at once. Each worker's parker is a token (a `bool`
 //! under a mutex, and a condvar), so extra unparks only cause a spurious turn.
 //!
-//! **Direct wake-ups.** A worker that helps while waiting for a condition
-//! (`wait_until`) sleeps with the same protocol; whoever makes the condition true
-//! calls [`Sleep::unpark`] on that worker's index. A woken worker that is still in
-//! `idle` removes itself.
+//! **Direct wake-ups.** A worker in a fork-join wait sleeps with the same
+//! protocol, and one blocked in `wait_until` parks on its own parker
+//! ([`Sleep::park`]); whoever makes the condition true calls [`Sleep::unpark`]
+//! on that worker's index. A woken worker that is still in `idle` removes
+//! itself.
 //!
 //! **A searcher that does not run.** "Someone searches, so nobody is woken"
 //! assumes the searcher is on a CPU. It may not be: a worker that started
@@ -55,15 +56,43 @@
 //! and each woken worker (it counts as searching) raises the bar, so a lasting
 //! backlog ramps the pool up one worker per threshold, not one per job.
 //!
-//! A loom model of the protocol is at the bottom of this file.
+//! **Blocked workers and spares.** A worker blocked in a wait (or in
+//! `block_in_place`) is running as far as this module is concerned, but it
+//! cannot take work: it adds a *needy* token to `counts` ([`Sleep::block`]),
+//! and takes one back when it resumes ([`Sleep::unblock`]). A publisher that
+//! finds nobody searching and nobody asleep but a needy token takes the token
+//! and asks for a spare worker (the notify functions return true; the
+//! registry starts or re-uses one, see `crate::compensate`). The needy count
+//! lives in the same word as the searchers and sleepers, between them, so the
+//! publisher's fast path is still one load and one comparison:
+//! `searching != 0 || counts < ONE_NEEDY` returns at once. The blocker's
+//! token (one SeqCst RMW, then a fence, then its look at the queues) and the
+//! publisher's push-fence-load are the same store-buffer pair as above: either
+//! the publisher sees the token, or the blocker sees the job (and asks for a
+//! spare itself).
+//!
+//! ```text
+//!   running ──block: needy += 1, fence, work visible? ──▶ blocked
+//!      ▲             (yes: take a token, wake a sleeper or start a spare)
+//!      │                                                   │ unblock: take a
+//!      └───────────────────────────────────────────────────┘ token back if any
+//!                                                           (none: a spare took
+//!                                                           it; the spare retires
+//!                                                           once it is in excess)
+//! ```
+//!
+//! A loom model of the protocol is at the bottom of this file, and one of the
+//! blocked/compensate transitions in `crate::compensate`.
 
-use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::{fence, lock, AtomicU64, Condvar, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::time::Instant;
 
-const ONE_SEARCHING: usize = 1;
-const ONE_SLEEPING: usize = 1 << 16;
-const SEARCHING_MASK: usize = ONE_SLEEPING - 1;
+const ONE_SEARCHING: u64 = 1;
+const ONE_NEEDY: u64 = 1 << 16;
+const ONE_SLEEPING: u64 = 1 << 32;
+const SEARCHING_MASK: u64 = ONE_NEEDY - 1;
+const NEEDY_MASK: u64 = (ONE_SLEEPING - 1) & !SEARCHING_MASK;
 
 /// Outside jobs left queued per searching worker beyond which an outside
 /// submission wakes a sleeper although a worker searches (see "A searcher that
@@ -74,7 +103,7 @@ const SEARCHING_MASK: usize = ONE_SLEEPING - 1;
 /// at 64, `spawn_outside` took about 0.5x rayon's time per job instead of
 /// 0.42-0.48x (a worker then drains the injector while it is being filled, and
 /// the two threads share its cache lines).
-const BACKLOG_PER_SEARCHER: usize = 256;
+const BACKLOG_PER_SEARCHER: u64 = 256;
 
 /// A per-worker wake-up token.
 #[derive(Debug)]
@@ -127,24 +156,82 @@ impl Parker {
 /// The sleep state of one pool.
 #[derive(Debug)]
 pub(crate) struct Sleep {
-    counts: CachePadded<AtomicUsize>,
+    counts: CachePadded<AtomicU64>,
     idle: Mutex<Vec<usize>>,
     parkers: Box<[Parker]>,
+    /// The elastic pool's monitor (`crate::elastic`): parked while the pool
+    /// is idle, woken by the first sleeper a publisher wakes.
+    monitor: Parker,
+    monitor_parked: crate::sync::AtomicBool,
 }
 
 impl Sleep {
     pub(crate) fn new(workers: usize) -> Self {
         Sleep {
-            counts: CachePadded::new(AtomicUsize::new(0)),
+            counts: CachePadded::new(AtomicU64::new(0)),
             idle: Mutex::new(Vec::with_capacity(workers)),
             parkers: (0..workers).map(|_| Parker::new()).collect(),
+            monitor: Parker::new(),
+            monitor_parked: crate::sync::AtomicBool::new(false),
         }
     }
 
     /// Number of workers searching or sleeping (for statistics).
     pub(crate) fn idle_workers(&self) -> usize {
         let c = self.counts.load(Ordering::Relaxed);
-        (c & SEARCHING_MASK) + c / ONE_SLEEPING
+        ((c & SEARCHING_MASK) + c / ONE_SLEEPING) as usize
+    }
+
+    /// A running worker is about to block (module docs, "Blocked workers and
+    /// spares"): it leaves a needy token. The caller then looks at the queues
+    /// and, if work is visible, calls [`Sleep::compensate`].
+    pub(crate) fn block(&self) {
+        self.counts.fetch_add(ONE_NEEDY, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// A blocked worker resumes: takes a needy token back if one is left.
+    /// False: a publisher took every token (a spare was asked for), so the pool
+    /// is over its target by one until a spare retires.
+    pub(crate) fn unblock(&self) -> bool {
+        self.take_needy()
+    }
+
+    /// A retiring spare whose blocked worker still blocks leaves a token for it,
+    /// so that the next publisher asks for a spare again.
+    pub(crate) fn add_needy(&self) {
+        self.block();
+    }
+
+    fn take_needy(&self) -> bool {
+        let mut c = self.counts.load(Ordering::SeqCst);
+        loop {
+            if c & NEEDY_MASK == 0 {
+                return false;
+            }
+            match self.counts.compare_exchange_weak(
+                c,
+                c - ONE_NEEDY,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => c = now,
+            }
+        }
+    }
+
+    /// Blocked workers not yet paired with a spare (tests).
+    #[cfg(test)]
+    pub(crate) fn needy(&self) -> usize {
+        ((self.counts.load(Ordering::Relaxed) & NEEDY_MASK) / ONE_NEEDY) as usize
+    }
+
+    /// Work is visible and a worker is blocked: wake a sleeper if there is one,
+    /// else take a needy token; true means "start a spare".
+    #[must_use = "true asks the caller to start a spare"]
+    pub(crate) fn compensate(&self) -> bool {
+        self.wake_one()
     }
 
     /// A running worker found no job and starts searching (tests; the worker loop
@@ -160,7 +247,7 @@ impl Sleep {
     /// `worker.rs`).
     pub(crate) fn start_searching_under(&self, max: usize) -> bool {
         let prev = self.counts.fetch_add(ONE_SEARCHING, Ordering::SeqCst);
-        prev & SEARCHING_MASK < max
+        prev & SEARCHING_MASK < max as u64
     }
 
     /// A searching worker found a job (or stops waiting). Returns true if it was the
@@ -210,21 +297,23 @@ impl Sleep {
     /// Called after making work visible: wakes one sleeper unless a worker is
     /// already searching (it will find the work) or nobody sleeps.
     #[inline]
-    pub(crate) fn notify_one(&self) {
+    #[must_use = "true asks the caller to start a spare"]
+    pub(crate) fn notify_one(&self) -> bool {
         fence(Ordering::SeqCst);
-        self.notify_one_fenced();
+        self.notify_one_fenced()
     }
 
     /// [`Sleep::notify_one`] for a caller that has already issued a SeqCst fence
     /// after making its work visible (a worker's local push does, for the
     /// shutdown handshake): one fence per push instead of two.
     #[inline]
-    pub(crate) fn notify_one_fenced(&self) {
+    #[must_use = "true asks the caller to start a spare"]
+    pub(crate) fn notify_one_fenced(&self) -> bool {
         let c = self.counts.load(Ordering::SeqCst);
-        if c & SEARCHING_MASK != 0 || c < ONE_SLEEPING {
-            return;
+        if c & SEARCHING_MASK != 0 || c < ONE_NEEDY {
+            return false;
         }
-        self.wake_one();
+        self.wake_one()
     }
 
     /// [`Sleep::notify_one`] for an outside submission, which also wakes a
@@ -234,28 +323,38 @@ impl Sleep {
     /// at least [`BACKLOG_PER_SEARCHER`] per searcher. See "A searcher that does
     /// not run" in the module docs.
     #[inline]
-    pub(crate) fn notify_injected(&self, backlog: impl FnOnce() -> usize) {
+    #[must_use = "true asks the caller to start a spare"]
+    pub(crate) fn notify_injected(&self, backlog: impl FnOnce() -> usize) -> bool {
         fence(Ordering::SeqCst);
         let c = self.counts.load(Ordering::SeqCst);
-        if c < ONE_SLEEPING {
-            return;
+        if c < ONE_NEEDY {
+            return false;
         }
         let searching = c & SEARCHING_MASK;
-        if searching != 0 && backlog() < searching * BACKLOG_PER_SEARCHER {
-            return;
+        if searching != 0 && (backlog() as u64) < searching * BACKLOG_PER_SEARCHER {
+            return false;
         }
-        self.wake_one();
+        self.wake_one()
     }
 
+    /// Wakes one sleeper; with none, takes a needy token (true: the caller
+    /// starts a spare for a blocked worker).
     #[cold]
-    fn wake_one(&self) {
+    fn wake_one(&self) -> bool {
         let mut idle = lock(&self.idle);
         if let Some(index) = idle.pop() {
             self.counts
                 .fetch_sub(ONE_SLEEPING - ONE_SEARCHING, Ordering::SeqCst);
             drop(idle);
             self.parkers[index].unpark();
+            if self.monitor_parked.load(Ordering::SeqCst) {
+                self.monitor_parked.store(false, Ordering::SeqCst);
+                self.monitor.unpark();
+            }
+            return false;
         }
+        drop(idle);
+        self.take_needy()
     }
 
     /// Wakes every sleeper (lifecycle changes: they must re-check the state).
@@ -264,12 +363,55 @@ impl Sleep {
             let mut idle = lock(&self.idle);
             let n = idle.len();
             self.counts
-                .fetch_sub(n * (ONE_SLEEPING - ONE_SEARCHING), Ordering::SeqCst);
+                .fetch_sub(n as u64 * (ONE_SLEEPING - ONE_SEARCHING), Ordering::SeqCst);
             std::mem::take(&mut *idle)
         };
         for index in woken {
             self.parkers[index].unpark();
         }
+    }
+
+    /// Parks worker `index` (blocked in a wait) until [`Sleep::unpark`] or
+    /// `deadline`; returns at once if an unpark came first.
+    pub(crate) fn park(&self, index: usize, deadline: Option<Instant>) {
+        self.parkers[index].park(deadline);
+    }
+
+    /// The monitor parks if `idle()` still holds after it announced itself
+    /// (the store-buffer pair with [`Sleep::wake_one`]'s pop, both `SeqCst`);
+    /// true if it parked (and was woken since).
+    pub(crate) fn park_monitor(&self, idle: impl Fn() -> bool) -> bool {
+        if !idle() {
+            return false;
+        }
+        self.monitor_parked.store(true, Ordering::SeqCst);
+        let parked = idle();
+        if parked {
+            self.monitor.park(None);
+        }
+        self.monitor_parked.store(false, Ordering::SeqCst);
+        parked
+    }
+
+    /// Wakes the monitor (the pool shuts down).
+    pub(crate) fn wake_monitor(&self) {
+        self.monitor.unpark();
+    }
+
+    /// Workers asleep (registered in `idle`).
+    pub(crate) fn sleeping(&self) -> usize {
+        (self.counts.load(Ordering::SeqCst) / ONE_SLEEPING) as usize
+    }
+
+    /// Nobody searching and nobody asleep: every worker runs a job or blocks.
+    pub(crate) fn all_running(&self) -> bool {
+        let c = self.counts.load(Ordering::SeqCst);
+        c & SEARCHING_MASK == 0 && c < ONE_SLEEPING
+    }
+
+    /// Worker `index` is registered asleep.
+    pub(crate) fn is_asleep(&self, index: usize) -> bool {
+        lock(&self.idle).contains(&index)
     }
 
     /// Wakes worker `index` directly (the condition it waits for became true).
@@ -322,7 +464,7 @@ mod tests {
     fn notify_one_wakes_a_sleeper() {
         let s = Arc::new(Sleep::new(1));
         let t = sleeper(&s);
-        s.notify_one();
+        assert!(!s.notify_one());
         t.join().unwrap();
         assert_eq!(s.idle_workers(), 0);
     }
@@ -333,15 +475,15 @@ mod tests {
         s.start_searching(); // worker 1: searching, but never gets a CPU
         let t = sleeper(&s);
         // A short backlog is the searcher's: nobody is woken.
-        s.notify_one();
-        s.notify_injected(|| BACKLOG_PER_SEARCHER - 1);
+        assert!(!s.notify_one());
+        assert!(!s.notify_injected(|| BACKLOG_PER_SEARCHER as usize - 1));
         assert_eq!(
             s.counts.load(Ordering::SeqCst),
             ONE_SLEEPING + ONE_SEARCHING
         );
         // A long one wakes the sleeper: it counts as searching at once (and may
         // already have run and stopped searching by the time this reads).
-        s.notify_injected(|| BACKLOG_PER_SEARCHER);
+        assert!(!s.notify_injected(|| BACKLOG_PER_SEARCHER as usize));
         let c = s.counts.load(Ordering::SeqCst);
         assert!(c < ONE_SLEEPING, "nobody sleeps any more: {c:#x}");
         assert!((1..=2).contains(&(c & SEARCHING_MASK)), "{c:#x}");
@@ -349,9 +491,25 @@ mod tests {
         // even read.
         t.join().unwrap();
         assert_eq!(s.counts.load(Ordering::SeqCst), ONE_SEARCHING);
-        s.notify_injected(|| unreachable!("no sleeper to wake"));
+        assert!(!s.notify_injected(|| unreachable!("no sleeper to wake")));
         assert!(s.stop_searching());
         assert_eq!(s.idle_workers(), 0);
+    }
+
+    #[test]
+    fn a_needy_token_asks_for_a_spare_only_with_nobody_to_wake() {
+        let s = Sleep::new(2);
+        s.block();
+        assert_eq!(s.needy(), 1);
+        s.start_searching(); // a searcher will find the work
+        assert!(!s.notify_one());
+        assert!(s.stop_searching());
+        assert!(s.notify_one(), "nobody searches or sleeps: a spare");
+        assert_eq!(s.needy(), 0, "the publisher took the token");
+        assert!(!s.unblock(), "the blocked worker finds its token gone");
+        s.block();
+        assert!(s.unblock());
+        assert!(!s.notify_one());
     }
 
     #[test]
@@ -403,7 +561,7 @@ mod loom_tests {
                 })
             };
             jobs.fetch_add(1, Ordering::SeqCst); // the push
-            sleep.notify_one();
+            assert!(!sleep.notify_one());
             worker.join().unwrap();
         });
     }

@@ -103,6 +103,14 @@ pub struct Stats {
     pub rejected: u64,
     /// Successful steals from another worker's deque.
     pub steals: u64,
+    /// Spare workers running for blocked ones (see
+    /// [`Builder::max_spares`](crate::Builder::max_spares)).
+    pub spares: usize,
+    /// Workers blocked in a wait or in [`block_in_place`](crate::block_in_place).
+    pub blocked: usize,
+    /// Extra workers beyond the core size (see
+    /// [`Builder::max_threads`](crate::Builder::max_threads)).
+    pub extras: usize,
 }
 
 /// What one run of a [`Runnable`]'s job amounted to, for [`report_run`].
@@ -277,6 +285,11 @@ impl WorkerCounters {
     #[inline]
     pub(crate) fn bump_steals(&self) {
         bump(&self.steals)
+    }
+
+    /// Jobs this worker finished (the elastic monitor's progress check).
+    pub(crate) fn completed(&self) -> u64 {
+        self.executed.load(Ordering::Relaxed)
     }
 
     /// Counts a job run that returned, by the code it reported (module docs).

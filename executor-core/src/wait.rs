@@ -1,5 +1,6 @@
-//! Waiting without blocking the pool: the seam upper layers (typed handles,
-//! fork-join, completion services) use to wait for a condition.
+//! Waiting: the seam upper layers (typed handles, completion services, bulk
+//! waits) use to wait for a condition, and the rule for what a waiting worker
+//! may run.
 //!
 //! The waiting side registers a [`Waiter`] wherever the condition will be made
 //! true, then calls [`wait_until`]. The completing side makes the condition true,
@@ -7,10 +8,48 @@
 //! registering, together with wake-up tokens (a thread's park token, a worker's
 //! parker), means no wake-up is lost.
 //!
-//! On a worker thread, [`wait_until`] *helps*: it runs queued jobs (the worker's own
-//! deque first) while the condition is false, and sleeps only when there is nothing
-//! to run, so nested waits on a 1-thread pool cannot deadlock. Elsewhere it parks
-//! the thread.
+//! ## What a wait on a worker may run
+//!
+//! A wait runs only work it is owed, never unrelated work:
+//!
+//! ```text
+//!  wait_until(done, deadline) on a worker
+//!    │
+//!    ├─ untimed: while !done and the deque holds jobs above the floor (pushed
+//!    │  by the job now running, i.e. the waiting task's own subtree): pop the
+//!    │  newest and run it                       (nothing else, ever)
+//!    │
+//!    └─ then, or at once when timed:  BLOCKED
+//!         blocked += 1, needy token         ──▶ work queued and nobody to run
+//!         park until woken or deadline           it: a sleeper is woken, or a
+//!         token back (if no spare took it)       spare worker starts (see
+//!         blocked -= 1                           `crate::compensate`)
+//! ```
+//!
+//! * A timed wait runs nothing inline, so it returns within the scheduler's
+//!   slack of its deadline, whatever the length of any queued job.
+//! * A job that waits never runs another task of another pool, nor a job
+//!   queued before it: a stack holds one wait per *nested* task, never one
+//!   per queued task.
+//! * The awaited work still runs: it is on the waiter's deque (run inline),
+//!   or another worker or a spare runs it. With a spare cap of 0 a wait whose
+//!   work sits elsewhere behind every worker's own wait cannot complete.
+//! * Upper layers add what they are owed themselves: a completion service's
+//!   helping consumer outside the pool runs its own unstarted tasks;
+//!   `TaskRef::try_run` runs a task on request.
+//! * Fork-join waits (`join`, the end of a `scope`, `ScopedHandle::get`) are
+//!   different: they keep running any queued job while they wait, as rayon's
+//!   do, because fork-join speed depends on it. A fork-join wait may thus run
+//!   an unrelated job (and its wait) on its stack; code that must not can run
+//!   inside [`isolate`] (TBB's `this_task_arena::isolate`): its fork-join
+//!   waits then follow the rule above, with the floor at `isolate`'s entry.
+//!
+//! This departs from the first design (every wait on a worker *helped*: ran
+//! any queued job), which kept nested waits on one thread safe but broke
+//! deadlines, ran jobs that blocked on their own waiter, grew the stack by one
+//! frame per queued waiter and ran pool B's tasks on pool A's threads.
+//!
+//! Elsewhere (not a worker) [`wait_until`] parks the thread.
 
 use crate::registry::Registry;
 use crate::worker::WorkerThread;
@@ -103,15 +142,16 @@ impl fmt::Debug for Waiter {
 /// (then returns `done()`). Register a [`Waiter`] with whoever makes `done` true
 /// *before* calling this.
 ///
-/// On a pool worker it runs other queued jobs while waiting (the worker's own jobs
-/// first), so waiting for a job that is still queued on the same worker makes
-/// progress instead of deadlocking.
+/// On a pool worker an untimed wait first runs the jobs the running job pushed
+/// onto the worker's deque (its own subtree); then, and for a timed wait at
+/// once, the worker blocks and the pool starts a spare worker in its place
+/// while work is queued (module docs). It never runs unrelated work.
 ///
 /// # Examples
 ///
 /// See [`Waiter`].
 pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
-    let helped = WorkerThread::with_current(|w| w.map(|w| w.help_until(&done, deadline)));
+    let helped = WorkerThread::with_current(|w| w.map(|w| w.wait_owed(&done, deadline)));
     if let Some(result) = helped {
         return result;
     }
@@ -134,7 +174,9 @@ pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
 
 /// On a pool worker, runs one queued job (the worker's own first) and returns true;
 /// returns false when there was nothing to run or the caller is not a worker. For
-/// code that polls for a condition and wants to be useful meanwhile.
+/// code that polls for a condition and wants to be useful meanwhile: unlike
+/// [`wait_until`], it may run any job of the pool, so call it only where an
+/// unrelated job (of any length) is acceptable.
 ///
 /// # Examples
 ///
@@ -143,6 +185,32 @@ pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
 /// ```
 pub fn run_pending_job() -> bool {
     WorkerThread::with_current(|w| w.is_some_and(WorkerThread::run_one))
+}
+
+/// Runs `f` isolated, like TBB's `this_task_arena::isolate`: while it runs,
+/// fork-join waits on this worker ([`join`](crate::join), the end of a
+/// [`scope`](crate::scope)) run only jobs pushed inside `f` (its own
+/// subtree), and otherwise block while the pool runs a spare worker in their
+/// place, instead of running any queued job as they do by default (for
+/// speed). Use it where running an unrelated job inside a `join` would hurt:
+/// code holding a lock or a thread-local another job may need, or with
+/// deadlines. Jobs that run inside `f` are isolated too. Outside a pool it
+/// just calls `f`.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::{isolate, join, ThreadPool};
+/// let pool = ThreadPool::new(2).unwrap();
+/// let (a, b) = pool.install(|| isolate(|| join(|| 1 + 1, || 2 + 2)));
+/// assert_eq!((a, b), (2, 4));
+/// assert_eq!(isolate(|| 5), 5); // outside a pool
+/// ```
+pub fn isolate<R>(f: impl FnOnce() -> R) -> R {
+    WorkerThread::with_current(|w| match w {
+        Some(w) => w.isolated(f),
+        None => f(),
+    })
 }
 
 /// Bounds of [`spin_until`]'s budget, in rounds (round `i` spins `2^i` times).
@@ -228,7 +296,10 @@ pub fn yield_now() -> Option<Yield> {
     })
 }
 
-/// The index of the calling thread in its pool, if it is a pool worker.
+/// The index of the calling thread in its pool, if it is a pool worker: below
+/// `num_threads` for the pool's workers, from `num_threads` on for spare and
+/// extra workers (see [`block_in_place`](crate::block_in_place) and
+/// [`Builder::max_threads`](crate::Builder::max_threads)).
 ///
 /// # Examples
 ///

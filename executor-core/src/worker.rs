@@ -1,11 +1,24 @@
-//! A worker thread: its main loop, how it finds work, and how it helps while it
-//! waits for something.
+//! A worker thread: its main loop, how it finds work, and what it runs while
+//! it waits for something (`crate::wait` has the rule).
 //!
 //! Each worker owns a LIFO deque (jobs its own jobs submit stay on it while hot)
-//! and finds work in this order: its deque, then the injector (taking a batch), then
-//! a peer's deque (one job, the oldest; peers tried from a random start). Every 61st
-//! look starts at the injector instead, so a worker whose own jobs keep spawning
-//! cannot starve outside submissions.
+//! and a FIFO buffer of outside jobs, and finds work in this order: its deque,
+//! its buffer, a peer's buffer (a batch, the oldest half), the injector (taking
+//! a batch into its buffer), then a peer's deque (one job, the oldest; peers
+//! tried from a random start). Every 61st look starts at its buffer and the
+//! injector instead, so a worker whose own jobs keep spawning cannot starve
+//! outside submissions.
+//!
+//! **Outside work is FIFO.** A batch taken from the injector (or claimed from a
+//! batch ticket) goes into the FIFO buffer in submission order, so its owner
+//! pops the oldest first, and so do thieves; and a peer's buffer holds jobs
+//! older than anything still in the injector, so it is looked at first. Jobs
+//! submitted from outside by one thread thus start in submission order, up to
+//! the pool's parallelism. (With one LIFO deque for both, a worker that took a
+//! batch ran it oldest first only by pushing it reversed, and then a thief took
+//! the *newest* outside job from the other end: on an idle 2-thread pool, one
+//! long job then four short ones started as 0, 3, 4, 2, 1.) Jobs spawned from
+//! inside stay LIFO on the deque for locality.
 //!
 //! **Batching a stream.** A thread that submits in a tight loop from outside
 //! pushes a job every 100–300 ns, and a worker that has just run one (often
@@ -45,10 +58,14 @@
 //! for up to `SEARCH_BEFORE_PARK` (50 µs), then sleeps through [`crate::sleep`].
 //! Only half the workers (at least one) search that long at a time; one over that
 //! cap sleeps right after its backoff, so idle workers neither take the CPU a
-//! submitting thread needs nor keep pulling the queues' cache lines away from it. The same loop serves [`wait_until`](crate::wait_until)
-//! on a worker: the worker keeps running jobs (its own first) until the awaited
-//! condition holds, sleeping when there is nothing to run, so a 1-thread pool never
-//! deadlocks on a nested wait.
+//! submitting thread needs nor keep pulling the queues' cache lines away from it. The same loop serves fork-join waits (`join`,
+//! scopes): the worker keeps running jobs (its own first) until the awaited
+//! condition holds. Other waits ([`wait_until`](crate::wait_until)) run only
+//! the running job's own subtree (the deque above its *floor*, the deque's
+//! length when the job started) and then block, compensated by a spare
+//! (`crate::compensate`). A spare runs this same loop, with its own deque
+//! and buffer; it retires between jobs once it is in excess, or after its
+//! keep-alive without work.
 //!
 //! The worker's state lives on the worker thread's stack; a thread-local pointer to
 //! it (set when the thread starts, cleared before the frame ends) is how
@@ -60,7 +77,7 @@ use crate::job::Job;
 use crate::lifecycle::State;
 use crate::registry::{IntoJob, PanicOrigin, Registry};
 use crate::stats::{RunReport, RUN_DEFAULT};
-use crossbeam_deque::{Steal, Worker};
+use crossbeam_deque::{Injector, Steal, Worker};
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -109,11 +126,43 @@ impl Drop for ClearCurrent {
     }
 }
 
+/// What a worker thread is there for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// One of the pool's `num_threads` workers: lives as long as the pool.
+    Core,
+    /// Stands in for a blocked worker (`crate::compensate`).
+    Spare,
+    /// Added by the elastic monitor (`crate::elastic`).
+    Extra,
+}
+
+/// A worker's two queues, made before its thread starts (the registry keeps
+/// their stealers).
+pub(crate) struct Queues {
+    /// LIFO: jobs spawned from inside the pool.
+    pub(crate) deque: Worker<Job>,
+    /// FIFO: outside jobs taken from the injector.
+    pub(crate) outside: Worker<Job>,
+}
+
+impl Queues {
+    pub(crate) fn new() -> Queues {
+        Queues {
+            deque: Worker::new_lifo(),
+            outside: Worker::new_fifo(),
+        }
+    }
+}
+
 /// The thread-local state of one worker.
 pub(crate) struct WorkerThread {
     registry: Arc<Registry>,
     index: usize,
     deque: Worker<Job>,
+    /// FIFO buffer of outside jobs taken from the injector ("Outside work is
+    /// FIFO" in the module docs).
+    outside: Worker<Job>,
     rng: Cell<u64>,
     tick: Cell<u32>,
     /// The last injector steal took a single job (see "Batching a stream").
@@ -122,6 +171,30 @@ pub(crate) struct WorkerThread {
     stream_skip: Cell<u32>,
     /// What the job being run reported (`crate::stats`).
     run_report: RunReport,
+    /// The deque's length when the running job started: what lies above it
+    /// was pushed by that job (its own subtree), which its waits may run.
+    floor: Cell<usize>,
+    /// The worker is blocked (a wait or `block_in_place`): nested blocking
+    /// counts nothing more.
+    blocked: Cell<bool>,
+    /// Inside `isolate`: fork-join waits too run only the running job's own
+    /// subtree (above the floor), then block.
+    isolated: Cell<bool>,
+}
+
+/// Counts a worker as blocked while it lives (see `crate::compensate`).
+pub(crate) struct Blocked(Arc<Registry>);
+
+impl Drop for Blocked {
+    fn drop(&mut self) {
+        WorkerThread::with_current(|w| {
+            if let Some(w) = w {
+                w.blocked.set(false);
+                self.0.elastic.set_managed(w.index, false);
+            }
+        });
+        self.0.unblock();
+    }
 }
 
 impl WorkerThread {
@@ -162,7 +235,7 @@ impl WorkerThread {
             return Err(reg.reject(task, state));
         }
         self.deque.push(task.into_job());
-        self.registry.counters[self.index].bump_submitted();
+        reg.counters[self.index].bump_submitted();
         fence(Ordering::SeqCst);
         if reg.lifecycle.state() >= State::Stop {
             if let Some(job) = self.deque.pop() {
@@ -171,7 +244,7 @@ impl WorkerThread {
             // A thief owns it: the drain hands it back, or a worker runs it.
         }
         // The fence above also orders the push before the sleepers check.
-        reg.sleep.notify_one_fenced();
+        reg.spare_wanted(reg.sleep.notify_one_fenced());
         Ok(())
     }
 
@@ -196,26 +269,58 @@ impl WorkerThread {
     /// (where a stream is batched, see the module docs).
     #[inline]
     fn find_work_at(&self, stopping: bool, first_look: bool) -> Option<Job> {
-        let broadcasts = &self.registry.broadcasts[self.index];
-        if !broadcasts.is_empty() {
-            if let Steal::Success(job) = broadcasts.steal() {
-                return Some(job);
+        // Spares (indices past the workers) get no broadcasts.
+        if let Some(broadcasts) = self.registry.broadcasts.get(self.index) {
+            if !broadcasts.is_empty() {
+                if let Steal::Success(job) = broadcasts.steal() {
+                    return Some(job);
+                }
             }
         }
         if stopping {
-            return self.deque.pop();
+            return self.deque.pop().or_else(|| self.outside.pop());
         }
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % 61 == 0 {
-            if let Some(job) = self.steal_injector(false) {
+            if let Some(job) = self.outside.pop().or_else(|| self.steal_injector(false)) {
                 return Some(job);
             }
         }
         self.deque
             .pop()
+            .or_else(|| self.outside.pop())
+            .or_else(|| self.steal_outside_peers())
             .or_else(|| self.steal_injector(first_look))
             .or_else(|| self.steal_peers())
+    }
+
+    /// Outside jobs a peer took from the injector and has not started: older
+    /// than anything still in the injector, so they go first, oldest first (the
+    /// buffers are FIFO for their owner and for thieves alike).
+    fn steal_outside_peers(&self) -> Option<Job> {
+        let reg = &*self.registry;
+        let n = reg.outside.len();
+        loop {
+            let mut retry = false;
+            let spares = reg.comp.stealers().map(|(k, s)| (n + k, &s.outside));
+            for (victim, buffer) in reg.outside.iter().enumerate().chain(spares) {
+                if victim == self.index || buffer.is_empty() {
+                    continue;
+                }
+                match buffer.steal_batch_and_pop(&self.outside) {
+                    Steal::Success(job) => {
+                        reg.counters[self.index].bump_steals();
+                        return Some(job);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
     }
 
     fn steal_injector(&self, first_look: bool) -> Option<Job> {
@@ -228,10 +333,10 @@ impl WorkerThread {
             self.let_a_stream_batch_up();
         }
         loop {
-            match self.registry.injector.steal_batch_and_pop(&self.deque) {
+            match self.registry.injector.steal_batch_and_pop(&self.outside) {
                 Steal::Success(job) => {
-                    // One job and nothing for the deque: the injector held one.
-                    self.chasing.set(self.deque.is_empty());
+                    // One job and nothing for the buffer: the injector held one.
+                    self.chasing.set(self.outside.is_empty());
                     return Some(job);
                 }
                 Steal::Empty => return None,
@@ -270,9 +375,6 @@ impl WorkerThread {
     fn steal_peers(&self) -> Option<Job> {
         let stealers = &self.registry.stealers;
         let n = stealers.len();
-        if n <= 1 {
-            return None;
-        }
         let start = (self.next_random() % n as u64) as usize;
         loop {
             let mut retry = false;
@@ -286,6 +388,20 @@ impl WorkerThread {
                 // pending halves of several of the victim's joins, which the
                 // victim then has to wait for or steal back.
                 match stealers[victim].steal() {
+                    Steal::Success(job) => {
+                        self.registry.counters[self.index].bump_steals();
+                        return Some(job);
+                    }
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            // Spares' deques, in slot order.
+            for (k, spare) in self.registry.comp.stealers() {
+                if n + k == self.index || spare.deque.is_empty() {
+                    continue;
+                }
+                match spare.deque.steal() {
                     Steal::Success(job) => {
                         self.registry.counters[self.index].bump_steals();
                         return Some(job);
@@ -327,7 +443,7 @@ impl WorkerThread {
         loop {
             if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
                 if reg.sleep.stop_searching() && reg.shared_work_visible() {
-                    reg.sleep.notify_one();
+                    reg.spare_wanted(reg.sleep.notify_one());
                 }
                 return Some(job);
             }
@@ -376,13 +492,36 @@ impl WorkerThread {
     #[inline]
     pub(crate) fn push_fork(&self, job: Job) {
         self.deque.push(job);
-        self.registry.sleep.notify_one_fenced();
+        let reg = &*self.registry;
+        reg.spare_wanted(reg.sleep.notify_one_fenced());
     }
 
-    /// Pops the newest job of this worker's own deque.
+    /// Pops the newest job of this worker's own deque (inside `isolate`, only
+    /// one the running job pushed).
     #[inline]
     pub(crate) fn pop_local(&self) -> Option<Job> {
+        if self.isolated.get() && self.deque.len() <= self.floor.get() {
+            return None;
+        }
         self.deque.pop()
+    }
+
+    /// Runs `f` isolated (see [`crate::isolate`]): the deque's current length
+    /// is the floor, and fork-join waits run nothing below it.
+    pub(crate) fn isolated<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore<'a>(&'a WorkerThread, bool, usize);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.isolated.set(self.1);
+                self.0.floor.set(self.2);
+            }
+        }
+        let _restore = Restore(
+            self,
+            self.isolated.replace(true),
+            self.floor.replace(self.deque.len()),
+        );
+        f()
     }
 
     /// Runs one job, catching its panic (the worker survives it).
@@ -393,6 +532,7 @@ impl WorkerThread {
             Err(job) => job,
         };
         let key = job.report_key();
+        let floor = self.floor.replace(self.deque.len());
         let counters = &self.registry.counters[self.index];
         let result = if key.is_null() {
             // A closure reports nothing: no slot traffic on this hot path.
@@ -403,6 +543,7 @@ impl WorkerThread {
             let code = self.run_report.end(saved);
             result.map(|()| code)
         };
+        self.floor.set(floor);
         match result {
             Ok(code) => counters.count_run(code),
             Err(payload) => {
@@ -415,24 +556,90 @@ impl WorkerThread {
     }
 
     /// Claims the next chunk of an outside batch whose ticket this worker took:
-    /// the jobs go onto this deque (in reverse, so they pop in submission
-    /// order) and the ticket goes back to the injector if jobs are left, unless
+    /// the jobs go onto this worker's FIFO buffer of outside jobs, in
+    /// submission order, and the ticket goes back to the injector if jobs are left, unless
     /// the pool is stopping (then `shutdown_now`'s drain takes them from the
     /// batch). See `crate::batch`.
     fn claim(&self, batch: Arc<Batch>) {
         let reg = &*self.registry;
         let claim = batch.claim(
             || reg.lifecycle.state() >= State::Stop,
-            |job| self.deque.push(job),
+            |job| self.outside.push(job),
         );
         if claim.moved > 0 {
             reg.claimed(batch, claim);
-            reg.sleep.notify_one_fenced();
+            reg.spare_wanted(reg.sleep.notify_one_fenced());
         }
     }
 
+    /// A wait that runs only what it is owed ([`crate::wait_until`]'s
+    /// protocol): untimed, the jobs the running job pushed onto this deque
+    /// (newest first); then, or at once when timed, it blocks, counted as
+    /// blocked so that the pool compensates. Returns `done()`.
+    pub(crate) fn wait_owed(&self, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+        if deadline.is_none() {
+            while !done() {
+                // Above the floor means pushed by the running job: its own.
+                if self.deque.len() <= self.floor.get() {
+                    break;
+                }
+                match self.deque.pop() {
+                    Some(job) => self.run_job(job),
+                    None => break,
+                }
+            }
+        }
+        if done() {
+            return true;
+        }
+        let _blocked = self.enter_blocked();
+        let parker = &self.registry.sleep;
+        loop {
+            if done() {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return done();
+            }
+            parker.park(self.index, deadline);
+        }
+    }
+
+    /// On one of `registry`'s workers, runs one job of this worker's broadcast
+    /// queue; false if it ran none.
+    pub(crate) fn run_own_broadcast(registry: &Registry) -> bool {
+        WorkerThread::with_current(|w| {
+            let Some(w) = w.filter(|w| std::ptr::eq(w.registry(), registry)) else {
+                return false;
+            };
+            match registry.broadcasts.get(w.index).map(Injector::steal) {
+                Some(Steal::Success(job)) => {
+                    w.run_job(job);
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+
+    /// Counts this worker as blocked until the guard drops; `None` when it
+    /// already is (nested blocking).
+    pub(crate) fn enter_blocked(&self) -> Option<Blocked> {
+        if self.blocked.replace(true) {
+            return None;
+        }
+        self.registry.elastic.set_managed(self.index, true);
+        self.registry.block();
+        Some(Blocked(self.registry.clone()))
+    }
+
     /// Runs queued jobs until `done()` holds or `deadline` passes; returns `done()`.
+    /// Only fork-join waits (`join`, a scope's end) use it: they may run any
+    /// job, for speed, as rayon's do (see `crate::join`).
     pub(crate) fn help_until(&self, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+        if self.isolated.get() {
+            return self.wait_owed(done, deadline);
+        }
         loop {
             if done() {
                 return true;
@@ -457,20 +664,27 @@ impl WorkerThread {
 }
 
 /// The body of a worker thread.
-pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
+pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues, kind: Kind) {
     let span = tracing::debug_span!("worker", pool = %registry.name, index);
     let _entered = span.enter();
     let seed = 0x9E37_79B9_7F4A_7C15u64 ^ ((index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
     let me = WorkerThread {
         registry: registry.clone(),
         index,
-        deque,
+        deque: queues.deque,
+        outside: queues.outside,
         rng: Cell::new(seed | 1),
         tick: Cell::new(0),
         chasing: Cell::new(false),
         stream_skip: Cell::new(0),
         run_report: RunReport::new(),
+        floor: Cell::new(0),
+        blocked: Cell::new(false),
+        isolated: Cell::new(false),
     };
+    let spare = kind == Kind::Spare;
+    let extra = kind == Kind::Extra;
+    registry.elastic.register_thread(index);
     CURRENT.with(|c| c.set(&me));
     let clear = ClearCurrent;
     if let Some(hook) = &registry.hooks.on_start {
@@ -480,8 +694,48 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
     }
     tracing::trace!("worker started");
     let stop = || registry.should_exit(index);
-    while let Some(job) = me.next_job(&stop, None, true) {
-        me.run_job(job);
+    loop {
+        // A spare or extra searches for work for its keep-alive at most.
+        let deadline = match kind {
+            Kind::Core => None,
+            Kind::Spare => registry.comp.idle_deadline(),
+            Kind::Extra => Instant::now().checked_add(registry.elastic.keep_alive),
+        };
+        match me.next_job(&stop, deadline, true) {
+            Some(job) => {
+                me.run_job(job);
+                // A blocked worker resumed: one spare too many.
+                if spare
+                    && me.deque.is_empty()
+                    && me.outside.is_empty()
+                    && registry.comp.retire_if_excess()
+                {
+                    tracing::debug!("spare retires: its blocked worker resumed");
+                    break;
+                }
+            }
+            None if kind == Kind::Core => break,
+            None if stop() => {
+                // The pool is shutting down: counted out with it.
+                if spare {
+                    registry.comp.spare_left_with_pool();
+                } else {
+                    registry.elastic.extra_left();
+                }
+                break;
+            }
+            None => {
+                if me.deque.is_empty() && me.outside.is_empty() {
+                    tracing::debug!(?kind, "worker retires: idle for its keep-alive");
+                    if spare {
+                        registry.retire_idle_spare();
+                    } else {
+                        registry.elastic.extra_left();
+                    }
+                    break;
+                }
+            }
+        }
     }
     if let Some(hook) = &registry.hooks.on_stop {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
@@ -489,7 +743,17 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, deque: Worker<Job>) {
         }
     }
     tracing::trace!("worker exiting");
+    // Still the current worker: termination (if this is the last) runs its
+    // hooks here, on a worker.
     registry.worker_exited();
     drop(clear);
-    drop(me);
+    let WorkerThread { deque, outside, .. } = me;
+    if spare || extra {
+        // Empty (a spare retires only with empty queues; in STOP the drain
+        // emptied them): the next spare in this slot reuses them.
+        let slot = index - registry.num_threads();
+        registry
+            .comp
+            .give_back_slot(slot, Queues { deque, outside });
+    }
 }

@@ -10,7 +10,8 @@
 //!   done.
 //! * `invoke_any` submits everything with a completion hook that pushes each done
 //!   handle into a small queue (a one-shot completion service) and waits for
-//!   arrivals with [`executor_core::wait_until`] (helping on a worker). The first
+//!   arrivals with [`executor_core::wait_until`] (on a worker: running only the
+//!   tasks it queued itself, then blocked and compensated). The first
 //!   success wins and the rest are cancelled; if all fail, the failures come back
 //!   in input order. The submitted tasks are held by a guard that cancels them
 //!   when the call ends, whichever way: a win, a timeout, a rejection, or a

@@ -2,7 +2,8 @@
 //! was asked to stop.
 //!
 //! Each thread keeps a stack of the tasks it is running: a worker running a task
-//! pushes it; if that task waits and the wait *helps* (runs another task inline),
+//! pushes it; if that task waits and the wait runs another task inline (one
+//! the waiting task queued itself, or any job in a fork-join wait),
 //! the nested task is pushed on top and popped when it returns, so the top is
 //! always the innermost task. [`is_cancelled`] reads the top only: a cancellation
 //! never leaks into the next task on the same worker, nor into or out of a nested
@@ -18,7 +19,7 @@
 //! per task (a `RefCell<Vec<Arc<dyn _>>>` push/pop and a downcast back) by ~15.
 //!
 //! Limitation: a plain `executor_core` job (not a task of this crate) that runs
-//! nested inside a task's helping wait sees that task as current.
+//! nested inside a task's wait sees that task as current.
 
 // The frames are linked through raw pointers (see above); every dereference is
 // justified by the push/pop discipline of `run_as_current`.

@@ -9,16 +9,23 @@
 //! 1. done? return at once (no lock, no allocation);
 //! 2. the awaited task runs on this thread, below the caller (the caller is the
 //!    task, or nested inside it)? refuse with [`WouldDeadlock`];
-//! 3. untimed wait on a pool worker, task not started? claim it (PENDING →
-//!    RUNNING) and run it inline: the queued job becomes a tombstone;
-//! 4. not on a worker: spin briefly (≈15 µs at most), re-checking: tasks are
-//!    often short, and parking and unparking costs tens of microseconds;
-//! 5. register a [`Waiter`] with the cell, then
-//!    [`executor_core::wait_until`] the task is done: on a worker this runs other
-//!    queued jobs meanwhile (the worker's own first), elsewhere it parks. A timed
-//!    wait that times out removes its registration again.
+//! 3. spin briefly (≈15 µs at most), re-checking: tasks are often short, and
+//!    parking and unparking costs tens of microseconds;
+//! 4. register a [`Waiter`] with the cell, then
+//!    [`executor_core::wait_until`] the task is done. On a pool worker that
+//!    wait runs only work it is owed: for an untimed wait, the jobs the
+//!    waiting task pushed onto its own deque (its subtree, which holds the
+//!    awaited task when the waiter submitted it from that worker); then it
+//!    blocks, and the pool runs a spare worker in its place while work is
+//!    queued (`executor_core`'s compensation). A timed wait runs nothing, so
+//!    it returns within a small slack of its deadline. Elsewhere it parks. A
+//!    timed wait that times out removes its registration again.
 //!
-//! Steps 3 and 5 are why nested waits never deadlock, even on a 1-thread pool.
+//! A wait never runs an unrelated task, nor one of another pool, on the
+//! waiting thread. Nested waits on a 1-thread pool complete: the awaited
+//! child is on the waiter's own deque, or a spare worker runs it.
+//! [`TaskRef::try_run`] runs a queued task on the calling thread on request
+//! (Java's `FutureTask.run`).
 //!
 //! ## Dropping
 //!
@@ -108,7 +115,6 @@ fn spin_until_done(state: &StateWord, deadline: Option<Instant>) -> bool {
 fn wait_on<R: TaskCore + ?Sized>(
     task: &Arc<R>,
     deadline: Option<Instant>,
-    claim: bool,
 ) -> Result<bool, WouldDeadlock> {
     let state = task.state_word();
     if state.is_done() {
@@ -117,11 +123,7 @@ fn wait_on<R: TaskCore + ?Sized>(
     if current::is_running_here(Arc::as_ptr(task).cast::<()>()) {
         return Err(WouldDeadlock);
     }
-    if executor_core::current_thread_index().is_some() {
-        if claim && task.clone().run_inline() {
-            return Ok(true);
-        }
-    } else if spin_until_done(state, deadline) {
+    if spin_until_done(state, deadline) {
         return Ok(true);
     }
     let Some(key) = task.add_waiter(Waiter::current()) else {
@@ -147,8 +149,9 @@ fn wait_on<R: TaskCore + ?Sized>(
 ///   runtime; the latest waker registered is the one woken.
 /// * Dropping it detaches the task (it still runs; its output is dropped).
 ///
-/// Waiting on a pool worker never blocks the worker: it runs the awaited task
-/// itself if it has not started, or other queued work meanwhile.
+/// Waiting on a pool worker runs only the jobs the waiting task queued on its
+/// own deque (an untimed wait), then blocks while the pool runs a spare
+/// worker in its place; it never runs unrelated work (module docs).
 ///
 /// # Examples
 ///
@@ -259,7 +262,7 @@ impl<T> TaskHandle<T> {
     /// assert!(handle.is_done());
     /// ```
     pub fn wait(&self) -> Result<(), WouldDeadlock> {
-        wait_on(&self.raw, None, true).map(|_| ())
+        wait_on(&self.raw, None).map(|_| ())
     }
 
     /// Blocks until the task is done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
@@ -281,13 +284,12 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(true));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
-        wait_on(&self.raw, deadline_after(timeout), false)
+        wait_on(&self.raw, deadline_after(timeout))
     }
 
-    /// Waits until done or `deadline` (`None`: forever, claiming the task inline on
-    /// a worker). `Ok(true)`: done.
+    /// Waits until done or `deadline` (`None`: forever). `Ok(true)`: done.
     pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> Result<bool, WouldDeadlock> {
-        wait_on(&self.raw, deadline, deadline.is_none())
+        wait_on(&self.raw, deadline)
     }
 
     /// Blocks until the task is done and returns its result, consuming the handle.
@@ -311,7 +313,7 @@ impl<T> TaskHandle<T> {
         if let Some(result) = self.try_take() {
             return result;
         }
-        wait_on(&self.raw, None, true)?;
+        wait_on(&self.raw, None)?;
         self.take_result()
     }
 
@@ -337,7 +339,7 @@ impl<T> TaskHandle<T> {
         if let Some(result) = self.try_take() {
             return result.map_err(GetTimeoutError::Task);
         }
-        match wait_on(&self.raw, deadline_after(timeout), false) {
+        match wait_on(&self.raw, deadline_after(timeout)) {
             Ok(true) => {}
             Ok(false) => return Err(GetTimeoutError::Timeout),
             Err(WouldDeadlock) => return Err(GetTimeoutError::Task(TaskError::WouldDeadlock)),
@@ -595,7 +597,7 @@ impl TaskRef {
     ///
     /// [`WouldDeadlock`] if called from inside the task itself.
     pub fn wait(&self) -> Result<(), WouldDeadlock> {
-        wait_on(&self.core, None, true).map(|_| ())
+        wait_on(&self.core, None).map(|_| ())
     }
 
     /// Blocks until the task is done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
@@ -604,7 +606,7 @@ impl TaskRef {
     ///
     /// [`WouldDeadlock`] if called from inside the task itself.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
-        wait_on(&self.core, deadline_after(timeout), false)
+        wait_on(&self.core, deadline_after(timeout))
     }
 }
 

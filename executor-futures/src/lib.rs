@@ -59,7 +59,8 @@
 //! tx.send(()).unwrap();
 //! assert!(slow.get().unwrap());
 //!
-//! // Nested waits help instead of blocking: fine even on one thread.
+//! // Nested waits complete even on one thread: the waiting task runs the
+//! // children it queued itself (nothing else), or a spare worker runs them.
 //! let one = executor_core::ThreadPool::new(1).unwrap();
 //! let inner_pool = one.clone();
 //! let outer = one

@@ -37,6 +37,7 @@
 //! | run B after A, without a thread waiting | [`then`](TaskHandle::then), [`and_then`](TaskHandle::and_then), [`on_complete`](TaskHandle::on_complete); [`all_of`], [`any_of`], [`submit_after`](ExecutorService::submit_after); a [`TaskGraph`] of tasks and edges | `thenApply`, `thenCompose`, `whenComplete`, `allOf`, `anyOf`; `add_done_callback` |
 //! | Python's `map` and `wait` | [`map`](ExecutorService::map), [`map_timeout`](ExecutorService::map_timeout); [`wait`] with [`ReturnWhen`] | `Executor.map`; `concurrent.futures.wait` |
 //! | run `async` code on the pool | [`spawn`](ExecutorService::spawn) a future → the same [`TaskHandle`] | `CompletableFuture.supplyAsync` |
+//! | call something that blocks (I/O, a lock, `block_on`) from a task | [`block_in_place`]: the pool runs a spare worker meanwhile; or an elastic pool ([`Builder::max_threads`], [`Builder::keep_alive`]) | `ManagedBlocker`; `ThreadPoolExecutor(core, max, keepAlive)` |
 //! | stop | [`shutdown`](ThreadPool::shutdown) + [`await_termination`](ThreadPool::await_termination); [`shutdown_now`](ThreadPool::shutdown_now); [`close`](ThreadPool::close) or drop | the same names; `shutdown(wait=True)` |
 //! | let a running task notice it should stop | [`is_cancelled()`] / [`checkpoint()`] (after [`cancel`](TaskHandle::cancel)); [`is_interrupted()`] (after `shutdown_now`) | `Thread.interrupted()` |
 //!
@@ -56,9 +57,12 @@
 //!   closure back inside [`Rejected`], never silently lost.
 //! - **Cancel**: a request to stop a task. A task not yet started never starts;
 //!   a running one is asked to stop and notices it with [`is_cancelled()`].
-//! - **Helping**: a worker that waits (for a handle, a `join`, a scope) runs
-//!   other queued tasks meanwhile instead of blocking, so waiting inside the
-//!   pool never deadlocks it, even with one thread.
+//! - **Waiting** on a worker (`get`, `take`, `invoke_all`, ...): the worker runs
+//!   only tasks its own task queued, then blocks, and the pool runs a **spare**
+//!   worker in its place, so waiting inside the pool never deadlocks it, even
+//!   with one thread. A timed wait runs nothing and returns on time. Fork-join
+//!   waits (`join`, a scope's end) may run other queued tasks, as rayon's do;
+//!   [`isolate`] keeps them to their own.
 //! - **Injector**: the pool's shared queue for tasks submitted from threads
 //!   outside the pool (a worker's own submissions go to its own queue).
 //! - **Claim**: the step that makes a queued task "started". Exactly one
@@ -114,9 +118,10 @@ pub use executor_completion::{
     IntoStream, Iter, TimedOut, TrySubmitError, WaitAnyError,
 };
 pub use executor_core::{
-    current_thread_index, is_interrupted, join, scope, spawn, yield_now, BroadcastContext,
-    BuildError, Builder, JobPanic, PanicOrigin, PoolRef, RejectReason, Rejected, Scope,
-    ScopedError, ScopedHandle, Stats, ThreadPool, Timer, TimerKey, Yield, DEFAULT_STACK_SIZE,
+    block_in_place, current_thread_index, is_interrupted, isolate, join, scope, spawn, yield_now,
+    BroadcastContext, BuildError, Builder, JobPanic, PanicOrigin, PoolRef, RejectReason, Rejected,
+    Scope, ScopedError, ScopedHandle, Stats, ThreadPool, Timer, TimerKey, Yield,
+    DEFAULT_KEEP_ALIVE, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE, DEFAULT_STACK_SIZE,
     MAX_THREADS,
 };
 pub use executor_futures::{
@@ -174,7 +179,8 @@ pub mod prelude {
         as_completed, Completed, CompletionService, TimedOut, TrySubmitError, WaitAnyError,
     };
     pub use executor_core::{
-        is_interrupted, BuildError, Builder, RejectReason, Rejected, Scope, ScopedError, ThreadPool,
+        block_in_place, is_interrupted, BuildError, Builder, RejectReason, Rejected, Scope,
+        ScopedError, ThreadPool,
     };
     pub use executor_futures::{
         all_of, any_of, checkpoint, is_cancelled, wait, BatchRejected, Callable, Cancelled,

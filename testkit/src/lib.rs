@@ -29,6 +29,20 @@ pub const SHORT: Duration = Duration::from_millis(50);
 /// The bound on a whole test body run by [`bounded`].
 pub const TEST_BOUND: Duration = Duration::from_secs(60);
 
+/// Polls `cond` every 2 ms until it holds (true) or [`LONG`] passes (then
+/// returns `cond()` once more): for states a pool reaches on its own (a
+/// worker retired, a counter settled), never for ordering.
+pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + LONG;
+    while Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cond()
+}
+
 /// Runs `f` on a helper thread and fails if it does not finish within
 /// [`TEST_BOUND`]; re-raises a panic from `f`.
 pub fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {

@@ -103,6 +103,12 @@ pub struct Sizes {
     pub memory_jobs: usize,
     /// At most this many rounds of `memory` (a child process per pool each).
     pub memory_rounds: usize,
+    /// Jobs of `latency`'s stream.
+    pub latency_jobs: usize,
+    /// Tasks of `blocking_mix`.
+    pub blocking_tasks: usize,
+    /// Trees of `nested_wait`.
+    pub nested_roots: usize,
 }
 
 impl Sizes {
@@ -122,6 +128,9 @@ impl Sizes {
         idle_rounds: 3,
         memory_jobs: 1_000_000,
         memory_rounds: 3,
+        latency_jobs: 20_000,
+        blocking_tasks: 2_000,
+        nested_roots: 32,
     };
 
     /// `--quick`: about a tenth, to finish in well under a minute.
@@ -140,6 +149,9 @@ impl Sizes {
         idle_rounds: 1,
         memory_jobs: 100_000,
         memory_rounds: 1,
+        latency_jobs: 4_000,
+        blocking_tasks: 400,
+        nested_roots: 8,
     };
 
     /// Tiny sizes for unit tests.
@@ -159,6 +171,9 @@ impl Sizes {
         idle_rounds: 1,
         memory_jobs: 1000,
         memory_rounds: 1,
+        latency_jobs: 200,
+        blocking_tasks: 40,
+        nested_roots: 1,
     };
 }
 

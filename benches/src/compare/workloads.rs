@@ -33,6 +33,9 @@ pub const WORKLOADS: &[&str] = &[
     "sum",
     "ping_pong",
     "round_trip",
+    "latency",
+    "blocking_mix",
+    "nested_wait",
     "idle_cpu",
     "memory",
     // The timers (`super::timers`).
@@ -555,6 +558,112 @@ pub fn plan<'a>(name: &str, cx: &Context<'a>) -> Option<Planned<'a>> {
                 }
             }),
         ),
+        "latency" => {
+            let (threads, jobs) = (cx.threads, s.latency_jobs);
+            let entries = pools
+                .harnesses()
+                .into_iter()
+                .map(|h| Entry {
+                    pool: h.name(),
+                    variant: h.name(),
+                    run: Box::new(move || {
+                        let [p50, p99, max] = h.latency(threads, jobs);
+                        eprintln!(
+                            "latency {}: p50 {p50:.0} µs, p99 {p99:.0} µs, max {max:.0} µs",
+                            h.name()
+                        );
+                        p99
+                    }),
+                })
+                .collect();
+            timed_plan(
+                "latency",
+                format!(
+                    "{jobs} jobs from outside, open loop at 70% of the pool's capacity, {} µs each \
+                     and one in {} of {} ms: p99 delay from submission to start (p50 and max \
+                     on stderr)",
+                    crate::waiting::SHORT_JOB.as_micros(),
+                    crate::waiting::LONG_EVERY,
+                    crate::waiting::LONG_JOB.as_millis(),
+                ),
+                "µs p99",
+                entries,
+            )
+        }
+        "blocking_mix" => {
+            let tasks = s.blocking_tasks;
+            let mut entries: Vec<Entry<'_>> = pools
+                .harnesses()
+                .into_iter()
+                .map(|h| Entry {
+                    pool: h.name(),
+                    variant: h.name(),
+                    run: Box::new(move || h.blocking_mix(tasks)),
+                })
+                .collect();
+            // A pool sized by hand for the mix: a fifth of the tasks block for
+            // 1 ms and the rest compute 50 µs, so about 5/6 of the time is
+            // blocked: six threads per core.
+            let sized = crate::Harness::<StdThreadpool>::new(cx.threads * 6);
+            entries.push(Entry {
+                pool: "threadpool",
+                variant: "threadpool_sized",
+                run: Box::new(move || sized.blocking_mix(tasks)),
+            });
+            timed_plan(
+                "blocking_mix",
+                format!(
+                    "{tasks} tasks from outside, every fifth sleeping 1 ms (in block_in_place for \
+                     ours and tokio), the rest computing 50 µs: wall time (threadpool_sized: {} \
+                     threads, sized by hand)",
+                    cx.threads * 6
+                ),
+                "ms",
+                entries,
+            )
+        }
+        "nested_wait" => {
+            let roots = s.nested_roots;
+            let tasks = roots * crate::waiting::nested_tree_size() as usize;
+            let want = tasks as u64;
+            let ours: &dyn ErasedHarness = &pools.ours;
+            let tokio: &dyn ErasedHarness = &pools.tokio;
+            let handles_pool = &pools.ours.pool.0;
+            let entries = vec![
+                Entry {
+                    pool: POOLS[0],
+                    variant: POOLS[0],
+                    run: timed(tasks, move || {
+                        assert_eq!(
+                            crate::waiting::nested_wait_handles(handles_pool, roots),
+                            want
+                        );
+                    }),
+                },
+                Entry {
+                    pool: POOLS[0],
+                    variant: "executor_core_block_in_place",
+                    run: timed(tasks, move || assert_eq!(ours.nested_wait(roots), want)),
+                },
+                Entry {
+                    pool: "tokio",
+                    variant: "tokio",
+                    run: timed(tasks, move || assert_eq!(tokio.nested_wait(roots), want)),
+                },
+            ];
+            timed_plan(
+                "nested_wait",
+                format!(
+                    "{roots} trees of depth {} and fan-out {}, each task submitting its children \
+                     and waiting for them (ours: task handles, or channels in block_in_place; \
+                     tokio: channels in block_in_place; the others would deadlock)",
+                    crate::waiting::NESTED_DEPTH,
+                    crate::waiting::NESTED_FANOUT
+                ),
+                "ns/task",
+                entries,
+            )
+        }
         "idle_cpu" => {
             // Measured on fresh pools: only a pool's own threads are counted.
             probe::idle_cpu::<Ours>(1, 1, std::time::Duration::ZERO)?;
