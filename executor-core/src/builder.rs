@@ -260,6 +260,8 @@ impl Builder {
     }
 
     /// The pool's name, used in `tracing` events and default thread names.
+    /// A name with a NUL byte makes [`build`](Builder::build) fail with
+    /// [`BuildError::InvalidPoolName`].
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.pool_name = Some(name.into());
         self
@@ -419,6 +421,11 @@ impl Builder {
         let detect = self.detect_blocked && cfg!(target_os = "linux");
         let id = POOL_IDS.fetch_add(1, Ordering::Relaxed);
         let pool_name = self.pool_name.unwrap_or_else(|| format!("executor-{id}"));
+        if pool_name.contains('\0') {
+            // Every default thread name (workers, spares, timer, monitor) is
+            // made from it, and `std` panics on a NUL in a thread name.
+            return Err(BuildError::InvalidPoolName { name: pool_name });
+        }
         let queues: Vec<Queues> = (0..n).map(|_| Queues::new()).collect();
         let on_start = if self.quiet_panics {
             crate::quiet_panics::install();

@@ -278,6 +278,8 @@ impl Registry {
             names
                 .as_mut()
                 .and_then(|f| crate::registry::quietly(|| f(index)))
+                // `std` panics on a NUL in a thread name: fall back instead.
+                .filter(|name| !name.contains('\0'))
                 .unwrap_or_else(|| format!("{}-{index}", self.name))
         };
         let spawned = std::thread::Builder::new()

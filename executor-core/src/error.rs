@@ -56,6 +56,13 @@ pub enum BuildError {
         /// The name, as the thread-name closure returned it.
         name: String,
     },
+    /// The pool's [name](crate::Builder::name) contains a NUL byte, so it cannot
+    /// be part of a thread name (the default worker, spare, timer and monitor
+    /// thread names are made from it).
+    InvalidPoolName {
+        /// The name given to the builder.
+        name: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -80,6 +87,9 @@ impl fmt::Display for BuildError {
                     f,
                     "the name {name:?} for worker {index} contains a NUL byte"
                 )
+            }
+            BuildError::InvalidPoolName { name } => {
+                write!(f, "the pool name {name:?} contains a NUL byte")
             }
         }
     }

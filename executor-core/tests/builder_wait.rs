@@ -281,3 +281,76 @@ fn stats_are_exact_after_close() {
     assert_eq!((s.queued, s.active), (0, 0));
     assert!(format!("{pool:?}").contains("ThreadPool"));
 }
+
+/// The pool's own name is in every default thread name (workers, spares, the
+/// timer, the elastic monitor): a NUL in it is a build error, before any
+/// thread starts, not a `std` panic later on whichever thread starts one.
+#[test]
+fn a_pool_name_with_a_nul_byte_is_a_build_error() {
+    bounded_for(LONG, || {
+        let census = Census::default();
+        let err = census
+            .builder(2)
+            .name("pool\u{0}x")
+            .thread_name(|i| format!("w{i}"))
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, BuildError::InvalidPoolName { name } if name == "pool\u{0}x"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("NUL"), "{err}");
+        assert_eq!(census.started.load(Ordering::SeqCst), 0);
+    });
+}
+
+/// A spare worker is named by the user's closure when it starts, long after
+/// `build`: a NUL in that name falls back to the default name instead of a
+/// `std` panic on the thread that needed the spare (here, a task in
+/// `block_in_place`).
+#[test]
+fn a_spare_whose_name_has_a_nul_byte_gets_the_default_name() {
+    bounded_for(LONG, || {
+        let pool = ThreadPool::builder()
+            .num_threads(1)
+            .name("nul-spare")
+            .thread_name(|i| {
+                if i == 0 {
+                    "core".into()
+                } else {
+                    format!("bad\u{0}{i}")
+                }
+            })
+            .build()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let gate = Arc::new(AtomicBool::new(false));
+        let open = gate.clone();
+        let p = pool.clone();
+        pool.execute(move || {
+            // Queue a job, then block: only a spare can run that job.
+            let tx2 = tx.clone();
+            p.execute(move || {
+                let name = std::thread::current().name().map(str::to_owned);
+                tx2.send(name).unwrap();
+                open.store(true, Ordering::SeqCst);
+            })
+            .unwrap();
+            executor_core::block_in_place(|| {
+                while !gate.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+            tx.send(Some("blocker done".into())).unwrap();
+        })
+        .unwrap();
+        let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let name = first.expect("the spare has a name");
+        assert!(name.starts_with("nul-spare-"), "{name}");
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(20)).unwrap().as_deref(),
+            Some("blocker done")
+        );
+        pool.close();
+    });
+}
