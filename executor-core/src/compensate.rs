@@ -27,6 +27,20 @@
 //!  spares > blocked (a blocked worker resumed) it retires at once; idle for
 //!  `keep_alive` it retires, leaving a needy token if the workers it stood in
 //!  for still block (so the next publisher asks for a spare again).
+//!
+//!  a spare retired as excess does not exit: it parks on the idle list for
+//!  its keep-alive, and start_spare wakes the newest parked spare before it
+//!  spawns a thread (a pool whose tasks block briefly and often would
+//!  otherwise create and destroy a thread per block):
+//!
+//!    parked spare                       start_spare (spares already += 1)
+//!    push me on `idle` (lock)           pop the newest (lock), set its
+//!    loop: woken? → serve again           `woken` under the lock, unpark it
+//!          stopping or keep-alive over:  none parked → spawn a thread
+//!            remove me (lock): found →
+//!            exit; not found → a waker   shutdown / shutdown_now: unpark
+//!            popped me: serve again        every parked spare (it sees the
+//!          park (timeout: keep-alive)      state and exits)
 //! ```
 //!
 //! The token handshake (who sees whom) is in `crate::sleep`; a loom model of
@@ -45,7 +59,8 @@
 use crate::registry::Registry;
 use crate::worker::{Kind, Queues, WorkerThread};
 use crossbeam_deque::Stealer;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -82,6 +97,16 @@ pub(crate) struct Compensation {
     /// Slots whose spare retired, with their (empty) queues, for reuse.
     free: Mutex<Vec<(usize, Queues)>>,
     pub(crate) names: Mutex<Option<SpareName>>,
+    /// Spare threads retired as excess, parked for reuse (newest last).
+    idle: Mutex<Vec<Arc<IdleSpare>>>,
+}
+
+/// A spare thread parked on the idle list.
+struct IdleSpare {
+    thread: std::thread::Thread,
+    /// Set (under the idle list's lock, by the thread that popped it) when
+    /// it is to serve again; it was counted in `spares` by that thread.
+    woken: AtomicBool,
 }
 
 impl Compensation {
@@ -103,6 +128,33 @@ impl Compensation {
             slots: (0..slots).map(|_| OnceLock::new()).collect(),
             free: Mutex::new(Vec::new()),
             names: Mutex::new(None),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Wakes the newest parked spare to serve (already counted in `spares`
+    /// by the caller); false if none is parked.
+    fn wake_idle_spare(&self) -> bool {
+        let mut idle = crate::sync_lock(&self.idle);
+        match idle.pop() {
+            Some(spare) => {
+                // Under the lock: a spare that no longer finds itself on the
+                // list sees `woken` set (see `park_idle_spare`).
+                spare.woken.store(true, Ordering::SeqCst);
+                drop(idle);
+                spare.thread.unpark();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Unparks every parked spare: the pool stopped accepting work, and each
+    /// exits when it sees that (a spare popped meanwhile serves, then exits
+    /// with the pool like any worker).
+    pub(crate) fn wake_all_idle_spares(&self) {
+        for spare in crate::sync_lock(&self.idle).iter() {
+            spare.thread.unpark();
         }
     }
 
@@ -253,8 +305,45 @@ impl Registry {
             tracing::debug!(pool = %self.name, max_spares = self.comp.max_spares, "spare cap reached: a blocked worker is not compensated");
             return;
         }
+        if self.comp.wake_idle_spare() {
+            return;
+        }
         if !self.start_worker(Kind::Spare) {
             self.comp.spares.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A spare that retired as excess (already counted out of `spares`)
+    /// parks for its keep-alive on the idle list, so that the next blocked
+    /// worker reuses its thread. True: a `start_spare` woke it to serve again
+    /// (and counted it). False: its keep-alive ran out, or the pool stopped
+    /// accepting work: it exits.
+    pub(crate) fn park_idle_spare(&self) -> bool {
+        let me = Arc::new(IdleSpare {
+            thread: std::thread::current(),
+            woken: AtomicBool::new(false),
+        });
+        crate::sync_lock(&self.comp.idle).push(me.clone());
+        let deadline = self.comp.idle_deadline();
+        loop {
+            if me.woken.load(Ordering::SeqCst) {
+                return true;
+            }
+            let stopping = self.lifecycle.state() >= crate::lifecycle::State::Shutdown;
+            let now = Instant::now();
+            if stopping || deadline.is_some_and(|d| now >= d) {
+                let mut idle = crate::sync_lock(&self.comp.idle);
+                if let Some(i) = idle.iter().position(|s| Arc::ptr_eq(s, &me)) {
+                    idle.remove(i);
+                    return false;
+                }
+                // Popped by a `start_spare`, which set `woken` under the lock.
+                return true;
+            }
+            match deadline {
+                Some(d) => std::thread::park_timeout(d.saturating_duration_since(now)),
+                None => std::thread::park(),
+            }
         }
     }
 

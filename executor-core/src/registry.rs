@@ -524,6 +524,7 @@ impl Registry {
         }
         self.timer.on_shutdown();
         self.sleep.notify_all();
+        self.comp.wake_all_idle_spares();
         self.sleep.wake_monitor();
     }
 
@@ -548,6 +549,7 @@ impl Registry {
             drained.into_iter().partition(Job::is_internal);
         drop(internal);
         self.sleep.notify_all();
+        self.comp.wake_all_idle_spares();
         self.sleep.wake_monitor();
         if first {
             tracing::info!(pool = %self.name, handed_back = drained.len(), "shutdown_now: queues drained, running jobs interrupted");

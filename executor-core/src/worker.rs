@@ -711,6 +711,10 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues, kind: 
                     && registry.comp.retire_if_excess()
                 {
                     tracing::debug!("spare retires: its blocked worker resumed");
+                    if registry.park_idle_spare() {
+                        tracing::debug!("parked spare reused for another blocked worker");
+                        continue;
+                    }
                     break;
                 }
             }

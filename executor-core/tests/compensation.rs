@@ -224,3 +224,45 @@ fn isolate_keeps_unrelated_jobs_out_of_a_join_wait() {
         assert!(ran_on.iter().any(|&t| t != waiter));
     });
 }
+
+/// A pool whose tasks block briefly and often (every fifth task sleeps in
+/// `block_in_place`) reuses the thread of a spare that retired when its
+/// blocked worker resumed, instead of spawning a thread per block; and a
+/// spare parked for reuse does not hold up termination for its keep-alive.
+#[test]
+fn a_retired_spare_is_reused_and_does_not_delay_termination() {
+    bounded(|| {
+        let starts = Arc::new(AtomicUsize::new(0));
+        let s = starts.clone();
+        let pool = ThreadPool::builder()
+            .num_threads(1)
+            .spare_keep_alive(Duration::from_secs(3600))
+            .on_thread_start(move |_| {
+                s.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        for round in 0..20 {
+            // One task blocks until the next one (queued behind it) has run:
+            // only a spare can run that one.
+            let (go_tx, go_rx) = mpsc::channel::<()>();
+            let tx1 = tx.clone();
+            pool.execute(move || {
+                block_in_place(|| go_rx.recv().unwrap());
+                tx1.send(round).unwrap();
+            })
+            .unwrap();
+            pool.execute(move || go_tx.send(()).unwrap()).unwrap();
+            assert_eq!(rx.recv_timeout(LONG).unwrap(), round);
+        }
+        let started = starts.load(Ordering::SeqCst);
+        assert!(
+            started <= 6,
+            "20 blocks started {started} threads: a spare thread per block (the old code started 19)"
+        );
+        // A parked spare exits at shutdown, not after its hour of keep-alive.
+        pool.shutdown();
+        assert!(pool.await_termination(LONG));
+    });
+}
