@@ -16,8 +16,9 @@
 //! Polling a handle that is done moves its result out; that is why the items are
 //! [`Finished`] values (index, id, result) rather than the handles themselves.
 
-use crate::error::{TimedOut, WaitAnyError};
+use crate::error::WaitAnyError;
 use crate::waitlist::Notifier;
+use executor_core::TimedOut;
 use executor_core::Waiter;
 use executor_futures::{TaskError, TaskHandle, TaskId};
 use futures_core::Stream;

@@ -1,7 +1,7 @@
 //! Errors as values: a full bounded service, a deadline that passed, and
 //! `wait_any` on nothing.
 
-use executor_core::{Exclusive, Rejected};
+use executor_core::{Exclusive, Rejected, TimedOut};
 use std::error::Error;
 use std::fmt;
 
@@ -87,26 +87,6 @@ impl<C> From<Rejected<C>> for TrySubmitError<C> {
         TrySubmitError::Rejected(r)
     }
 }
-
-/// A deadline passed before the next task finished (Python's `TimeoutError` from
-/// `as_completed`).
-///
-/// # Examples
-///
-/// ```
-/// use executor_completion::TimedOut;
-/// assert_eq!(TimedOut.to_string(), "timed out waiting for a task to finish");
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TimedOut;
-
-impl fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("timed out waiting for a task to finish")
-    }
-}
-
-impl Error for TimedOut {}
 
 /// The error of [`wait_any`](crate::wait_any).
 ///

@@ -122,7 +122,8 @@ pub use as_completed::{
     AsCompletedTimeout, Finished,
 };
 pub use completed::Completed;
-pub use error::{TimedOut, TrySubmitError, WaitAnyError};
+pub use error::{TrySubmitError, WaitAnyError};
+pub use executor_core::TimedOut;
 pub use executor_futures::{BatchRejected, TaskError, TaskId};
 pub use iter::{CompletionStream, IntoIter, IntoStream, Iter};
 pub use service::CompletionService;

@@ -102,7 +102,7 @@ pub use broadcast::BroadcastContext;
 pub use builder::{Builder, DEFAULT_STACK_SIZE, MAX_THREADS};
 pub use compensate::{block_in_place, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE};
 pub use elastic::DEFAULT_KEEP_ALIVE;
-pub use error::{BuildError, PanicPayload, RejectReason, Rejected};
+pub use error::{BuildError, PanicPayload, RejectReason, Rejected, TimedOut};
 pub use exclusive::Exclusive;
 pub use job::{Job, Runnable};
 pub use join::join;

@@ -125,7 +125,7 @@ pub use error::{
     BatchRejected, Cancelled, Failure, GetTimeoutError, InvokeAnyError, PanicPayload, TaskError,
     WouldDeadlock,
 };
-pub use executor_core::{RejectReason, Rejected};
+pub use executor_core::{RejectReason, Rejected, TimedOut};
 pub use graph::{BoxError, GraphError, NodeError, NodeFailed, NodeId, TaskGraph, TaskGraphBuilder};
 pub use handle::{TaskHandle, TaskId, TaskRef};
 pub use scheduled::{ScheduleError, ScheduledExecutorService, ScheduledHandle};
