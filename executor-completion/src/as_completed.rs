@@ -6,7 +6,7 @@
 //! hook every [`TaskHandle`] has: its `Future` implementation. Each handle is
 //! polled once with a waker of its own that, when the task finishes, pushes the
 //! handle's index into a shared list and wakes the consumer (a blocked thread,
-//! through [`Waiter`], so a pool worker waits by `executor_core::wait_until`'s
+//! through [`Waiter`], so a pool worker waits by `executor_core::integration::wait_until`'s
 //! rule, or an async task).
 //! The consumer then polls only the handles whose index arrived: no polling loop,
 //! no scan of all handles per completion. The consumer registers itself and
@@ -18,8 +18,8 @@
 
 use crate::error::WaitAnyError;
 use crate::waitlist::Notifier;
+use executor_core::integration::Waiter;
 use executor_core::TimedOut;
-use executor_core::Waiter;
 use executor_futures::{TaskError, TaskHandle, TaskId};
 use futures_core::Stream;
 use std::collections::VecDeque;
@@ -163,8 +163,10 @@ impl Signal {
         if !self.register(Notifier::Thread(Waiter::current())) {
             return true;
         }
-        let reported =
-            executor_core::wait_until(|| self.count.load(Ordering::Acquire) > 0, deadline);
+        let reported = executor_core::integration::wait_until(
+            || self.count.load(Ordering::Acquire) > 0,
+            deadline,
+        );
         if !reported {
             self.unregister();
         }
@@ -437,7 +439,7 @@ impl<T> AsCompleted<T> {
     /// ```
     /// use executor_completion::as_completed;
     /// use executor_futures::ExecutorService;
-    /// let mut it = as_completed([executor_core::InlineExecutor.submit(|| 1).unwrap()]);
+    /// let mut it = as_completed([executor_core::integration::InlineExecutor.submit(|| 1).unwrap()]);
     /// assert!(it.try_next().is_some());
     /// assert!(it.try_next().is_none());
     /// ```

@@ -1,7 +1,8 @@
 //! Errors as values: a full bounded service, a deadline that passed, and
 //! `wait_any` on nothing.
 
-use executor_core::{Exclusive, Rejected, TimedOut};
+use executor_core::integration::Exclusive;
+use executor_core::{Rejected, TimedOut};
 use std::error::Error;
 use std::fmt;
 

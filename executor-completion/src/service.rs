@@ -11,7 +11,8 @@ use crate::completed::{Completed, TimedCall, TimedFuture};
 use crate::error::TrySubmitError;
 use crate::iter::{CompletionStream, IntoIter, IntoStream, Iter};
 use crate::shared::{quietly, Block, Release, Reservation, Shared};
-use executor_core::{Exclusive, Executor, PoolRef, Rejected, ThreadPool};
+use executor_core::integration::{Exclusive, Executor};
+use executor_core::{PoolRef, Rejected, ThreadPool};
 use executor_futures::{BatchRejected, Callable, ExecutorService, TaskHandle, TaskId, TaskRef};
 use std::fmt;
 use std::future::Future;
@@ -100,7 +101,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// A service submitting to `exec`, with no cap on outstanding tasks.
     ///
     /// `exec` is any [`Executor`]: a [`ThreadPool`] (or a clone of one), `&pool`,
-    /// `Arc<...>`, or [`InlineExecutor`](executor_core::InlineExecutor).
+    /// `Arc<...>`, or [`InlineExecutor`](executor_core::integration::InlineExecutor).
     ///
     /// # Examples
     ///
@@ -268,7 +269,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// help.
     ///
     /// `on` has no effect for an executor with no
-    /// [`pool_ref`](Executor::pool_ref) (e.g. [`InlineExecutor`](executor_core::InlineExecutor)).
+    /// [`pool_ref`](Executor::pool_ref) (e.g. [`InlineExecutor`](executor_core::integration::InlineExecutor)).
     ///
     /// # Examples
     ///
@@ -305,7 +306,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// assert!(!CompletionService::<u8>::new(pool.clone()).is_helping());
     /// assert!(CompletionService::<u8>::new(pool).helping(true).is_helping());
     /// // Nothing to help: an inline executor runs each task as it is submitted.
-    /// let inline = CompletionService::<u8, _>::new(executor_core::InlineExecutor);
+    /// let inline = CompletionService::<u8, _>::new(executor_core::integration::InlineExecutor);
     /// assert!(!inline.helping(true).is_helping());
     /// ```
     pub fn is_helping(&self) -> bool {
@@ -592,7 +593,7 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// use executor_core::InlineExecutor;
+    /// use executor_core::integration::InlineExecutor;
     /// assert_eq!(CompletionService::<u8, _>::new(InlineExecutor).capacity(), None);
     /// assert_eq!(CompletionService::<u8, _>::bounded(InlineExecutor, 3).capacity(), Some(3));
     /// assert_eq!(CompletionService::<u8, _>::bounded_in_flight(InlineExecutor, 2).capacity(), Some(2));
@@ -609,7 +610,7 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// use executor_core::InlineExecutor;
+    /// use executor_core::integration::InlineExecutor;
     /// assert!(CompletionService::<u8, _>::bounded_in_flight(InlineExecutor, 2).is_bounded_in_flight());
     /// assert!(!CompletionService::<u8, _>::bounded(InlineExecutor, 2).is_bounded_in_flight());
     /// ```
@@ -644,7 +645,7 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// let service = CompletionService::new(executor_core::integration::InlineExecutor);
     /// assert!(service.poll().is_none());
     /// service.submit(|| 5).unwrap(); // inline: done at once
     /// assert_eq!(service.poll().unwrap().get().unwrap(), 5);
@@ -698,7 +699,7 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// let service = CompletionService::new(executor_core::integration::InlineExecutor);
     /// for i in 0..3 {
     ///     service.submit(move || i).unwrap();
     /// }
@@ -718,7 +719,7 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// let service = CompletionService::new(executor_core::integration::InlineExecutor);
     /// service.submit(|| ()).unwrap();
     /// assert_eq!((service.outstanding(), service.pending(), service.ready()), (1, 0, 1));
     /// service.take().unwrap();

@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use executor_completion::{CompletionService, TaskError};
-use executor_core::{InlineExecutor, RejectReason, ThreadPool};
+use executor_core::integration::InlineExecutor;
+use executor_core::{RejectReason, ThreadPool};
 use executor_futures::ExecutorService;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

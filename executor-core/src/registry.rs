@@ -56,7 +56,7 @@
 //!    slow stop hook). Accepted means run: dropping them broke guarantee 2;
 //!    refusing them is only possible before the state change;
 //! 2. advance to TERMINATED;
-//! 3. run the termination hooks ([`crate::ThreadPool::on_termination`]), shard by
+//! 3. run the termination hooks ([`crate::integration::Executor::on_termination`]), shard by
 //!    shard: take the shard's hooks out under its lock, release it, run them (a
 //!    panic goes to the panic handler), and repeat until a look under the lock
 //!    finds none; that same critical section closes the shard, so a hook
@@ -115,8 +115,8 @@ struct Termination {
 }
 
 /// The key of a hook registered with
-/// [`ThreadPool::on_termination`](crate::ThreadPool::on_termination); pass it to
-/// [`ThreadPool::remove_termination_hook`](crate::ThreadPool::remove_termination_hook)
+/// [`Executor::on_termination`](crate::integration::Executor::on_termination); pass it to
+/// [`Executor::remove_termination_hook`](crate::integration::Executor::remove_termination_hook)
 /// to unregister the hook before it runs. Not `Clone`: a hook is removed at most once.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TerminationKey {
@@ -208,7 +208,7 @@ pub enum PanicOrigin {
     StartHook,
     /// The thread-stop hook.
     StopHook,
-    /// A termination hook ([`ThreadPool::on_termination`](crate::ThreadPool::on_termination)).
+    /// A termination hook ([`Executor::on_termination`](crate::integration::Executor::on_termination)).
     TerminationHook,
 }
 

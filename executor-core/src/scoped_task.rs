@@ -149,7 +149,7 @@ impl fmt::Display for ScopedError {
 impl std::error::Error for ScopedError {}
 
 /// The handle of a task submitted with [`Scope::submit`](crate::Scope::submit):
-/// `get` its value (waiting, as [`wait_until`](crate::wait_until) does, if
+/// `get` its value (waiting, as [`wait_until`](crate::integration::wait_until) does, if
 /// needed) or `cancel` it. Dropping it
 /// leaves the task to run; the scope still waits for it. It borrows the scope,
 /// so it cannot outlive it.

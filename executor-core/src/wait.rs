@@ -64,7 +64,8 @@ use std::time::Instant;
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// use std::sync::{Arc, Mutex};
-/// use executor_core::{wait_until, ThreadPool, Waiter};
+/// use executor_core::ThreadPool;
+/// use executor_core::integration::{wait_until, Waiter};
 ///
 /// let pool = ThreadPool::new(1).unwrap();
 /// let done = Arc::new(AtomicBool::new(false));
@@ -181,7 +182,7 @@ pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
 /// # Examples
 ///
 /// ```
-/// assert!(!executor_core::run_pending_job()); // not on a worker
+/// assert!(!executor_core::integration::run_pending_job()); // not on a worker
 /// ```
 pub fn run_pending_job() -> bool {
     WorkerThread::with_current(|w| w.is_some_and(WorkerThread::run_one))
@@ -240,7 +241,7 @@ thread_local! {
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// let flag = AtomicBool::new(true);
-/// assert!(executor_core::spin_until(|| flag.load(Ordering::Acquire), None));
+/// assert!(executor_core::integration::spin_until(|| flag.load(Ordering::Acquire), None));
 /// ```
 pub fn spin_until(ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
     let rounds = SPIN_ROUNDS.with(std::cell::Cell::get);

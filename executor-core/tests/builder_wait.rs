@@ -1,7 +1,8 @@
 //! Building pools (bad input is an error, not a panic or a leaked thread) and the
 //! help-while-waiting seam.
 
-use executor_core::{current_thread_index, wait_until, BuildError, ThreadPool, Waiter};
+use executor_core::integration::{wait_until, Waiter};
+use executor_core::{current_thread_index, BuildError, ThreadPool};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -140,7 +140,8 @@ fn a_panic_in_either_half_propagates_after_both_finish() {
                     },
                 )
             }));
-            let msg = executor_core::payload_message(&*r.unwrap_err()).map(str::to_owned);
+            let msg =
+                executor_core::integration::payload_message(&*r.unwrap_err()).map(str::to_owned);
             assert_eq!(
                 msg.as_deref(),
                 Some(if panic_in_a { "a fails" } else { "b fails" })
@@ -210,7 +211,7 @@ fn scope_panics_are_raised_after_every_task_finished() {
                 panic!("body fails");
             })
         }));
-        let msg = executor_core::payload_message(&*r.unwrap_err()).map(str::to_owned);
+        let msg = executor_core::integration::payload_message(&*r.unwrap_err()).map(str::to_owned);
         assert_eq!(msg.as_deref(), Some("body fails"));
         assert_eq!(finished.load(Ordering::SeqCst), 200);
     });

@@ -120,7 +120,7 @@ fn on_another_pools_worker_they_run_on_that_worker_thread() {
                         busy.open();
                     }
                     tx.send(r.map_err(|p| {
-                        executor_core::payload_message(&*p)
+                        executor_core::integration::payload_message(&*p)
                             .unwrap_or("?")
                             .to_owned()
                     }))

@@ -6,7 +6,9 @@
 //! destructor), so it runs in a child process: the parent re-runs this test
 //! binary on the one test and checks that the child exited cleanly.
 
-use executor_core::{Job, ThreadPool};
+use executor_core::integration::Executor;
+use executor_core::integration::Job;
+use executor_core::ThreadPool;
 use std::cell::RefCell;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,8 @@
 //! it to upper layers: `ThreadPool` and its forwarding impls return one, the
 //! default (`InlineExecutor`) none.
 
-use executor_core::{Executor, InlineExecutor, Job, RejectReason, ThreadPool};
+use executor_core::integration::{Executor, InlineExecutor, Job};
+use executor_core::{RejectReason, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;

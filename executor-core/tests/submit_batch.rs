@@ -2,7 +2,8 @@
 //! outside the pool, is queued job by job on a worker, and every job of it runs
 //! once or comes back, never both, never lost, also when it races `shutdown_now`.
 
-use executor_core::{Executor, Job, RejectReason, ThreadPool};
+use executor_core::integration::{Executor, Job};
+use executor_core::{RejectReason, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use testkit::*;

@@ -1,6 +1,8 @@
 //! TESTS.md B.2: execute and rejection.
 
-use executor_core::{Job, RejectReason, ThreadPool};
+use executor_core::integration::Executor;
+use executor_core::integration::Job;
+use executor_core::{RejectReason, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use testkit::*;

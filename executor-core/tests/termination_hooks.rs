@@ -1,9 +1,10 @@
-//! `ThreadPool::on_termination`: hooks run exactly once when the pool terminates
+//! `Executor::on_termination` (on a `ThreadPool`): hooks run exactly once when the pool terminates
 //! (by `shutdown`, `shutdown_now`, `close` or drop), at once when registered after
 //! termination, never when removed; a panicking hook is reported and does not
 //! stop the termination; a hook may use, close and drop the pool without hanging.
 
-use executor_core::{Executor, InlineExecutor, Job, PanicOrigin, ThreadPool};
+use executor_core::integration::{Executor, InlineExecutor, Job};
+use executor_core::{PanicOrigin, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};

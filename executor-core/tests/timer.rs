@@ -1,7 +1,8 @@
 //! The pool's `Timer` and its lifecycle hook (issue 19): delayed jobs held over
 //! `shutdown`, handed back by `shutdown_now`, no spinning while held.
 
-use executor_core::{Builder, Job, ThreadPool, Timer};
+use executor_core::integration::{Job, Timer};
+use executor_core::{Builder, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;

@@ -10,7 +10,7 @@
 //!   done.
 //! * `invoke_any` submits everything with a completion hook that pushes each done
 //!   handle into a small queue (a one-shot completion service) and waits for
-//!   arrivals with [`executor_core::wait_until`] (on a worker: running only the
+//!   arrivals with [`executor_core::integration::wait_until`] (on a worker: running only the
 //!   tasks it queued itself, then blocked and compensated). The first
 //!   success wins and the rest are cancelled; if all fail, the failures come back
 //!   in input order. The submitted tasks are held by a guard that cancels them
@@ -22,7 +22,8 @@ use crate::error::{InvokeAnyError, TaskError};
 use crate::handle::{TaskHandle, TaskRef};
 use crate::service::ExecutorService;
 use crate::Callable;
-use executor_core::{Executor, Rejected, Waiter};
+use executor_core::integration::{Executor, Waiter};
+use executor_core::Rejected;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -137,7 +138,10 @@ where
     while seen < refs.0.len() {
         let Some((index, handle)) = race.next() else {
             let arrived = &race.arrived;
-            if !executor_core::wait_until(|| arrived.load(Ordering::Acquire) > seen, deadline) {
+            if !executor_core::integration::wait_until(
+                || arrived.load(Ordering::Acquire) > seen,
+                deadline,
+            ) {
                 return Err(InvokeAnyError::Timeout);
             }
             continue;

@@ -68,7 +68,7 @@ use crate::handle::{TaskHandle, TaskRef};
 use crate::state::{AfterPoll, Notify};
 use crate::sync::{lock, Mutex};
 use crate::task::{drop_quietly, Hook, NoHook, TaskCell, TaskCore, Work};
-use executor_core::{payload_message, Executor, Job, Runnable};
+use executor_core::integration::{payload_message, Executor, Job, Runnable};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -429,7 +429,7 @@ impl<F: fmt::Debug> Error for InvokeAnyError<F> {}
 /// A [`ThreadPool`](executor_core::ThreadPool) refuses a batch submitted from
 /// outside its workers whole, so `accepted` is then empty; an executor that
 /// queues jobs one by one (the default of
-/// [`Executor::execute_jobs`](executor_core::Executor::execute_jobs)) may have
+/// [`Executor::execute_jobs`](executor_core::integration::Executor::execute_jobs)) may have
 /// accepted a first part: those tasks run as usual.
 ///
 /// # Examples

@@ -12,7 +12,7 @@
 //! 3. spin briefly (≈15 µs at most), re-checking: tasks are often short, and
 //!    parking and unparking costs tens of microseconds;
 //! 4. register a [`Waiter`] with the cell, then
-//!    [`executor_core::wait_until`] the task is done. On a pool worker that
+//!    [`executor_core::integration::wait_until`] the task is done. On a pool worker that
 //!    wait runs only work it is owed: for an untimed wait, the jobs the
 //!    waiting task pushed onto its own deque (its subtree, which holds the
 //!    awaited task when the waiter submitted it from that worker); then it
@@ -37,7 +37,7 @@ use crate::current;
 use crate::error::{Failure, GetTimeoutError, TaskError, WouldDeadlock};
 use crate::state::{StateWord, TaskState};
 use crate::task::{RawTask, TaskCore};
-use executor_core::Waiter;
+use executor_core::integration::Waiter;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -106,9 +106,9 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
 
 /// Before a non-worker thread parks: tasks are often short, so the awaited one is
 /// often done within microseconds, while registering, parking and being unparked
-/// costs tens of microseconds. The adaptive spin is `executor_core::spin_until`.
+/// costs tens of microseconds. The adaptive spin is `executor_core::integration::spin_until`.
 fn spin_until_done(state: &StateWord, deadline: Option<Instant>) -> bool {
-    executor_core::spin_until(|| state.is_done(), deadline)
+    executor_core::integration::spin_until(|| state.is_done(), deadline)
 }
 
 /// The one waiting routine (module docs). `Ok(true)`: done; `Ok(false)`: deadline.
@@ -129,7 +129,7 @@ fn wait_on<R: TaskCore + ?Sized>(
     let Some(key) = task.add_waiter(Waiter::current()) else {
         return Ok(true);
     };
-    let done = executor_core::wait_until(|| state.is_done(), deadline);
+    let done = executor_core::integration::wait_until(|| state.is_done(), deadline);
     if !done {
         task.remove_waiter(key);
     }

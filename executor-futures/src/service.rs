@@ -1,5 +1,5 @@
 //! [`ExecutorService`]: `submit`, `spawn` and the bulk operations for every
-//! [`Executor`], and [`Spawner`], the `futures::task::Spawn` adapter.
+//! [`Executor`], and [`Spawner`](crate::integration::Spawner), the `futures::task::Spawn` adapter.
 
 use crate::async_task::AsyncWork;
 use crate::bulk;
@@ -8,7 +8,8 @@ use crate::handle::{TaskHandle, TaskId, TaskRef};
 use crate::task::{Call, Hook, NoHook, OnComplete, TaskCell, TaskCore, Work};
 use crate::wait_set::{refused_inputs, MapCall};
 use crate::Callable;
-use executor_core::{Executor, Job, Rejected};
+use executor_core::integration::{Executor, Job};
+use executor_core::Rejected;
 use futures_task::{FutureObj, Spawn, SpawnError};
 use std::future::Future;
 use std::sync::Arc;
@@ -144,7 +145,7 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// `invokeAll`, `invokeAny`) plus async tasks.
 ///
 /// Implemented for every `Executor` (a [`ThreadPool`](executor_core::ThreadPool),
-/// `&E`, `Arc<E>`, [`InlineExecutor`](executor_core::InlineExecutor), ...): bring
+/// `&E`, `Arc<E>`, [`InlineExecutor`](executor_core::integration::InlineExecutor), ...): bring
 /// it into scope and call `pool.submit(...)`.
 ///
 /// Every accepted task is one allocation (the task cell, which is also the job the
@@ -564,7 +565,7 @@ pub trait ExecutorService: Executor {
         }
     }
 
-    /// A [`Spawner`]: this executor as a `futures::task::Spawn`.
+    /// A [`Spawner`](crate::integration::Spawner): this executor as a `futures::task::Spawn`.
     ///
     /// # Examples
     ///
@@ -779,7 +780,8 @@ impl<E: Executor + ?Sized> ExecutorService for E {}
 ///
 /// ```
 /// use futures::task::SpawnExt;
-/// use executor_futures::{ExecutorService, Spawner};
+/// use executor_futures::integration::Spawner;
+/// use executor_futures::ExecutorService;
 /// let pool = executor_core::ThreadPool::new(2).unwrap();
 /// let spawner: Spawner<_> = pool.spawner();
 /// let (tx, rx) = std::sync::mpsc::channel();

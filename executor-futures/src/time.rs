@@ -19,7 +19,7 @@
 //! A timer never fires early: readiness is decided by `Instant::now() >= due` at
 //! the poll, never by the wake alone.
 
-use executor_core::{Timer, TimerKey};
+use executor_core::integration::{Timer, TimerKey};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

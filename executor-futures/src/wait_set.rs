@@ -18,7 +18,8 @@ use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::state::TaskState;
 use crate::Callable;
-use executor_core::{Rejected, Waiter};
+use executor_core::integration::Waiter;
+use executor_core::Rejected;
 use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
@@ -144,7 +145,7 @@ pub fn wait<T>(
             }
         };
         if !ready() {
-            executor_core::wait_until(ready, deadline);
+            executor_core::integration::wait_until(ready, deadline);
         }
     }
     let (done, not_done) = handles.into_iter().partition(TaskHandle::is_done);

@@ -199,7 +199,7 @@ fn a7_compile_time_contracts() {
     send_sync_unpin::<TaskHandle<u32>>();
     send_sync_unpin::<TaskHandle<std::cell::Cell<u32>>>(); // T: Send is enough
     send_sync_unpin::<executor_futures::TaskRef>();
-    send_sync_unpin::<executor_futures::Spawner<ThreadPool>>();
+    send_sync_unpin::<executor_futures::integration::Spawner<ThreadPool>>();
     fn error<E: std::error::Error + Send + Sync + 'static>() {}
     error::<TaskError>();
 }
@@ -434,7 +434,7 @@ fn a8_waker_called_from_a_drop_during_shutdown() {
 
 #[test]
 fn spawn_on_inline_executor_and_rejection_gives_the_future_back() {
-    let inline = executor_core::InlineExecutor;
+    let inline = executor_core::integration::InlineExecutor;
     assert_eq!(inline.spawn(async { 1 }).unwrap().get().unwrap(), 1);
     assert_eq!(inline.submit(|| 2).unwrap().get().unwrap(), 2);
     let pool = ThreadPool::new(1).unwrap();

@@ -7,7 +7,8 @@
 mod common;
 
 use common::*;
-use executor_core::{Executor, Job, Rejected, TerminationKey, ThreadPool};
+use executor_core::integration::{Executor, Job, TerminationKey};
+use executor_core::{Rejected, ThreadPool};
 use executor_futures::{ExecutorService, TaskError, TaskHandle, TaskId, TaskState};
 use futures::channel::oneshot;
 use std::future::Future;
@@ -326,11 +327,13 @@ fn freed_idle_tasks_leave_the_set() {
 /// run async tasks; nothing is tracked.
 #[test]
 fn inline_executor_still_runs_async_tasks() {
-    let h = executor_core::InlineExecutor.spawn(async { 5 }).unwrap();
+    let h = executor_core::integration::InlineExecutor
+        .spawn(async { 5 })
+        .unwrap();
     assert_eq!(h.get().unwrap(), 5);
     let tokens = DropCounter::new(1);
     let token = tokens.token(0);
-    let h = executor_core::InlineExecutor
+    let h = executor_core::integration::InlineExecutor
         .spawn(async move {
             let _token = token;
             std::future::pending::<()>().await

@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use executor_core::{Executor, ThreadPool};
+use executor_core::integration::Executor;
+use executor_core::ThreadPool;
 use executor_futures::time::{interval, sleep, sleep_until, timeout, TimedOut};
 use executor_futures::{
     is_cancelled, ExecutorService, ScheduleError, ScheduledExecutorService, TaskError,
@@ -393,7 +394,7 @@ fn a_task_that_schedules_itself_again_from_inside_works() {
 #[test]
 fn schedule_works_on_an_executor_that_is_not_a_pool() {
     bounded(|| {
-        let exec = Arc::new(executor_core::InlineExecutor);
+        let exec = Arc::new(executor_core::integration::InlineExecutor);
         let start = Instant::now();
         let h = exec.schedule(2 * MS, move || start.elapsed()).unwrap();
         assert!(h.get().unwrap() >= 2 * MS);

@@ -120,15 +120,14 @@ pub use executor_completion::{
 pub use executor_core::{
     block_in_place, current_thread_index, is_interrupted, isolate, join, scope, spawn, yield_now,
     BroadcastContext, BuildError, Builder, JobPanic, PanicOrigin, PoolRef, RejectReason, Rejected,
-    Scope, ScopedError, ScopedHandle, Stats, ThreadPool, Timer, TimerKey, Yield,
-    DEFAULT_KEEP_ALIVE, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE, DEFAULT_STACK_SIZE,
-    MAX_THREADS,
+    Scope, ScopedError, ScopedHandle, Stats, ThreadPool, Yield, DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE, DEFAULT_STACK_SIZE, MAX_THREADS,
 };
 pub use executor_futures::{
     all_of, all_of_or_cancel, any_of, checkpoint, current_task, is_cancelled, wait, BatchRejected,
     BoxError, Callable, Cancelled, Deps, ExecutorService, Failure, GetTimeoutError, GraphError,
     InvokeAnyError, MapError, MapResults, NodeError, NodeFailed, NodeId, PanicPayload, ReturnWhen,
-    ScheduleError, ScheduledExecutorService, ScheduledHandle, Spawner, TaskError, TaskGraph,
+    ScheduleError, ScheduledExecutorService, ScheduledHandle, TaskError, TaskGraph,
     TaskGraphBuilder, TaskHandle, TaskId, TaskRef, TaskState, Waited, WouldDeadlock,
 };
 
@@ -193,7 +192,9 @@ pub mod prelude {
 /// For authors of other executors and libraries, not needed to use the pool:
 /// the job type a pool queues, the [`Executor`](integration::Executor) trait
 /// that `submit` and the completion service are written against, and the
-/// waiting primitives that help on a worker instead of blocking it.
+/// waiting primitives that help on a worker instead of blocking it, the pool's
+/// timer, and the `futures::task::Spawn` adapter (`Spawner`): everything of
+/// [`executor_core::integration`] and [`executor_futures::integration`].
 ///
 /// # Examples
 ///
@@ -211,10 +212,8 @@ pub mod prelude {
 /// run_on(&ThreadPool::new(1).unwrap());
 /// ```
 pub mod integration {
-    pub use executor_core::{
-        payload_message, report_run, run_pending_job, spin_until, wait_until, Exclusive, Executor,
-        InlineExecutor, Job, RunOutcome, Runnable, TerminationKey, Waiter,
-    };
+    pub use executor_core::integration::*;
+    pub use executor_futures::integration::*;
 }
 
 /// The repository's README, compiled and run as doctests (`cargo test -p executor

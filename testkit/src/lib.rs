@@ -486,11 +486,11 @@ impl Accepting {
     }
 }
 
-impl executor_core::Executor for Accepting {
+impl executor_core::integration::Executor for Accepting {
     fn execute_job(
         &self,
-        job: executor_core::Job,
-    ) -> Result<(), executor_core::Rejected<executor_core::Job>> {
+        job: executor_core::integration::Job,
+    ) -> Result<(), executor_core::Rejected<executor_core::integration::Job>> {
         match self
             .left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
