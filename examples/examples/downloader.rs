@@ -31,7 +31,7 @@ impl Callable<Result<Page, FetchError>> for Download {
 fn shutdown_and_await_termination(pool: &ThreadPool, grace: Duration) {
     pool.shutdown(); // new submissions are refused from here on
     if !pool.await_termination(grace) {
-        let never_started = pool.shutdown_now(); // running tasks see is_interrupted()
+        let never_started = pool.shutdown_now(); // running tasks see is_cancelled()
         println!("{} downloads never started", never_started.len());
         if !pool.await_termination(grace) {
             eprintln!("the pool did not terminate");

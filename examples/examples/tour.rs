@@ -130,7 +130,7 @@ fn main() {
     pool.execute(move || {
         started_tx.send(()).unwrap();
         let mut spins = 0u64;
-        while !is_interrupted() {
+        while !is_cancelled() {
             spins += 1;
             std::thread::yield_now();
         }

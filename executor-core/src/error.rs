@@ -141,7 +141,7 @@ pub enum RejectReason {
     Shutdown,
     /// `shutdown_now` was called (before or after the pool terminated).
     Stopped,
-    /// [`spawn`](crate::spawn) was called on a thread that is not a pool worker.
+    /// [`execute`](crate::execute) was called on a thread that is not a pool worker.
     NotInPool,
 }
 

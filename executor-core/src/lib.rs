@@ -107,12 +107,12 @@ pub use elastic::DEFAULT_KEEP_ALIVE;
 pub use error::{BuildError, PanicPayload, RejectReason, Rejected, TimedOut};
 pub use join::join;
 pub use panic::JobPanic;
-pub use pool::{spawn, PoolRef, ThreadPool};
+pub use pool::{execute, PoolRef, ThreadPool};
 pub use registry::PanicOrigin;
 pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};
 pub use stats::Stats;
-pub use wait::{current_thread_index, is_interrupted, isolate, yield_now, Yield};
+pub use wait::{current_thread_index, is_cancelled, isolate, yield_now, Yield};
 
 /// Locks a `std` mutex, ignoring poison (no user code runs under our locks).
 pub(crate) fn sync_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

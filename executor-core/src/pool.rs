@@ -182,7 +182,7 @@ impl ThreadPool {
     /// Stops the pool: rejects new submissions, takes every job that has not started
     /// out of the queues and returns them (run them, or drop them), and raises the
     /// interrupt flag that running jobs see through
-    /// [`is_interrupted`](crate::is_interrupted). Does not wait for running jobs.
+    /// [`is_cancelled`](crate::is_cancelled). Does not wait for running jobs.
     /// A second call returns an empty list.
     ///
     /// # Examples
@@ -471,7 +471,9 @@ impl ThreadPool {
 }
 
 /// Runs `f` on the pool of the calling worker, fire-and-forget: rayon's ambient
-/// `spawn`. The job goes to the calling worker's own deque (idle workers steal
+/// `spawn`, named `execute` here because closures are executed everywhere in
+/// this crate ([`ThreadPool::execute`], Java's `execute`); `spawn` is kept for
+/// futures (`ExecutorService::spawn`) and for [`Scope::spawn`](crate::Scope::spawn). The job goes to the calling worker's own deque (idle workers steal
 /// it), with no pool handle to clone, which matters for jobs that spawn jobs.
 ///
 /// # Errors
@@ -483,18 +485,18 @@ impl ThreadPool {
 ///
 /// ```
 /// use std::sync::mpsc::channel;
-/// use executor_core::{spawn, RejectReason, ThreadPool};
+/// use executor_core::{execute, RejectReason, ThreadPool};
 ///
-/// assert_eq!(spawn(|| ()).unwrap_err().reason(), RejectReason::NotInPool);
+/// assert_eq!(execute(|| ()).unwrap_err().reason(), RejectReason::NotInPool);
 /// let pool = ThreadPool::new(2).unwrap();
 /// let (tx, rx) = channel();
 /// pool.execute(move || {
-///     // A chain: each link spawns the next without a pool handle.
+///     // A chain: each link queues the next without a pool handle.
 ///     fn link(n: u32, tx: std::sync::mpsc::Sender<u32>) {
 ///         if n == 0 {
 ///             tx.send(0).unwrap();
 ///         } else {
-///             spawn(move || link(n - 1, tx)).unwrap();
+///             execute(move || link(n - 1, tx)).unwrap();
 ///         }
 ///     }
 ///     link(100, tx);
@@ -502,8 +504,9 @@ impl ThreadPool {
 /// .unwrap();
 /// assert_eq!(rx.recv().unwrap(), 0);
 /// ```
+#[doc(alias = "spawn")]
 #[inline]
-pub fn spawn<F>(f: F) -> Result<(), Rejected<F>>
+pub fn execute<F>(f: F) -> Result<(), Rejected<F>>
 where
     F: FnOnce() + Send + 'static,
 {

@@ -41,7 +41,7 @@
 //! 3. drain the injector and every worker deque (from the thieves' end), then the
 //!    pool timer's pending delayed jobs (`crate::timer::pool_hook`), and return
 //!    the jobs: these never started;
-//! 4. wake every sleeper. Running jobs now see `is_interrupted()`. A worker in
+//! 4. wake every sleeper. Running jobs now see `is_cancelled()`. A worker in
 //!    STOP only pops its own deque (jobs it had already claimed in a batch steal
 //!    that was in flight during the drain) and then exits.
 //!
@@ -709,7 +709,7 @@ impl Registry {
     /// looked), and an accepted job runs unless `shutdown_now` handed it back.
     /// They run on the terminating thread (the last worker, after its stop
     /// hook; it is still registered as a worker), with its panic handling, and
-    /// see `is_interrupted()` (the state is STOP). Nothing new can be accepted
+    /// see `is_cancelled()` (the state is STOP). Nothing new can be accepted
     /// now, so nothing they submit is left behind.
     fn run_leftovers(&self, leftovers: Vec<Job>) {
         for job in leftovers {

@@ -280,7 +280,7 @@ pub enum Yield {
 /// assert_eq!(yield_now(), None);
 /// let pool = ThreadPool::new(1).unwrap();
 /// let r = pool.install(|| {
-///     executor_core::spawn(|| ()).unwrap();
+///     executor_core::execute(|| ()).unwrap();
 ///     (yield_now(), yield_now())
 /// });
 /// assert_eq!(r, (Some(Yield::Executed), Some(Yield::Idle)));
@@ -317,18 +317,20 @@ pub fn current_thread_index() -> Option<usize> {
 }
 
 /// True when the calling thread is a worker whose pool was stopped with
-/// `shutdown_now` while this job ran: Rust's `Thread.interrupted()`. Long-running
-/// jobs should check it and return early. Always false outside a pool.
+/// `shutdown_now` while this job ran (`shutdown_now` cancels running jobs): Java's
+/// `Thread.interrupted()`. Long-running jobs should check it and return early.
+/// Always false outside a pool. `executor_futures::is_cancelled` (the one the
+/// facade exports) answers this and also a cancelled task's own handle.
 ///
 /// # Examples
 ///
 /// ```
-/// use executor_core::{is_interrupted, ThreadPool};
+/// use executor_core::{is_cancelled, ThreadPool};
 /// let pool = ThreadPool::new(1).unwrap();
 /// let (started_tx, started_rx) = std::sync::mpsc::channel();
 /// pool.execute(move || {
 ///     started_tx.send(()).unwrap();
-///     while !is_interrupted() {
+///     while !is_cancelled() {
 ///         std::thread::yield_now();
 ///     }
 /// })
@@ -337,7 +339,7 @@ pub fn current_thread_index() -> Option<usize> {
 /// assert!(pool.shutdown_now().is_empty());
 /// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
 /// ```
-pub fn is_interrupted() -> bool {
+pub fn is_cancelled() -> bool {
     WorkerThread::with_current(|w| {
         w.is_some_and(|w| w.registry().lifecycle.state() >= crate::lifecycle::State::Stop)
     })

@@ -2,7 +2,7 @@
 //! (`block_in_place` and waits), are capped, named and hooked like workers,
 //! retire after their keep-alive, and exit with the pool.
 
-use executor_core::{block_in_place, is_interrupted, join, ThreadPool};
+use executor_core::{block_in_place, is_cancelled, join, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -150,7 +150,7 @@ fn shutdown_now_reaches_a_blocked_worker_and_spares_exit() {
         pool.execute(move || {
             tx.send(()).unwrap();
             block_in_place(|| {
-                while !is_interrupted() {
+                while !is_cancelled() {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             })

@@ -354,7 +354,7 @@ where
     let keep = cell.clone();
     // One word (an `Option<Arc<_>>`): queued without an allocation.
     let guard = AbandonUnrun(Some(cell));
-    if let Err(rejected) = executor_core::spawn(move || guard.run()) {
+    if let Err(rejected) = executor_core::execute(move || guard.run()) {
         set_error(&keep, TaskError::Rejected(rejected.reason()));
         // The guard in the closure abandons the cell: → Cancelled, reported as
         // the error just recorded.

@@ -39,7 +39,7 @@
 //! | run `async` code on the pool | [`spawn`](ExecutorService::spawn) a future → the same [`TaskHandle`] | `CompletableFuture.supplyAsync` |
 //! | call something that blocks (I/O, a lock, `block_on`) from a task | [`block_in_place`]: the pool runs a spare worker meanwhile; or an elastic pool ([`Builder::max_threads`], [`Builder::keep_alive`]) | `ManagedBlocker`; `ThreadPoolExecutor(core, max, keepAlive)` |
 //! | stop | [`shutdown`](ThreadPool::shutdown) + [`await_termination`](ThreadPool::await_termination); [`shutdown_now`](ThreadPool::shutdown_now); [`close`](ThreadPool::close) or drop | the same names; `shutdown(wait=True)` |
-//! | let a running task notice it should stop | [`is_cancelled()`] / [`checkpoint()`] (after [`cancel`](TaskHandle::cancel)); [`is_interrupted()`] (after `shutdown_now`) | `Thread.interrupted()` |
+//! | let a running task notice it should stop | [`is_cancelled()`] / [`checkpoint()`] (after [`cancel`](TaskHandle::cancel) or `shutdown_now`) | `Thread.interrupted()` |
 //!
 //! Everything above is in [`prelude`]. The methods `submit`, `spawn`,
 //! `invoke_all`, ... come from the [`ExecutorService`] trait, which the prelude
@@ -118,7 +118,7 @@ pub use executor_completion::{
     IntoStream, Iter, TimedOut, TrySubmitError, WaitAnyError,
 };
 pub use executor_core::{
-    block_in_place, current_thread_index, is_interrupted, isolate, join, scope, spawn, yield_now,
+    block_in_place, current_thread_index, execute, isolate, join, scope, yield_now,
     BroadcastContext, BuildError, Builder, JobPanic, PanicOrigin, PoolRef, RejectReason, Rejected,
     Scope, ScopedError, ScopedHandle, Stats, ThreadPool, Yield, DEFAULT_KEEP_ALIVE,
     DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE, DEFAULT_STACK_SIZE, MAX_THREADS,
@@ -178,8 +178,7 @@ pub mod prelude {
         as_completed, Completed, CompletionService, TimedOut, TrySubmitError, WaitAnyError,
     };
     pub use executor_core::{
-        block_in_place, is_interrupted, BuildError, Builder, RejectReason, Rejected, Scope,
-        ScopedError, ThreadPool,
+        block_in_place, BuildError, Builder, RejectReason, Rejected, Scope, ScopedError, ThreadPool,
     };
     pub use executor_futures::{
         all_of, any_of, checkpoint, is_cancelled, wait, BatchRejected, Callable, Cancelled,

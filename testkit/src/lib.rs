@@ -120,10 +120,10 @@ impl Gate {
     }
 
     /// Blocks until opened or the pool interrupts the running job
-    /// (`executor_core::is_interrupted`, raised by `shutdown_now`); returns true
+    /// (`executor_core::is_cancelled`, raised by `shutdown_now`); returns true
     /// if opened. Polls like [`Gate::wait_or_cancelled`].
     pub fn wait_or_interrupted(&self) -> bool {
-        self.wait_or(executor_core::is_interrupted, "interrupted")
+        self.wait_or(executor_core::is_cancelled, "interrupted")
     }
 
     /// Blocks until opened (true) or `stop()` holds (false); panics after LONG.
