@@ -166,7 +166,8 @@ impl Signal {
         let reported = executor_core::integration::wait_until(
             || self.count.load(Ordering::Acquire) > 0,
             deadline,
-        );
+        )
+        .is_ok();
         if !reported {
             self.unregister();
         }

@@ -109,7 +109,7 @@ pub enum WaitAnyError {
 
 impl WaitAnyError {
     /// True if the timeout passed.
-    pub fn is_timeout(&self) -> bool {
+    pub fn is_timed_out(&self) -> bool {
         matches!(self, WaitAnyError::TimedOut)
     }
 }

@@ -54,7 +54,7 @@
 //! assert_eq!(ok, 3);
 //! assert!(service.take().is_none()); // drained: nothing outstanding
 //! pool.shutdown();
-//! assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+//! assert!(pool.await_termination(std::time::Duration::from_secs(10)).is_ok());
 //! ```
 //!
 //! Completion order over handles:

@@ -324,7 +324,7 @@ impl<T> Shared<T> {
             let epoch = WaitList::epoch(&self.submitter_epoch);
             drop(st);
             drop(stale);
-            executor_core::integration::wait_until(
+            let _ = executor_core::integration::wait_until(
                 || {
                     WaitList::epoch(&self.submitter_epoch) != epoch
                         || self.in_flight.load(Ordering::Acquire) < cap
@@ -496,7 +496,7 @@ impl<T> Shared<T> {
             let epoch = WaitList::epoch(&self.taker_epoch);
             drop(st);
             drop(stale);
-            executor_core::integration::wait_until(
+            let _ = executor_core::integration::wait_until(
                 || {
                     WaitList::epoch(&self.taker_epoch) != epoch
                         || self.ready.load(Ordering::Acquire) > 0

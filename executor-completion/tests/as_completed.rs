@@ -202,7 +202,7 @@ fn wait_any_returns_the_first_done_and_keeps_the_rest() {
             wait_any(&mut handles, None).unwrap_err(),
             WaitAnyError::Empty
         );
-        assert!(WaitAnyError::TimedOut.is_timeout());
+        assert!(WaitAnyError::TimedOut.is_timed_out());
     });
 }
 

@@ -368,7 +368,7 @@ impl Builder {
     /// let later = Instant::now().checked_add(Duration::from_secs(3600));
     /// pool.timer().schedule_job(later, Job::new(|| unreachable!())).unwrap();
     /// pool.shutdown(); // the delayed job is dropped: termination does not wait an hour
-    /// assert!(pool.await_termination(Duration::from_secs(10)));
+    /// assert!(pool.await_termination(Duration::from_secs(10)).is_ok());
     /// ```
     pub fn execute_delayed_after_shutdown(mut self, execute: bool) -> Self {
         self.execute_delayed_after_shutdown = execute;

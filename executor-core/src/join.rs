@@ -228,7 +228,7 @@ where
     let guard = AbortOnUnwind;
     match registry.submit(Job::internal(job_ref), State::Running) {
         Ok(()) => {
-            crate::integration::wait_until(|| job.latch.probe() != PENDING, None);
+            let _ = crate::integration::wait_until(|| job.latch.probe() != PENDING, None);
         }
         Err(rejected) => {
             // Take it back: the job owns nothing, so forgetting it neither runs

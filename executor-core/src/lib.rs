@@ -28,7 +28,7 @@
 //! 3. A panicking job never kills or shrinks the pool.
 //! 4. `shutdown` is idempotent; `shutdown_now` returns exactly the jobs that never
 //!    started.
-//! 5. `await_termination` is true iff the pool was shut down, every accepted job
+//! 5. `await_termination` is `Ok` iff the pool was shut down, every accepted job
 //!    finished (or was handed back) and every worker exited. Delayed jobs of the
 //!    pool's [`Timer`](integration::Timer) count as accepted: after `shutdown` the pool waits for the
 //!    kept ones to come due and run (see [`Builder::execute_delayed_after_shutdown`]).

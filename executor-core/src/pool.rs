@@ -1,7 +1,7 @@
 //! [`ThreadPool`]: the public handle of a pool.
 
 use crate::builder::Builder;
-use crate::error::{BuildError, RejectReason, Rejected};
+use crate::error::{BuildError, RejectReason, Rejected, TimedOut};
 use crate::job::Job;
 use crate::lifecycle::State;
 use crate::registry::{Closure, Registry, TerminationKey};
@@ -56,7 +56,7 @@ use std::time::Duration;
 ///     .unwrap();
 /// }
 /// pool.shutdown(); // reject new work, finish what is queued
-/// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+/// assert!(pool.await_termination(std::time::Duration::from_secs(10)).is_ok());
 /// assert_eq!(hits.load(Ordering::Relaxed), 100);
 /// ```
 #[derive(Clone)]
@@ -205,18 +205,35 @@ impl ThreadPool {
     /// let never_started = pool.shutdown_now();
     /// assert_eq!(never_started.len(), 3);
     /// gate_tx.send(()).unwrap();
-    /// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+    /// assert!(pool.await_termination(std::time::Duration::from_secs(10)).is_ok());
     /// ```
     pub fn shutdown_now(&self) -> Vec<Job> {
         self.registry().shutdown_now()
     }
 
-    /// Blocks until the pool has terminated (returns true) or `timeout` passes
-    /// (returns false). Never true before a shutdown. Called on one of the pool's
-    /// own workers it does not wait (the pool cannot terminate while the caller
-    /// runs) and returns false.
-    pub fn await_termination(&self, timeout: Duration) -> bool {
-        self.registry().await_termination(Some(timeout))
+    /// Blocks until the pool has terminated (returns `Ok`) or `timeout` passes.
+    /// Never `Ok` before a shutdown. Called on one of the pool's own workers it
+    /// does not wait (the pool cannot terminate while the caller runs). Java's
+    /// boolean `awaitTermination` is `.is_ok()`.
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] when the pool had not terminated in time (or the caller is
+    /// one of its workers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{ThreadPool, TimedOut};
+    /// use std::time::Duration;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// // Not shut down, so it cannot terminate: the wait gives up.
+    /// assert_eq!(pool.await_termination(Duration::from_millis(1)), Err(TimedOut));
+    /// pool.shutdown();
+    /// assert_eq!(pool.await_termination(Duration::from_secs(10)), Ok(()));
+    /// ```
+    pub fn await_termination(&self, timeout: Duration) -> Result<(), TimedOut> {
+        terminated(self.registry().await_termination(Some(timeout)))
     }
 
     /// [`shutdown`](ThreadPool::shutdown), then wait for every queued job and join
@@ -553,7 +570,7 @@ where
 /// let observer = pool.downgrade();
 /// drop(pool); // closed: shut down, queued work finished, threads joined
 /// assert!(observer.is_shutdown());
-/// assert!(observer.await_termination(Duration::from_secs(10)));
+/// assert!(observer.await_termination(Duration::from_secs(10)).is_ok());
 /// ```
 #[derive(Clone)]
 pub struct PoolRef {
@@ -599,8 +616,12 @@ impl PoolRef {
 
     /// [`ThreadPool::await_termination`]: waits for the pool to terminate, which
     /// this handle does not start (nor delay).
-    pub fn await_termination(&self, timeout: Duration) -> bool {
-        self.registry.await_termination(Some(timeout))
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] when the pool had not terminated in time.
+    pub fn await_termination(&self, timeout: Duration) -> Result<(), TimedOut> {
+        terminated(self.registry.await_termination(Some(timeout)))
     }
 
     /// [`ThreadPool::timer`]: the pool's timer.
@@ -611,6 +632,15 @@ impl PoolRef {
     /// True iff `self` and `pool` refer to the same pool.
     pub fn is_pool(&self, pool: &ThreadPool) -> bool {
         Arc::ptr_eq(&self.registry, &pool.inner.registry)
+    }
+}
+
+/// `Ok` for a pool that terminated, `Err(TimedOut)` for one that did not in time.
+fn terminated(done: bool) -> Result<(), TimedOut> {
+    if done {
+        Ok(())
+    } else {
+        Err(TimedOut)
     }
 }
 
@@ -721,7 +751,7 @@ pub trait Executor: Send + Sync {
     /// let late = tx.clone();
     /// assert!(pool.on_termination(move || tx.send("terminated").unwrap()).is_some());
     /// pool.shutdown();
-    /// assert!(pool.await_termination(Duration::from_secs(10)));
+    /// assert!(pool.await_termination(Duration::from_secs(10)).is_ok());
     /// assert_eq!(rx.try_recv(), Ok("terminated")); // ran before the wait returned
     ///
     /// // Registered after termination: runs at once, on this thread.

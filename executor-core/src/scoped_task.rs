@@ -206,7 +206,7 @@ impl<'h, 'scope, T: Send> ScopedHandle<'h, 'scope, T> {
         }
         if !self.cell.is_done() {
             sync_lock(&self.cell.waiters).push(Waiter::current());
-            wait_until(|| self.cell.is_done(), None);
+            let _ = wait_until(|| self.cell.is_done(), None);
         }
         match self.cell.state.load(Ordering::Acquire) {
             CANCELLED => Err(ScopedError::Cancelled),

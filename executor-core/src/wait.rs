@@ -51,6 +51,7 @@
 //!
 //! Elsewhere (not a worker) [`wait_until`] parks the thread.
 
+use crate::error::TimedOut;
 use crate::registry::Registry;
 use crate::worker::WorkerThread;
 use std::fmt;
@@ -80,7 +81,7 @@ use std::time::Instant;
 ///     }
 /// })
 /// .unwrap();
-/// assert!(wait_until(|| done.load(Ordering::SeqCst), None));
+/// assert!(wait_until(|| done.load(Ordering::SeqCst), None).is_ok());
 /// ```
 #[derive(Clone)]
 pub struct Waiter(Kind);
@@ -139,8 +140,8 @@ impl fmt::Debug for Waiter {
     }
 }
 
-/// Blocks until `done()` returns true (then returns true) or `deadline` passes
-/// (then returns `done()`). Register a [`Waiter`] with whoever makes `done` true
+/// Blocks until `done()` returns true (then returns `Ok`) or `deadline` passes
+/// (then returns `Ok` if `done()` holds, else `Err(TimedOut)`). Register a [`Waiter`] with whoever makes `done` true
 /// *before* calling this.
 ///
 /// On a pool worker an untimed wait first runs the jobs the running job pushed
@@ -148,11 +149,24 @@ impl fmt::Debug for Waiter {
 /// once, the worker blocks and the pool starts a spare worker in its place
 /// while work is queued (module docs). It never runs unrelated work.
 ///
+/// # Errors
+///
+/// [`TimedOut`] when `deadline` passed with `done()` still false (never for
+/// `None`).
+///
 /// # Examples
 ///
 /// See [`Waiter`].
-pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
-    let helped = WorkerThread::with_current(|w| w.map(|w| w.wait_owed(&done, deadline)));
+pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> Result<(), TimedOut> {
+    if wait_until_bool(&done, deadline) {
+        Ok(())
+    } else {
+        Err(TimedOut)
+    }
+}
+
+fn wait_until_bool(done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+    let helped = WorkerThread::with_current(|w| w.map(|w| w.wait_owed(done, deadline)));
     if let Some(result) = helped {
         return result;
     }
@@ -337,7 +351,7 @@ pub fn current_thread_index() -> Option<usize> {
 /// .unwrap();
 /// started_rx.recv().unwrap();
 /// assert!(pool.shutdown_now().is_empty());
-/// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+/// assert!(pool.await_termination(std::time::Duration::from_secs(10)).is_ok());
 /// ```
 pub fn is_cancelled() -> bool {
     WorkerThread::with_current(|w| {

@@ -138,11 +138,13 @@ where
     while seen < refs.0.len() {
         let Some((index, handle)) = race.next() else {
             let arrived = &race.arrived;
-            if !executor_core::integration::wait_until(
+            if executor_core::integration::wait_until(
                 || arrived.load(Ordering::Acquire) > seen,
                 deadline,
-            ) {
-                return Err(InvokeAnyError::Timeout);
+            )
+            .is_err()
+            {
+                return Err(InvokeAnyError::TimedOut);
             }
             continue;
         };

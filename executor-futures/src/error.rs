@@ -1,7 +1,7 @@
 //! Errors as values: what a task's outcome can be besides its value, and what the
 //! waiting and bulk operations report. Every type here is `std::error::Error +
 //! Display + Debug + Send + Sync` and has predicates, so callers branch on
-//! `is_cancelled()` / `is_panic()` / `is_timeout()` rather than on strings.
+//! `is_cancelled()` / `is_panic()` / `is_timed_out()` rather than on strings.
 //!
 //! A callable that returns `Result<T, E>` is not special: its `Err(e)` is a *value*
 //! and comes back unchanged as `Ok(Err(e))` from [`TaskHandle::get`]; the
@@ -180,7 +180,7 @@ impl From<Cancelled> for TaskError {
 /// let (tx, rx) = std::sync::mpsc::channel::<()>();
 /// let mut handle = pool.submit(move || rx.recv().map(|_| 5)).unwrap();
 /// let err = handle.get_timeout(Duration::from_millis(10)).unwrap_err();
-/// assert!(err.is_timeout());
+/// assert!(err.is_timed_out());
 /// tx.send(()).unwrap();
 /// assert_eq!(handle.get().unwrap(), Ok(5)); // nothing was lost
 /// ```
@@ -188,15 +188,15 @@ impl From<Cancelled> for TaskError {
 #[non_exhaustive]
 pub enum GetTimeoutError {
     /// The deadline passed before the task finished.
-    Timeout,
+    TimedOut,
     /// The task finished without a value.
     Task(TaskError),
 }
 
 impl GetTimeoutError {
     /// True if the deadline passed.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, GetTimeoutError::Timeout)
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, GetTimeoutError::TimedOut)
     }
 
     /// True if the task was cancelled.
@@ -219,7 +219,7 @@ impl GetTimeoutError {
     pub fn into_task_error(self) -> Option<TaskError> {
         match self {
             GetTimeoutError::Task(e) => Some(e),
-            GetTimeoutError::Timeout => None,
+            GetTimeoutError::TimedOut => None,
         }
     }
 }
@@ -233,7 +233,7 @@ impl From<TaskError> for GetTimeoutError {
 impl fmt::Display for GetTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GetTimeoutError::Timeout => f.write_str("timed out waiting for the task"),
+            GetTimeoutError::TimedOut => f.write_str("timed out waiting for the task"),
             GetTimeoutError::Task(e) => fmt::Display::fmt(e, f),
         }
     }
@@ -243,7 +243,7 @@ impl Error for GetTimeoutError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             GetTimeoutError::Task(e) => Some(e),
-            GetTimeoutError::Timeout => None,
+            GetTimeoutError::TimedOut => None,
         }
     }
 }
@@ -382,7 +382,7 @@ pub enum InvokeAnyError<F = TaskError> {
     /// Every task failed; the failures in input order.
     AllFailed(Vec<F>),
     /// The deadline passed before any task succeeded; all were cancelled.
-    Timeout,
+    TimedOut,
     /// The executor refused a task; the ones already accepted were cancelled and
     /// the callables not accepted were dropped.
     Rejected(RejectReason),
@@ -390,8 +390,8 @@ pub enum InvokeAnyError<F = TaskError> {
 
 impl<F> InvokeAnyError<F> {
     /// True if the deadline passed.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, InvokeAnyError::Timeout)
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, InvokeAnyError::TimedOut)
     }
 
     /// True if every task failed.
@@ -413,7 +413,7 @@ impl<F> fmt::Display for InvokeAnyError<F> {
         match self {
             InvokeAnyError::Empty => f.write_str("invoke_any needs at least one task"),
             InvokeAnyError::AllFailed(v) => write!(f, "all {} tasks failed", v.len()),
-            InvokeAnyError::Timeout => f.write_str("no task succeeded before the deadline"),
+            InvokeAnyError::TimedOut => f.write_str("no task succeeded before the deadline"),
             InvokeAnyError::Rejected(r) => write!(f, "a task was rejected ({r:?})"),
         }
     }

@@ -129,7 +129,7 @@ fn wait_on<R: TaskCore + ?Sized>(
     let Some(key) = task.add_waiter(Waiter::current()) else {
         return Ok(true);
     };
-    let done = executor_core::integration::wait_until(|| state.is_done(), deadline);
+    let done = executor_core::integration::wait_until(|| state.is_done(), deadline).is_ok();
     if !done {
         task.remove_waiter(key);
     }
@@ -322,7 +322,7 @@ impl<T> TaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// [`GetTimeoutError::Timeout`] when the deadline passes, otherwise the task's
+    /// [`GetTimeoutError::TimedOut`] when the deadline passes, otherwise the task's
     /// [`TaskError`] inside [`GetTimeoutError::Task`];
     /// [`TaskError::AlreadyTaken`] there when an earlier call took the result.
     ///
@@ -341,7 +341,7 @@ impl<T> TaskHandle<T> {
         }
         match wait_on(&self.raw, deadline_after(timeout)) {
             Ok(true) => {}
-            Ok(false) => return Err(GetTimeoutError::Timeout),
+            Ok(false) => return Err(GetTimeoutError::TimedOut),
             Err(WouldDeadlock) => return Err(GetTimeoutError::Task(TaskError::WouldDeadlock)),
         }
         self.take_result().map_err(GetTimeoutError::Task)

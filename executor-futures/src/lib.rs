@@ -55,7 +55,7 @@
 //! assert_eq!(err.message(), Some("boom"));
 //! let (tx, rx) = std::sync::mpsc::channel::<()>();
 //! let mut slow = pool.submit(move || rx.recv().is_ok()).unwrap();
-//! assert!(slow.get_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+//! assert!(slow.get_timeout(Duration::from_millis(1)).unwrap_err().is_timed_out());
 //! tx.send(()).unwrap();
 //! assert!(slow.get().unwrap());
 //!
@@ -93,7 +93,7 @@
 //!    or dropped (cancelled): no `get` hangs on a drained task.
 //! 9. When a pool terminates, every async task spawned on it that is still
 //!    pending (waiting for a wake) is cancelled and its future dropped, before
-//!    `await_termination` returns true: no task, and no cycle of tasks awaiting
+//!    `await_termination` returns `Ok`: no task, and no cycle of tasks awaiting
 //!    each other, outlives its pool. A task keeps no pool handle of its own (only a
 //!    [`PoolRef`](executor_core::PoolRef)), so dropping the last `ThreadPool`
 //!    closes the pool even while tasks wait.

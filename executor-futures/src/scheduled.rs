@@ -306,7 +306,7 @@ impl<T> ScheduledHandle<T> {
     /// use executor_futures::ScheduledExecutorService;
     /// let pool = executor_core::ThreadPool::new(1).unwrap();
     /// let mut h = pool.schedule(Duration::from_secs(3600), || 1).unwrap();
-    /// assert!(h.get_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// assert!(h.get_timeout(Duration::from_millis(1)).unwrap_err().is_timed_out());
     /// h.cancel();
     /// ```
     pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, GetTimeoutError> {

@@ -695,7 +695,7 @@ pub trait ExecutorService: Executor {
     /// # Errors
     ///
     /// As [`invoke_any`](ExecutorService::invoke_any), plus
-    /// [`InvokeAnyError::Timeout`] when no task succeeded in time (all are then
+    /// [`InvokeAnyError::TimedOut`] when no task succeeded in time (all are then
     /// cancelled).
     ///
     /// # Examples
@@ -710,7 +710,7 @@ pub trait ExecutorService: Executor {
     ///     }
     /// };
     /// let err = pool.invoke_any_timeout([never], Duration::from_millis(10)).unwrap_err();
-    /// assert!(err.is_timeout());
+    /// assert!(err.is_timed_out());
     /// ```
     fn invoke_any_timeout<I, C, T>(&self, tasks: I, timeout: Duration) -> Result<T, InvokeAnyError>
     where

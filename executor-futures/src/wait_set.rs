@@ -145,7 +145,7 @@ pub fn wait<T>(
             }
         };
         if !ready() {
-            executor_core::integration::wait_until(ready, deadline);
+            let _ = executor_core::integration::wait_until(ready, deadline);
         }
     }
     let (done, not_done) = handles.into_iter().partition(TaskHandle::is_done);

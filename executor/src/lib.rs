@@ -169,7 +169,7 @@ pub use executor_futures::time;
 ///     assert_eq!(handle.get()?, 2);
 ///     assert_eq!(service.take().map(|done| done.get()).transpose()?, Some(3));
 ///     pool.shutdown();
-///     assert!(pool.await_termination(Duration::from_secs(10)));
+///     pool.await_termination(Duration::from_secs(10))?;
 ///     Ok(())
 /// }
 /// ```

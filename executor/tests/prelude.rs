@@ -29,9 +29,9 @@ fn downloader(pool: &ThreadPool) -> Result<Vec<String>, BoxError> {
         .map(TaskHandle::get)
         .collect::<Result<Vec<_>, TaskError>>()?;
     pool.shutdown();
-    if !pool.await_termination(Duration::from_secs(10)) {
+    if pool.await_termination(Duration::from_secs(10)).is_err() {
         pool.shutdown_now();
-        assert!(pool.await_termination(Duration::from_secs(10)));
+        assert!(pool.await_termination(Duration::from_secs(10)).is_ok());
     }
     Ok(pages)
 }
@@ -71,7 +71,7 @@ fn every_error_boxes() -> Result<(), BoxError> {
         }
     })?;
     let timed_out: Result<(), GetTimeoutError> = slow.get_timeout(Duration::from_millis(1));
-    assert!(timed_out.unwrap_err().is_timeout());
+    assert!(timed_out.unwrap_err().is_timed_out());
     slow.cancel();
     let any: Result<u32, InvokeAnyError> = pool.invoke_any(vec![|| 7]);
     assert_eq!(any?, 7); // InvokeAnyError
