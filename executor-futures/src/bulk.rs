@@ -63,8 +63,8 @@ where
         // ignores its cancel would hold the caller past the deadline); it
         // helps with other work while it waits.
         let _ = match deadline {
-            Some(_) => handle.wait_timeout(std::time::Duration::MAX),
-            None => handle.wait_deadline(None),
+            Some(_) => handle.wait_timeout(std::time::Duration::MAX).is_ok(),
+            None => handle.wait_deadline(None).is_ok(),
         };
     }
     if let Some(entry) = deadline {

@@ -12,7 +12,7 @@
 
 use crate::handle::TaskId;
 pub use executor_core::PanicPayload;
-use executor_core::{RejectReason, Rejected};
+use executor_core::{RejectReason, Rejected, TimedOut};
 use std::error::Error;
 use std::fmt;
 
@@ -272,6 +272,72 @@ impl fmt::Display for WouldDeadlock {
 }
 
 impl Error for WouldDeadlock {}
+
+/// The error of [`TaskHandle::wait_timeout`](crate::TaskHandle::wait_timeout)
+/// (and of `TaskRef`'s and `ScheduledHandle`'s): the timeout passed first, or
+/// the caller is the task it waits for.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use executor_futures::{ExecutorService, WaitTimeoutError};
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let handle = pool.submit(move || rx.recv().unwrap()).unwrap();
+/// assert_eq!(handle.wait_timeout(Duration::from_millis(5)), Err(WaitTimeoutError::TimedOut));
+/// tx.send(()).unwrap();
+/// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitTimeoutError {
+    /// The timeout passed before the task was done.
+    TimedOut,
+    /// The caller is (or runs nested inside) the task it waits for.
+    WouldDeadlock(WouldDeadlock),
+}
+
+impl WaitTimeoutError {
+    /// True if the timeout passed.
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, WaitTimeoutError::TimedOut)
+    }
+
+    /// True if the caller waited for itself.
+    pub fn is_would_deadlock(&self) -> bool {
+        matches!(self, WaitTimeoutError::WouldDeadlock(_))
+    }
+}
+
+impl From<TimedOut> for WaitTimeoutError {
+    fn from(_: TimedOut) -> Self {
+        WaitTimeoutError::TimedOut
+    }
+}
+
+impl From<WouldDeadlock> for WaitTimeoutError {
+    fn from(e: WouldDeadlock) -> Self {
+        WaitTimeoutError::WouldDeadlock(e)
+    }
+}
+
+impl fmt::Display for WaitTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitTimeoutError::TimedOut => fmt::Display::fmt(&TimedOut, f),
+            WaitTimeoutError::WouldDeadlock(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl Error for WaitTimeoutError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            WaitTimeoutError::TimedOut => None,
+            WaitTimeoutError::WouldDeadlock(e) => Some(e),
+        }
+    }
+}
 
 /// The error of [`checkpoint`](crate::checkpoint): the current task was cancelled
 /// (or its pool stopped). Return it with `?` to stop early.

@@ -34,7 +34,7 @@
 //! dropped `.await` is released at the same time.
 
 use crate::current;
-use crate::error::{Failure, GetTimeoutError, TaskError, WouldDeadlock};
+use crate::error::{Failure, GetTimeoutError, TaskError, WaitTimeoutError, WouldDeadlock};
 use crate::state::{StateWord, TaskState};
 use crate::task::{RawTask, TaskCore};
 use executor_core::integration::Waiter;
@@ -96,6 +96,15 @@ impl TaskId {
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "task#{}", self.0)
+    }
+}
+
+/// A timed wait's outcome as the timeout convention has it.
+fn timed(done: Result<bool, WouldDeadlock>) -> Result<(), WaitTimeoutError> {
+    match done {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(WaitTimeoutError::TimedOut),
+        Err(e) => Err(WaitTimeoutError::WouldDeadlock(e)),
     }
 }
 
@@ -265,26 +274,27 @@ impl<T> TaskHandle<T> {
         wait_on(&self.raw, None).map(|_| ())
     }
 
-    /// Blocks until the task is done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    /// Blocks until the task is done (`Ok`) or `timeout` passes.
     ///
     /// # Errors
     ///
-    /// [`WouldDeadlock`] if called from inside the task itself.
+    /// [`WaitTimeoutError::TimedOut`] when `timeout` passed first;
+    /// [`WaitTimeoutError::WouldDeadlock`] if called from inside the task itself.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use executor_futures::ExecutorService;
+    /// use executor_futures::{ExecutorService, WaitTimeoutError};
     /// let pool = executor_core::ThreadPool::new(1).unwrap();
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// let handle = pool.submit(move || rx.recv().unwrap()).unwrap();
-    /// assert_eq!(handle.wait_timeout(Duration::from_millis(5)), Ok(false));
+    /// assert_eq!(handle.wait_timeout(Duration::from_millis(5)), Err(WaitTimeoutError::TimedOut));
     /// tx.send(()).unwrap();
-    /// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(true));
+    /// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(()));
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
-        wait_on(&self.raw, deadline_after(timeout))
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitTimeoutError> {
+        timed(wait_on(&self.raw, deadline_after(timeout)))
     }
 
     /// Waits until done or `deadline` (`None`: forever). `Ok(true)`: done.
@@ -600,13 +610,14 @@ impl TaskRef {
         wait_on(&self.core, None).map(|_| ())
     }
 
-    /// Blocks until the task is done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    /// Blocks until the task is done (`Ok`) or `timeout` passes.
     ///
     /// # Errors
     ///
-    /// [`WouldDeadlock`] if called from inside the task itself.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
-        wait_on(&self.core, deadline_after(timeout))
+    /// [`WaitTimeoutError::TimedOut`] when `timeout` passed first;
+    /// [`WaitTimeoutError::WouldDeadlock`] if called from inside the task itself.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitTimeoutError> {
+        timed(wait_on(&self.core, deadline_after(timeout)))
     }
 }
 

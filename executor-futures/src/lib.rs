@@ -124,7 +124,7 @@ pub use combinators::{all_of, all_of_or_cancel, any_of, Deps};
 pub use current::{checkpoint, current_task, is_cancelled};
 pub use error::{
     BatchRejected, Cancelled, Failure, GetTimeoutError, InvokeAnyError, PanicPayload, TaskError,
-    WouldDeadlock,
+    WaitTimeoutError, WouldDeadlock,
 };
 pub use executor_core::{RejectReason, Rejected, TimedOut};
 pub use graph::{BoxError, GraphError, NodeError, NodeFailed, NodeId, TaskGraph, TaskGraphBuilder};

@@ -265,12 +265,13 @@ impl<T> ScheduledHandle<T> {
         self.handle.wait()
     }
 
-    /// Blocks until done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    /// Blocks until done (`Ok`) or `timeout` passes.
     ///
     /// # Errors
     ///
-    /// [`WouldDeadlock`] from inside the task itself.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
+    /// [`WaitTimeoutError::TimedOut`](crate::WaitTimeoutError::TimedOut) when
+    /// `timeout` passed first; `WouldDeadlock` from inside the task itself.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), crate::WaitTimeoutError> {
         self.handle.wait_timeout(timeout)
     }
 

@@ -170,7 +170,7 @@ fn r4_cancel_wakes_timed_waiters() {
         ready.wait();
         assert!(h.cancel());
         for w in waiters {
-            assert_eq!(w.join().unwrap(), (Ok(true), true));
+            assert_eq!(w.join().unwrap(), (Ok(()), true));
         }
         gate.open();
         blocker.get().unwrap();

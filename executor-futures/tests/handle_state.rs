@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use executor_core::ThreadPool;
-use executor_futures::{ExecutorService, Failure, GetTimeoutError, TaskError, TaskState};
+use executor_futures::{
+    ExecutorService, Failure, GetTimeoutError, TaskError, TaskState, WaitTimeoutError,
+};
 use std::future::Future as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -123,7 +125,7 @@ fn f4_timed_get_times_out_and_task_is_unaffected() {
         assert!(!h.is_done());
         // try_get and wait_timeout do not disturb it either.
         assert!(h.try_get().is_none());
-        assert_eq!(h.wait_timeout(TIMEOUT), Ok(false));
+        assert_eq!(h.wait_timeout(TIMEOUT), Err(WaitTimeoutError::TimedOut));
         gate.open();
         assert_eq!(h.get().unwrap(), 11);
         assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -332,9 +334,9 @@ fn f14_all_waiters_wake_on_completion_and_on_cancel() {
                     std::thread::spawn(move || {
                         ready.wait();
                         let done = if i % 2 == 0 {
-                            r.wait().map(|_| true)
+                            r.wait().is_ok()
                         } else {
-                            r.wait_timeout(LONG)
+                            r.wait_timeout(LONG).is_ok()
                         };
                         (done, r.state())
                     })
@@ -348,7 +350,7 @@ fn f14_all_waiters_wake_on_completion_and_on_cancel() {
             }
             for t in outcomes {
                 let (done, state) = t.join().unwrap();
-                assert_eq!(done, Ok(true));
+                assert!(done);
                 let expected = if cancel {
                     TaskState::Cancelled
                 } else {
@@ -501,7 +503,12 @@ fn would_deadlock_for_a_task_waiting_on_itself() {
         tx.send(h.task_ref()).unwrap();
         let (w, wt, done) = h.get().unwrap();
         assert_eq!(w, Err(executor_futures::WouldDeadlock));
-        assert_eq!(wt, Err(executor_futures::WouldDeadlock));
+        assert_eq!(
+            wt,
+            Err(WaitTimeoutError::WouldDeadlock(
+                executor_futures::WouldDeadlock
+            ))
+        );
         assert!(!done);
         assert!(TaskError::from(executor_futures::WouldDeadlock).is_would_deadlock());
     });

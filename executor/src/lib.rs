@@ -128,7 +128,8 @@ pub use executor_futures::{
     BoxError, Callable, Cancelled, Deps, ExecutorService, Failure, GetTimeoutError, GraphError,
     InvokeAnyError, MapError, MapResults, NodeError, NodeFailed, NodeId, PanicPayload, ReturnWhen,
     ScheduleError, ScheduledExecutorService, ScheduledHandle, TaskError, TaskGraph,
-    TaskGraphBuilder, TaskHandle, TaskId, TaskRef, TaskState, Waited, WouldDeadlock,
+    TaskGraphBuilder, TaskHandle, TaskId, TaskRef, TaskState, WaitTimeoutError, Waited,
+    WouldDeadlock,
 };
 
 /// Timers for `async` code: [`sleep`](time::sleep), [`timeout`](time::timeout),
@@ -184,7 +185,7 @@ pub mod prelude {
         all_of, any_of, checkpoint, is_cancelled, wait, BatchRejected, Callable, Cancelled,
         ExecutorService, GetTimeoutError, GraphError, InvokeAnyError, MapError, NodeFailed,
         ReturnWhen, ScheduleError, ScheduledExecutorService, ScheduledHandle, TaskError, TaskGraph,
-        TaskHandle,
+        TaskHandle, WaitTimeoutError,
     };
 }
 
