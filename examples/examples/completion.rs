@@ -54,7 +54,7 @@ fn main() {
 
     let deadline = start + Duration::from_secs(20);
     let (mut ok, mut failed) = (0, 0);
-    while let Some(done) = service.poll_deadline(Some(deadline)) {
+    while let Ok(Some(done)) = service.poll_deadline(deadline) {
         let path = names[&done.id()];
         let worker = done
             .worker()

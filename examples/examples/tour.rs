@@ -308,7 +308,7 @@ fn completion_order() {
         "  poll_timeout(5ms) with nothing outstanding: {:?}",
         service
             .poll_timeout(Duration::from_millis(5))
-            .map(|d| d.id())
+            .map(|d| d.map(|d| d.id()))
     );
 
     // 10,000 short tasks on 2 workers: a helping consumer runs queued tasks

@@ -96,7 +96,7 @@ impl<C> From<Rejected<C>> for TrySubmitError<C> {
 /// ```
 /// use executor_completion::{wait_any, WaitAnyError};
 /// let mut none: Vec<executor_futures::TaskHandle<u8>> = Vec::new();
-/// assert_eq!(wait_any(&mut none, None).unwrap_err(), WaitAnyError::Empty);
+/// assert_eq!(wait_any(&mut none).unwrap_err(), WaitAnyError::Empty);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

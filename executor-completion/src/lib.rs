@@ -118,7 +118,7 @@ mod shared;
 mod waitlist;
 
 pub use as_completed::{
-    as_completed, as_completed_timeout, wait_any, AsCompleted, AsCompletedStream,
+    as_completed, as_completed_timeout, wait_any, wait_any_timeout, AsCompleted, AsCompletedStream,
     AsCompletedTimeout, Finished,
 };
 pub use completed::Completed;

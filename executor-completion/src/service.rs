@@ -12,7 +12,7 @@ use crate::error::TrySubmitError;
 use crate::iter::{CompletionStream, IntoIter, IntoStream, Iter};
 use crate::shared::{quietly, Block, Release, Reservation, Shared};
 use executor_core::integration::{Exclusive, Executor};
-use executor_core::{PoolRef, Rejected, ThreadPool};
+use executor_core::{PoolRef, Rejected, ThreadPool, TimedOut};
 use executor_futures::{BatchRejected, Callable, ExecutorService, TaskHandle, TaskId, TaskRef};
 use std::fmt;
 use std::future::Future;
@@ -656,27 +656,37 @@ impl<T, E> CompletionService<T, E> {
             .flatten()
     }
 
-    /// Like [`take`](CompletionService::take), but gives up after `timeout`
-    /// (then `None`). Also `None` at once when nothing is outstanding.
+    /// Like [`take`](CompletionService::take), but gives up after `timeout`.
+    /// `Ok(None)` at once when nothing is outstanding (no task pending, no result
+    /// waiting), as `take`'s `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] when tasks are outstanding and none finished in time.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use executor_completion::CompletionService;
+    /// use executor_completion::{CompletionService, TimedOut};
     /// let service = CompletionService::new(executor_core::ThreadPool::new(1).unwrap());
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// service.submit(move || rx.recv().unwrap()).unwrap();
-    /// assert!(service.poll_timeout(Duration::from_millis(5)).is_none());
+    /// assert!(matches!(service.poll_timeout(Duration::from_millis(5)), Err(TimedOut)));
     /// tx.send(()).unwrap();
-    /// assert!(service.poll_timeout(Duration::from_secs(10)).is_some());
+    /// assert!(service.poll_timeout(Duration::from_secs(10)).unwrap().is_some());
+    /// assert!(service.poll_timeout(Duration::from_secs(10)).unwrap().is_none()); // nothing outstanding
     /// ```
-    pub fn poll_timeout(&self, timeout: Duration) -> Option<Completed<T>> {
-        self.poll_deadline(Instant::now().checked_add(timeout))
+    pub fn poll_timeout(&self, timeout: Duration) -> Result<Option<Completed<T>>, TimedOut> {
+        self.poll_until(Instant::now().checked_add(timeout))
     }
 
     /// Like [`poll_timeout`](CompletionService::poll_timeout) with a deadline
-    /// (`None`: no deadline, as `take`).
+    /// ([`take`](CompletionService::take) is the untimed form).
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] when tasks are outstanding and none finished by `deadline`.
     ///
     /// # Examples
     ///
@@ -684,12 +694,24 @@ impl<T, E> CompletionService<T, E> {
     /// use std::time::{Duration, Instant};
     /// use executor_completion::CompletionService;
     /// let service = CompletionService::<u8>::new(executor_core::ThreadPool::new(1).unwrap());
-    /// assert!(service.poll_deadline(Some(Instant::now() + Duration::from_secs(1))).is_none());
+    /// // Nothing outstanding: Ok(None) at once.
+    /// assert!(service.poll_deadline(Instant::now() + Duration::from_secs(1)).unwrap().is_none());
     /// ```
-    pub fn poll_deadline(&self, deadline: Option<Instant>) -> Option<Completed<T>> {
-        self.shared
+    pub fn poll_deadline(&self, deadline: Instant) -> Result<Option<Completed<T>>, TimedOut> {
+        self.poll_until(Some(deadline))
+    }
+
+    fn poll_until(&self, deadline: Option<Instant>) -> Result<Option<Completed<T>>, TimedOut> {
+        match self
+            .shared
             .recv(Block::Until(deadline), None, |q| q.pop_front())
-            .flatten()
+        {
+            Some(done) => Ok(done),
+            // `recv` gives up at once when nothing is outstanding, else at the
+            // deadline.
+            None if self.outstanding() == 0 => Ok(None),
+            None => Err(TimedOut),
+        }
     }
 
     /// Every result ready now, in completion order; never blocks. A consumer

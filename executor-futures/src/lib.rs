@@ -132,4 +132,4 @@ pub use handle::{TaskHandle, TaskId, TaskRef};
 pub use scheduled::{ScheduleError, ScheduledExecutorService, ScheduledHandle};
 pub use service::ExecutorService;
 pub use state::TaskState;
-pub use wait_set::{wait, MapError, MapResults, ReturnWhen, Waited};
+pub use wait_set::{wait, wait_timeout, MapError, MapResults, ReturnWhen, Waited};

@@ -723,12 +723,13 @@ pub trait ExecutorService: Executor {
 
     /// [`invoke_any`](ExecutorService::invoke_any) for callables returning
     /// `Result<T, E>`, where an `Err` counts as a failure too: the first `Ok` wins.
-    /// `timeout: None` waits as long as it takes.
+    /// Waits as long as it takes ([`invoke_any_ok_timeout`](ExecutorService::invoke_any_ok_timeout)
+    /// bounds it).
     ///
     /// # Errors
     ///
-    /// As [`invoke_any_timeout`](ExecutorService::invoke_any_timeout), with each
-    /// failure a [`Failure<E>`] (the callable's own error kept unchanged).
+    /// As [`invoke_any`](ExecutorService::invoke_any), with each failure a
+    /// [`Failure<E>`] (the callable's own error kept unchanged).
     ///
     /// # Examples
     ///
@@ -736,14 +737,49 @@ pub trait ExecutorService: Executor {
     /// use executor_futures::{ExecutorService, Failure};
     /// let pool = executor_core::ThreadPool::new(2).unwrap();
     /// let parse = |s: &'static str| move || s.parse::<u8>();
-    /// assert_eq!(pool.invoke_any_ok([parse("x"), parse("7")], None).unwrap(), 7);
-    /// let err = pool.invoke_any_ok([parse("x"), parse("y")], None).unwrap_err();
+    /// assert_eq!(pool.invoke_any_ok([parse("x"), parse("7")]).unwrap(), 7);
+    /// let err = pool.invoke_any_ok([parse("x"), parse("y")]).unwrap_err();
     /// assert!(err.failures().unwrap().iter().all(Failure::is_failed));
     /// ```
-    fn invoke_any_ok<I, C, T, E>(
+    fn invoke_any_ok<I, C, T, E>(&self, tasks: I) -> Result<T, InvokeAnyError<Failure<E>>>
+    where
+        I: IntoIterator<Item = C>,
+        C: Callable<Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        bulk::invoke_any(
+            self,
+            tasks,
+            None,
+            |r: Result<T, E>| r.map_err(Failure::Failed),
+            Failure::Task,
+        )
+    }
+
+    /// [`invoke_any_ok`](ExecutorService::invoke_any_ok) that gives up after
+    /// `timeout`, as [`invoke_any_timeout`](ExecutorService::invoke_any_timeout).
+    ///
+    /// # Errors
+    ///
+    /// As [`invoke_any_timeout`](ExecutorService::invoke_any_timeout)
+    /// ([`InvokeAnyError::TimedOut`] when no task succeeded in time), with each
+    /// failure a [`Failure<E>`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let parse = |s: &'static str| move || s.parse::<u8>();
+    /// let first = pool.invoke_any_ok_timeout([parse("x"), parse("7")], Duration::from_secs(10));
+    /// assert_eq!(first.unwrap(), 7);
+    /// ```
+    fn invoke_any_ok_timeout<I, C, T, E>(
         &self,
         tasks: I,
-        timeout: Option<Duration>,
+        timeout: Duration,
     ) -> Result<T, InvokeAnyError<Failure<E>>>
     where
         I: IntoIterator<Item = C>,
@@ -751,11 +787,10 @@ pub trait ExecutorService: Executor {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let deadline = timeout.and_then(deadline_after);
         bulk::invoke_any(
             self,
             tasks,
-            deadline,
+            deadline_after(timeout),
             |r: Result<T, E>| r.map_err(Failure::Failed),
             Failure::Task,
         )

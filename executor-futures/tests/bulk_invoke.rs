@@ -96,7 +96,7 @@ fn i4_invoke_any_empty_is_an_error_at_once() {
     assert!(matches!(pool.invoke_any(none), Err(InvokeAnyError::Empty)));
     let none: Vec<Task<Result<u8, ()>>> = Vec::new();
     assert!(matches!(
-        pool.invoke_any_ok(none, None),
+        pool.invoke_any_ok(none),
         Err(InvokeAnyError::Empty)
     ));
 }
@@ -111,7 +111,7 @@ fn i5_invoke_any_success_wins_and_all_failed_carries_failures() {
             Box::new(|| Err(2)),
             Box::new(|| Ok("x")),
         ];
-        assert_eq!(pool.invoke_any_ok(tasks, None).unwrap(), "x");
+        assert_eq!(pool.invoke_any_ok(tasks).unwrap(), "x");
         // ... and with plain invoke_any a panic is the failure.
         let tasks: Vec<Task<&str>> = vec![
             Box::new(|| panic!("one")),
@@ -125,7 +125,7 @@ fn i5_invoke_any_success_wins_and_all_failed_carries_failures() {
             Box::new(|| panic!("p")),
             Box::new(|| Err(3)),
         ];
-        let err = pool.invoke_any_ok(tasks, None).unwrap_err();
+        let err = pool.invoke_any_ok(tasks).unwrap_err();
         let failures = err.failures().unwrap();
         assert_eq!(failures.len(), 3);
         assert!(matches!(failures[0], Failure::Failed(1)));

@@ -113,7 +113,7 @@ pub use executor_core;
 pub use executor_futures;
 
 pub use executor_completion::{
-    as_completed, as_completed_timeout, wait_any, AsCompleted, AsCompletedStream,
+    as_completed, as_completed_timeout, wait_any, wait_any_timeout, AsCompleted, AsCompletedStream,
     AsCompletedTimeout, Completed, CompletionService, CompletionStream, Finished, IntoIter,
     IntoStream, Iter, TimedOut, TrySubmitError, WaitAnyError,
 };
@@ -124,10 +124,10 @@ pub use executor_core::{
     DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE, DEFAULT_STACK_SIZE, MAX_THREADS,
 };
 pub use executor_futures::{
-    all_of, all_of_or_cancel, any_of, checkpoint, current_task, is_cancelled, wait, BatchRejected,
-    BoxError, Callable, Cancelled, Deps, ExecutorService, Failure, GetTimeoutError, GraphError,
-    InvokeAnyError, MapError, MapResults, NodeError, NodeFailed, NodeId, PanicPayload, ReturnWhen,
-    ScheduleError, ScheduledExecutorService, ScheduledHandle, TaskError, TaskGraph,
+    all_of, all_of_or_cancel, any_of, checkpoint, current_task, is_cancelled, wait, wait_timeout,
+    BatchRejected, BoxError, Callable, Cancelled, Deps, ExecutorService, Failure, GetTimeoutError,
+    GraphError, InvokeAnyError, MapError, MapResults, NodeError, NodeFailed, NodeId, PanicPayload,
+    ReturnWhen, ScheduleError, ScheduledExecutorService, ScheduledHandle, TaskError, TaskGraph,
     TaskGraphBuilder, TaskHandle, TaskId, TaskRef, TaskState, WaitTimeoutError, Waited,
     WouldDeadlock,
 };
