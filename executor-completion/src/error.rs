@@ -26,7 +26,6 @@ use std::fmt;
 /// assert_eq!(service.take().unwrap().get().unwrap(), 1);
 /// assert!(service.try_submit(|| 3).is_ok()); // taking made room
 /// ```
-#[non_exhaustive]
 pub enum TrySubmitError<C> {
     /// The service already holds its capacity of outstanding tasks.
     Full(Exclusive<C>),
@@ -99,7 +98,6 @@ impl<C> From<Rejected<C>> for TrySubmitError<C> {
 /// assert_eq!(wait_any(&mut none).unwrap_err(), WaitAnyError::Empty);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum WaitAnyError {
     /// No handle was given.
     Empty,

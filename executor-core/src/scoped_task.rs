@@ -107,7 +107,6 @@ impl<'scope, T: Send> Cell<'scope, T> {
 /// let boxed: Box<dyn std::error::Error + Send + Sync> = err.into();
 /// assert_eq!(boxed.to_string(), "scoped task panicked: bad");
 /// ```
-#[non_exhaustive]
 pub enum ScopedError {
     /// The task was cancelled before it started.
     Cancelled,

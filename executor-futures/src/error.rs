@@ -185,7 +185,6 @@ impl From<Cancelled> for TaskError {
 /// assert_eq!(handle.get().unwrap(), Ok(5)); // nothing was lost
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum GetTimeoutError {
     /// The deadline passed before the task finished.
     TimedOut,

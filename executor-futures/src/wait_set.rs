@@ -192,7 +192,6 @@ fn wait_deadline<T>(
 /// assert_eq!(MapError::TimedOut.to_string(), "map: the deadline passed before this result was ready");
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum MapError {
     /// The overall deadline passed before this result was ready; this call and
     /// every later one were cancelled, and the iteration ends.
