@@ -331,7 +331,7 @@ fn completed_records_worker_and_timing() {
 
 #[test]
 fn works_on_the_inline_executor() {
-    let cs = CompletionService::new(InlineExecutor);
+    let cs = CompletionService::with_executor(InlineExecutor);
     for i in 0..3 {
         cs.submit(move || i).unwrap();
     }
@@ -459,7 +459,7 @@ fn counts_and_debug() {
 
 #[test]
 fn errors_are_values() {
-    let cs = CompletionService::<u8, _>::bounded(InlineExecutor, 1);
+    let cs = CompletionService::<u8, _>::bounded_with_executor(InlineExecutor, 1);
     cs.submit(|| 1).unwrap();
     let full = cs.try_submit(|| 2).unwrap_err();
     assert!(full.is_full());
@@ -472,5 +472,5 @@ fn errors_are_values() {
 #[test]
 #[should_panic(expected = "capacity of at least 1")]
 fn zero_capacity_is_refused() {
-    let _ = CompletionService::<u8, _>::bounded(InlineExecutor, 0);
+    let _ = CompletionService::<u8, _>::bounded_with_executor(InlineExecutor, 0);
 }

@@ -75,6 +75,23 @@ impl Drop for Handle {
     }
 }
 
+/// A handle clone (as [`Clone`]): lets functions that take
+/// `impl Into<ThreadPool>` accept `&pool` as well as `pool`.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::ThreadPool;
+/// let pool = ThreadPool::new(1).unwrap();
+/// let other: ThreadPool = (&pool).into();
+/// assert_eq!(other.num_threads(), pool.num_threads());
+/// ```
+impl From<&ThreadPool> for ThreadPool {
+    fn from(pool: &ThreadPool) -> ThreadPool {
+        pool.clone()
+    }
+}
+
 impl fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThreadPool")

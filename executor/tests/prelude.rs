@@ -134,3 +134,22 @@ fn question_mark_moves_scoped_and_non_sync_rejections_into_a_send_sync_box() {
         assert_eq!(non_sync(&pool).unwrap(), 3);
     });
 }
+
+/// The README's annotated form compiles: the default executor parameter of
+/// `CompletionService<T, E = ThreadPool>` no longer fights `new(&pool)`, and
+/// `pool`, `&pool` and `pool.clone()` all give a `CompletionService<T>`.
+#[test]
+fn an_annotated_completion_service_takes_the_pool_by_reference_or_by_value() {
+    let pool = ThreadPool::new(2).unwrap();
+    let by_ref: CompletionService<u32> = CompletionService::new(&pool);
+    let by_clone: CompletionService<u32> = CompletionService::new(pool.clone());
+    let bounded: CompletionService<u32> = CompletionService::bounded(&pool, 2);
+    for (i, s) in [&by_ref, &by_clone, &bounded].into_iter().enumerate() {
+        s.submit(move || i as u32).unwrap();
+        assert_eq!(s.take().unwrap().get().unwrap(), i as u32);
+    }
+    drop((by_ref, by_clone, bounded));
+    let by_value: CompletionService<u32> = CompletionService::new(pool);
+    by_value.submit(|| 7).unwrap();
+    assert_eq!(by_value.take().unwrap().get().unwrap(), 7);
+}
