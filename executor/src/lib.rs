@@ -40,6 +40,7 @@
 //! | call something that blocks (I/O, a lock, `block_on`) from a task | [`block_in_place`]: the pool runs a spare worker meanwhile; or an elastic pool ([`Builder::max_threads`], [`Builder::keep_alive`]) | `ManagedBlocker`; `ThreadPoolExecutor(core, max, keepAlive)` |
 //! | stop | [`shutdown`](ThreadPool::shutdown) + [`await_termination`](ThreadPool::await_termination); [`shutdown_now`](ThreadPool::shutdown_now); [`close`](ThreadPool::close) or drop | the same names; `shutdown(wait=True)` |
 //! | let a running task notice it should stop | [`is_cancelled()`] / [`checkpoint()`] (after [`cancel`](TaskHandle::cancel) or `shutdown_now`) | `Thread.interrupted()` |
+//! | wait, but not forever | every timed wait is `x_timeout(d)` beside `x()` and reports [`TimedOut`] (or an error's `TimedOut` variant, `is_timed_out()`) | `TimeoutException`; `TimeoutError` |
 //!
 //! Everything above is in [`prelude`]. The methods `submit`, `spawn`,
 //! `invoke_all`, ... come from the [`ExecutorService`] trait, which the prelude
@@ -80,7 +81,9 @@
 //! | [`TaskError`] | `get` on a task that panicked or was cancelled |
 //! | [`GetTimeoutError`] | `get_timeout` ran out of time (the handle is kept) or the task failed |
 //! | [`InvokeAnyError`] | `invoke_any` had no task, every task failed, or time ran out |
-//! | [`TimedOut`], [`WaitAnyError`], [`TrySubmitError`] | completion order: a deadline passed, nothing to wait for, a bounded service is full |
+//! | [`TimedOut`] | any timed wait gave up: `await_termination`, `poll_timeout`, `as_completed_timeout`, `time::timeout`, ... (the enums below have a `TimedOut` variant and `is_timed_out()`) |
+//! | [`WaitTimeoutError`] | `wait_timeout` ran out of time, or a task waited for itself |
+//! | [`WaitAnyError`], [`TrySubmitError`] | completion order: nothing to wait for or time ran out; a bounded service is full |
 //! | [`ScopedError`] | a task spawned in a scope panicked or was cancelled |
 //!
 //! Each implements [`std::error::Error`], so `?` moves it into a
