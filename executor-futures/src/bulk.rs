@@ -18,7 +18,7 @@
 //!   panic of the input iterator (which then resumes). So no task of an
 //!   `invoke_any` outlives the call unreported.
 
-use crate::error::{InvokeAnyError, TaskError};
+use crate::error::{Failure, InvokeAnyError, TaskError};
 use crate::handle::{TaskHandle, TaskRef};
 use crate::service::ExecutorService;
 use crate::Callable;
@@ -102,6 +102,29 @@ impl<T> Race<T> {
 
 /// `invoke_any` with a classification of each outcome: `on_value` says whether a
 /// value counts as success, `on_error` turns a task error into a failure.
+/// [`invoke_any`] for callables returning `Result<T, Er>`: an `Err` is a
+/// failure too ([`Failure::Failed`]), the first `Ok` wins.
+pub(crate) fn invoke_any_ok<E, I, C, T, Er>(
+    exec: &E,
+    tasks: I,
+    deadline: Option<Instant>,
+) -> Result<T, InvokeAnyError<Failure<Er>>>
+where
+    E: Executor + ?Sized,
+    I: IntoIterator<Item = C>,
+    C: Callable<Result<T, Er>> + Send + 'static,
+    T: Send + 'static,
+    Er: Send + 'static,
+{
+    invoke_any(
+        exec,
+        tasks,
+        deadline,
+        |r: Result<T, Er>| r.map_err(Failure::Failed),
+        Failure::Task,
+    )
+}
+
 pub(crate) fn invoke_any<E, I, C, T, R, F>(
     exec: &E,
     tasks: I,

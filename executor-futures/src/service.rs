@@ -748,13 +748,7 @@ pub trait ExecutorService: Executor {
         T: Send + 'static,
         E: Send + 'static,
     {
-        bulk::invoke_any(
-            self,
-            tasks,
-            None,
-            |r: Result<T, E>| r.map_err(Failure::Failed),
-            Failure::Task,
-        )
+        bulk::invoke_any_ok(self, tasks, None)
     }
 
     /// [`invoke_any_ok`](ExecutorService::invoke_any_ok) that gives up after
@@ -787,13 +781,7 @@ pub trait ExecutorService: Executor {
         T: Send + 'static,
         E: Send + 'static,
     {
-        bulk::invoke_any(
-            self,
-            tasks,
-            deadline_after(timeout),
-            |r: Result<T, E>| r.map_err(Failure::Failed),
-            Failure::Task,
-        )
+        bulk::invoke_any_ok(self, tasks, deadline_after(timeout))
     }
 }
 
