@@ -19,7 +19,7 @@
 //!
 //! `chained_spawn` and `ping_pong` also run `executor_core_handle`: our pool with
 //! jobs that spawn through a cloned `ThreadPool` handle instead of the ambient
-//! `executor_core::spawn`. The difference between the two `executor_core` rows is
+//! `executor_core::execute`. The difference between the two `executor_core` rows is
 //! the price of that clone.
 //!
 //! `N` is `EXECUTOR_BENCH_N` (default 1,000,000). Throughput is set per element,

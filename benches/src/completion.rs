@@ -225,7 +225,7 @@ fn submit_all<'p>(
     work: &Work,
     helping: bool,
 ) -> CompletionService<u64, &'p executor_core::ThreadPool> {
-    let service = CompletionService::new(pool).helping(helping);
+    let service = CompletionService::with_executor(pool).helping(helping);
     for (i, &ns) in work.durations.iter().enumerate() {
         service
             .submit(move || {

@@ -155,7 +155,7 @@ pub trait Peer: Sized {
 }
 
 /// `executor_core::ThreadPool`: `execute` (the injector) from outside;
-/// `executor_core::spawn` (the current worker's deque, no handle) from inside, like
+/// `executor_core::execute` (the current worker's deque, no handle) from inside, like
 /// `rayon::spawn` and `tokio::spawn`.
 #[derive(Debug)]
 pub struct Ours(pub executor_core::ThreadPool);
@@ -177,7 +177,7 @@ impl Peer for Ours {
 
     #[inline]
     fn spawn_inside<F: FnOnce() + Send + 'static>((): &(), f: F) {
-        executor_core::spawn(f).expect("executor_core rejected a job");
+        executor_core::execute(f).expect("executor_core rejected a job");
     }
 
     fn block<R>(f: impl FnOnce() -> R) -> R {

@@ -82,7 +82,7 @@ fn main() {
         .submit(timed("slow", move || gate.recv().map(|_| "finally")))
         .expect("accepted");
     match slow.get_timeout(Duration::from_millis(20)) {
-        Err(e) if e.is_timeout() => println!("slow: not yet ({e})"),
+        Err(e) if e.is_timed_out() => println!("slow: not yet ({e})"),
         other => println!("slow: unexpected {other:?}"),
     }
     release.send(()).expect("slow task waits");

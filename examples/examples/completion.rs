@@ -54,7 +54,7 @@ fn main() {
 
     let deadline = start + Duration::from_secs(20);
     let (mut ok, mut failed) = (0, 0);
-    while let Some(done) = service.poll_deadline(Some(deadline)) {
+    while let Ok(Some(done)) = service.poll_deadline(deadline) {
         let path = names[&done.id()];
         let worker = done
             .worker()
@@ -90,13 +90,13 @@ fn main() {
     // Shut down robustly: orderly first, then forcefully if something hangs.
     drop(service);
     pool.shutdown();
-    if !pool.await_termination(Duration::from_secs(10)) {
+    if pool.await_termination(Duration::from_secs(10)).is_err() {
         let never_started = pool.shutdown_now();
         println!(
             "pool did not terminate in time; {} jobs never started",
             never_started.len()
         );
-        pool.await_termination(Duration::from_secs(10));
+        let _ = pool.await_termination(Duration::from_secs(10));
     }
     println!("pool terminated: {}", pool.is_terminated());
     server.stop();

@@ -30,10 +30,10 @@ impl Callable<Result<Page, FetchError>> for Download {
 /// finish; if they do not within the grace period, stop the rest.
 fn shutdown_and_await_termination(pool: &ThreadPool, grace: Duration) {
     pool.shutdown(); // new submissions are refused from here on
-    if !pool.await_termination(grace) {
-        let never_started = pool.shutdown_now(); // running tasks see is_interrupted()
+    if pool.await_termination(grace).is_err() {
+        let never_started = pool.shutdown_now(); // running tasks see is_cancelled()
         println!("{} downloads never started", never_started.len());
-        if !pool.await_termination(grace) {
+        if pool.await_termination(grace).is_err() {
             eprintln!("the pool did not terminate");
         }
     }

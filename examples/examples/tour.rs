@@ -111,12 +111,12 @@ fn main() {
     }
     println!(
         "  terminated while a job is blocked? {}",
-        pool.await_termination(Duration::from_millis(20))
+        pool.await_termination(Duration::from_millis(20)).is_ok()
     );
     gate_tx.send(()).unwrap();
     println!(
         "  terminated after releasing it? {}",
-        pool.await_termination(Duration::from_secs(10))
+        pool.await_termination(Duration::from_secs(10)).is_ok()
     );
     let s = pool.stats();
     println!(
@@ -130,7 +130,7 @@ fn main() {
     pool.execute(move || {
         started_tx.send(()).unwrap();
         let mut spins = 0u64;
-        while !is_interrupted() {
+        while !is_cancelled() {
             spins += 1;
             std::thread::yield_now();
         }
@@ -144,7 +144,7 @@ fn main() {
     }
     let never_started = pool.shutdown_now();
     println!("  {} jobs handed back", never_started.len());
-    assert!(pool.await_termination(Duration::from_secs(10)));
+    assert!(pool.await_termination(Duration::from_secs(10)).is_ok());
     for job in never_started {
         job.run();
     }
@@ -190,7 +190,7 @@ fn typed_tasks() {
         .submit(move || release_rx.recv().map(|()| "released"))
         .unwrap();
     match slow.get_timeout(Duration::from_millis(20)) {
-        Err(e) if e.is_timeout() => {
+        Err(e) if e.is_timed_out() => {
             println!("  get_timeout(20ms): timed out; the handle and its result are kept")
         }
         other => println!("  get_timeout(20ms): {other:?}"),
@@ -308,7 +308,7 @@ fn completion_order() {
         "  poll_timeout(5ms) with nothing outstanding: {:?}",
         service
             .poll_timeout(Duration::from_millis(5))
-            .map(|d| d.id())
+            .map(|d| d.map(|d| d.id()))
     );
 
     // 10,000 short tasks on 2 workers: a helping consumer runs queued tasks

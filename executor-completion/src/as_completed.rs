@@ -6,7 +6,7 @@
 //! hook every [`TaskHandle`] has: its `Future` implementation. Each handle is
 //! polled once with a waker of its own that, when the task finishes, pushes the
 //! handle's index into a shared list and wakes the consumer (a blocked thread,
-//! through [`Waiter`], so a pool worker waits by `executor_core::wait_until`'s
+//! through [`Waiter`], so a pool worker waits by `executor_core::integration::wait_until`'s
 //! rule, or an async task).
 //! The consumer then polls only the handles whose index arrived: no polling loop,
 //! no scan of all handles per completion. The consumer registers itself and
@@ -16,9 +16,10 @@
 //! Polling a handle that is done moves its result out; that is why the items are
 //! [`Finished`] values (index, id, result) rather than the handles themselves.
 
-use crate::error::{TimedOut, WaitAnyError};
+use crate::error::WaitAnyError;
 use crate::waitlist::Notifier;
-use executor_core::Waiter;
+use executor_core::integration::Waiter;
+use executor_core::TimedOut;
 use executor_futures::{TaskError, TaskHandle, TaskId};
 use futures_core::Stream;
 use std::collections::VecDeque;
@@ -162,8 +163,11 @@ impl Signal {
         if !self.register(Notifier::Thread(Waiter::current())) {
             return true;
         }
-        let reported =
-            executor_core::wait_until(|| self.count.load(Ordering::Acquire) > 0, deadline);
+        let reported = executor_core::integration::wait_until(
+            || self.count.load(Ordering::Acquire) > 0,
+            deadline,
+        )
+        .is_ok();
         if !reported {
             self.unregister();
         }
@@ -366,8 +370,8 @@ impl<T> AsCompleted<T> {
         reported
     }
 
-    /// The next finished task, waiting until `deadline` (`None`: no deadline).
-    /// `Ok(None)` when every task has been yielded.
+    /// The next finished task, waiting until `deadline` (the iterator's `next`
+    /// is the untimed form). `Ok(None)` when every task has been yielded.
     ///
     /// # Errors
     ///
@@ -381,14 +385,16 @@ impl<T> AsCompleted<T> {
     /// use executor_futures::ExecutorService;
     /// let pool = executor_core::ThreadPool::new(1).unwrap();
     /// let mut it = as_completed([pool.submit(|| 1).unwrap()]);
-    /// let deadline = Some(Instant::now() + Duration::from_secs(10));
+    /// let deadline = Instant::now() + Duration::from_secs(10);
     /// assert_eq!(it.next_deadline(deadline).unwrap().unwrap().get().unwrap(), 1);
     /// assert!(it.next_deadline(deadline).unwrap().is_none());
     /// ```
-    pub fn next_deadline(
-        &mut self,
-        deadline: Option<Instant>,
-    ) -> Result<Option<Finished<T>>, TimedOut> {
+    pub fn next_deadline(&mut self, deadline: Instant) -> Result<Option<Finished<T>>, TimedOut> {
+        self.next_until(Some(deadline))
+    }
+
+    /// `next_deadline` with `None` for no deadline.
+    fn next_until(&mut self, deadline: Option<Instant>) -> Result<Option<Finished<T>>, TimedOut> {
         loop {
             if let Some(finished) = self.done.pop_front() {
                 return Ok(Some(finished));
@@ -426,7 +432,7 @@ impl<T> AsCompleted<T> {
     /// assert!(it.next_timeout(Duration::from_secs(10)).unwrap().is_some());
     /// ```
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Finished<T>>, TimedOut> {
-        self.next_deadline(Instant::now().checked_add(timeout))
+        self.next_until(Instant::now().checked_add(timeout))
     }
 
     /// The next finished task if one is ready; never blocks.
@@ -436,7 +442,7 @@ impl<T> AsCompleted<T> {
     /// ```
     /// use executor_completion::as_completed;
     /// use executor_futures::ExecutorService;
-    /// let mut it = as_completed([executor_core::InlineExecutor.submit(|| 1).unwrap()]);
+    /// let mut it = as_completed([executor_core::integration::InlineExecutor.submit(|| 1).unwrap()]);
     /// assert!(it.try_next().is_some());
     /// assert!(it.try_next().is_none());
     /// ```
@@ -525,7 +531,7 @@ impl<T> Iterator for AsCompleted<T> {
 
     /// Blocks until the next task finishes; `None` once all were yielded.
     fn next(&mut self) -> Option<Finished<T>> {
-        match self.next_deadline(None) {
+        match self.next_until(None) {
             Ok(next) => next,
             Err(TimedOut) => unreachable!("no deadline"),
         }
@@ -636,7 +642,7 @@ impl<T> Iterator for AsCompletedTimeout<T> {
         if self.timed_out {
             return None;
         }
-        match self.inner.next_deadline(self.deadline) {
+        match self.inner.next_until(self.deadline) {
             Ok(next) => next.map(Ok),
             Err(TimedOut) => {
                 self.timed_out = true;
@@ -666,8 +672,8 @@ impl<T> fmt::Debug for AsCompletedTimeout<T> {
 ///
 /// # Errors
 ///
-/// [`WaitAnyError::Empty`] for no handles; [`WaitAnyError::TimedOut`] when
-/// `timeout` passes first (`None`: no timeout).
+/// [`WaitAnyError::Empty`] for no handles ([`wait_any_timeout`] also reports
+/// [`WaitAnyError::TimedOut`]).
 ///
 /// A handle whose result was already taken counts as done: it is returned at
 /// once with [`TaskError::AlreadyTaken`].
@@ -684,15 +690,48 @@ impl<T> fmt::Debug for AsCompletedTimeout<T> {
 ///     pool.submit(move || { rx.recv().unwrap(); "slow" }).unwrap(),
 ///     pool.submit(|| "fast").unwrap(),
 /// ];
-/// let first = wait_any(&mut handles, None).unwrap();
+/// let first = wait_any(&mut handles).unwrap();
 /// assert_eq!((first.index(), first.get().unwrap()), (1, "fast"));
 /// assert_eq!(handles.len(), 1);
 /// tx.send(()).unwrap();
-/// assert_eq!(wait_any(&mut handles, None).unwrap().get().unwrap(), "slow");
+/// assert_eq!(wait_any(&mut handles).unwrap().get().unwrap(), "slow");
 /// ```
-pub fn wait_any<T>(
+pub fn wait_any<T>(handles: &mut Vec<TaskHandle<T>>) -> Result<Finished<T>, WaitAnyError> {
+    wait_any_until(handles, None)
+}
+
+/// [`wait_any`] that gives up after `timeout`.
+///
+/// # Errors
+///
+/// [`WaitAnyError::Empty`] for no handles; [`WaitAnyError::TimedOut`] when
+/// `timeout` passes first (`handles` is then untouched).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use executor_completion::{wait_any_timeout, WaitAnyError};
+/// use executor_futures::ExecutorService;
+///
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let mut handles = vec![pool.submit(move || rx.recv().unwrap()).unwrap()];
+/// let err = wait_any_timeout(&mut handles, Duration::from_millis(5)).unwrap_err();
+/// assert_eq!(err, WaitAnyError::TimedOut);
+/// tx.send(()).unwrap();
+/// assert!(wait_any_timeout(&mut handles, Duration::from_secs(10)).is_ok());
+/// ```
+pub fn wait_any_timeout<T>(
     handles: &mut Vec<TaskHandle<T>>,
-    timeout: Option<Duration>,
+    timeout: Duration,
+) -> Result<Finished<T>, WaitAnyError> {
+    wait_any_until(handles, Instant::now().checked_add(timeout))
+}
+
+fn wait_any_until<T>(
+    handles: &mut Vec<TaskHandle<T>>,
+    deadline: Option<Instant>,
 ) -> Result<Finished<T>, WaitAnyError> {
     if handles.is_empty() {
         return Err(WaitAnyError::Empty);
@@ -709,7 +748,6 @@ pub fn wait_any<T>(
             .expect("a done handle has its result");
         return take(handles, index, result);
     }
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let signal = Arc::new(Signal::default());
     let mut wakers = Vec::with_capacity(handles.len());
     for index in 0..handles.len() {

@@ -249,7 +249,7 @@ impl<T> Completed<T> {
 
     /// The index of the pool thread that finished the task (`None` if it was
     /// cancelled, or ran on a thread that is not a pool worker, as with
-    /// [`InlineExecutor`](executor_core::InlineExecutor)).
+    /// [`InlineExecutor`](executor_core::integration::InlineExecutor)).
     pub fn worker(&self) -> Option<usize> {
         self.run.and_then(|r| r.worker)
     }

@@ -1,7 +1,8 @@
 //! Errors as values: a full bounded service, a deadline that passed, and
 //! `wait_any` on nothing.
 
-use executor_core::{Exclusive, Rejected};
+use executor_core::integration::Exclusive;
+use executor_core::{Rejected, TimedOut};
 use std::error::Error;
 use std::fmt;
 
@@ -25,7 +26,6 @@ use std::fmt;
 /// assert_eq!(service.take().unwrap().get().unwrap(), 1);
 /// assert!(service.try_submit(|| 3).is_ok()); // taking made room
 /// ```
-#[non_exhaustive]
 pub enum TrySubmitError<C> {
     /// The service already holds its capacity of outstanding tasks.
     Full(Exclusive<C>),
@@ -88,26 +88,6 @@ impl<C> From<Rejected<C>> for TrySubmitError<C> {
     }
 }
 
-/// A deadline passed before the next task finished (Python's `TimeoutError` from
-/// `as_completed`).
-///
-/// # Examples
-///
-/// ```
-/// use executor_completion::TimedOut;
-/// assert_eq!(TimedOut.to_string(), "timed out waiting for a task to finish");
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TimedOut;
-
-impl fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("timed out waiting for a task to finish")
-    }
-}
-
-impl Error for TimedOut {}
-
 /// The error of [`wait_any`](crate::wait_any).
 ///
 /// # Examples
@@ -115,10 +95,9 @@ impl Error for TimedOut {}
 /// ```
 /// use executor_completion::{wait_any, WaitAnyError};
 /// let mut none: Vec<executor_futures::TaskHandle<u8>> = Vec::new();
-/// assert_eq!(wait_any(&mut none, None).unwrap_err(), WaitAnyError::Empty);
+/// assert_eq!(wait_any(&mut none).unwrap_err(), WaitAnyError::Empty);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum WaitAnyError {
     /// No handle was given.
     Empty,
@@ -128,7 +107,7 @@ pub enum WaitAnyError {
 
 impl WaitAnyError {
     /// True if the timeout passed.
-    pub fn is_timeout(&self) -> bool {
+    pub fn is_timed_out(&self) -> bool {
         matches!(self, WaitAnyError::TimedOut)
     }
 }

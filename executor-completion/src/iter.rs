@@ -126,7 +126,7 @@ impl<T, S: Deref<Target = Shared<T>>> fmt::Debug for Buffer<T, S> {
 ///
 /// ```
 /// use executor_completion::CompletionService;
-/// let service = CompletionService::new(executor_core::InlineExecutor);
+/// let service = CompletionService::with_executor(executor_core::integration::InlineExecutor);
 /// for i in 0..5 {
 ///     service.submit(move || i).unwrap(); // inline: each is done at once
 /// }
@@ -215,7 +215,7 @@ impl<T, E> IntoIter<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// let service = CompletionService::with_executor(executor_core::integration::InlineExecutor);
     /// for i in 0..3 {
     ///     service.submit(move || i).unwrap();
     /// }
@@ -353,7 +353,7 @@ impl<T, E> IntoStream<T, E> {
     /// ```
     /// use futures::StreamExt;
     /// use executor_completion::CompletionService;
-    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// let service = CompletionService::with_executor(executor_core::integration::InlineExecutor);
     /// service.submit(|| 1).unwrap();
     /// service.submit(|| 2).unwrap();
     /// let mut stream = service.into_stream();

@@ -54,7 +54,7 @@
 //! assert_eq!(ok, 3);
 //! assert!(service.take().is_none()); // drained: nothing outstanding
 //! pool.shutdown();
-//! assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+//! assert!(pool.await_termination(std::time::Duration::from_secs(10)).is_ok());
 //! ```
 //!
 //! Completion order over handles:
@@ -118,11 +118,12 @@ mod shared;
 mod waitlist;
 
 pub use as_completed::{
-    as_completed, as_completed_timeout, wait_any, AsCompleted, AsCompletedStream,
+    as_completed, as_completed_timeout, wait_any, wait_any_timeout, AsCompleted, AsCompletedStream,
     AsCompletedTimeout, Finished,
 };
 pub use completed::Completed;
-pub use error::{TimedOut, TrySubmitError, WaitAnyError};
+pub use error::{TrySubmitError, WaitAnyError};
+pub use executor_core::TimedOut;
 pub use executor_futures::{BatchRejected, TaskError, TaskId};
 pub use iter::{CompletionStream, IntoIter, IntoStream, Iter};
 pub use service::CompletionService;

@@ -166,7 +166,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use executor_core::InlineExecutor;
+    use executor_core::integration::InlineExecutor;
     use executor_futures::ExecutorService;
 
     #[test]

@@ -11,7 +11,8 @@ use crate::completed::{Completed, TimedCall, TimedFuture};
 use crate::error::TrySubmitError;
 use crate::iter::{CompletionStream, IntoIter, IntoStream, Iter};
 use crate::shared::{quietly, Block, Release, Reservation, Shared};
-use executor_core::{Exclusive, Executor, PoolRef, Rejected, ThreadPool};
+use executor_core::integration::{Exclusive, Executor};
+use executor_core::{PoolRef, Rejected, ThreadPool, TimedOut};
 use executor_futures::{BatchRejected, Callable, ExecutorService, TaskHandle, TaskId, TaskRef};
 use std::fmt;
 use std::future::Future;
@@ -96,22 +97,85 @@ fn hook<T: Send + 'static>(
     move |handle| shared.complete(handle, submitted)
 }
 
-impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
-    /// A service submitting to `exec`, with no cap on outstanding tasks.
-    ///
-    /// `exec` is any [`Executor`]: a [`ThreadPool`] (or a clone of one), `&pool`,
-    /// `Arc<...>`, or [`InlineExecutor`](executor_core::InlineExecutor).
+impl<T: Send + 'static> CompletionService<T> {
+    /// A service submitting to `pool` (a [`ThreadPool`], or `&pool`: a handle
+    /// clone, which keeps the pool open while the service lives), with no cap on
+    /// outstanding tasks. For another executor (`&pool` borrowed, a `PoolRef`,
+    /// an `Arc`, an [`InlineExecutor`](executor_core::integration::InlineExecutor))
+    /// use [`with_executor`](CompletionService::with_executor).
     ///
     /// # Examples
     ///
     /// ```
     /// use executor_completion::CompletionService;
     /// let pool = executor_core::ThreadPool::new(2).unwrap();
-    /// let service = CompletionService::new(&pool); // borrows the pool
+    /// let service: CompletionService<u32> = CompletionService::new(&pool);
     /// service.submit(|| 1).unwrap();
     /// assert_eq!(service.take().unwrap().get().unwrap(), 1);
     /// ```
-    pub fn new(exec: E) -> CompletionService<T, E> {
+    pub fn new(pool: impl Into<ThreadPool>) -> CompletionService<T> {
+        CompletionService::with_executor(pool.into())
+    }
+
+    /// [`bounded_with_executor`](CompletionService::bounded_with_executor) on
+    /// `pool` (a [`ThreadPool`] or `&pool`, as [`new`](CompletionService::new)):
+    /// at most `capacity` results submitted and not yet taken.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let service: CompletionService<u32> = CompletionService::bounded(&pool, 4);
+    /// assert_eq!(service.capacity(), Some(4));
+    /// ```
+    pub fn bounded(pool: impl Into<ThreadPool>, capacity: usize) -> CompletionService<T> {
+        CompletionService::bounded_with_executor(pool.into(), capacity)
+    }
+
+    /// [`bounded_in_flight_with_executor`](CompletionService::bounded_in_flight_with_executor)
+    /// on `pool` (a [`ThreadPool`] or `&pool`, as [`new`](CompletionService::new)):
+    /// at most `capacity` tasks submitted and not yet finished.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let service: CompletionService<u32> = CompletionService::bounded_in_flight(&pool, 3);
+    /// assert!(service.is_bounded_in_flight());
+    /// ```
+    pub fn bounded_in_flight(pool: impl Into<ThreadPool>, capacity: usize) -> CompletionService<T> {
+        CompletionService::bounded_in_flight_with_executor(pool.into(), capacity)
+    }
+}
+
+impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
+    /// A service submitting to `exec`, with no cap on outstanding tasks: the
+    /// generic form of [`new`](CompletionService::new).
+    ///
+    /// `exec` is any [`Executor`]: a [`ThreadPool`] (or a clone of one), `&pool`
+    /// (borrowed), `Arc<...>`, a `PoolRef`, or
+    /// [`InlineExecutor`](executor_core::integration::InlineExecutor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_completion::CompletionService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let service = CompletionService::with_executor(&pool); // borrows the pool
+    /// service.submit(|| 1).unwrap();
+    /// assert_eq!(service.take().unwrap().get().unwrap(), 1);
+    /// ```
+    pub fn with_executor(exec: E) -> CompletionService<T, E> {
         CompletionService {
             exec,
             shared: Arc::new(Shared::new(None)),
@@ -143,7 +207,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// use executor_completion::CompletionService;
     ///
     /// let pool = executor_core::ThreadPool::new(2).unwrap();
-    /// let service = CompletionService::bounded(pool, 4);
+    /// let service = CompletionService::bounded_with_executor(&pool, 4);
     /// let most = AtomicUsize::new(0);
     /// std::thread::scope(|s| {
     ///     s.spawn(|| {
@@ -163,7 +227,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// });
     /// assert!(most.into_inner() <= 4);
     /// ```
-    pub fn bounded(exec: E, capacity: usize) -> CompletionService<T, E> {
+    pub fn bounded_with_executor(exec: E, capacity: usize) -> CompletionService<T, E> {
         assert!(
             capacity > 0,
             "a bounded completion service needs a capacity of at least 1"
@@ -185,11 +249,11 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// yields new links to fetch. [`pending`](CompletionService::pending) is the
     /// number in flight, never above `capacity`.
     ///
-    /// | constructor | bounds | `submit` waits for |
+    /// | constructor (for a pool / any executor) | bounds | `submit` waits for |
     /// |---|---|---|
-    /// | [`new`](CompletionService::new) | nothing | — |
-    /// | [`bounded`](CompletionService::bounded) | results not yet taken (memory) | a consumer to `take` |
-    /// | `bounded_in_flight` | tasks not yet finished (concurrency) | a task to finish |
+    /// | [`new`](CompletionService::new) / [`with_executor`](CompletionService::with_executor) | nothing | — |
+    /// | [`bounded`](CompletionService::bounded) / [`bounded_with_executor`](CompletionService::bounded_with_executor) | results not yet taken (memory) | a consumer to `take` |
+    /// | [`bounded_in_flight`](CompletionService::bounded_in_flight) / `bounded_in_flight_with_executor` | tasks not yet finished (concurrency) | a task to finish |
     ///
     /// # Panics
     ///
@@ -203,7 +267,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// use executor_completion::CompletionService;
     ///
     /// let pool = executor_core::ThreadPool::new(2).unwrap();
-    /// let service = CompletionService::bounded_in_flight(pool, 3);
+    /// let service = CompletionService::bounded_in_flight_with_executor(&pool, 3);
     /// service.submit(|| 0u32).unwrap();
     /// let (mut seen, mut most) = (0, 0);
     /// while let Some(done) = service.take() {
@@ -219,7 +283,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// assert_eq!(seen, 41); // 0..=40
     /// assert!(most <= 3);
     /// ```
-    pub fn bounded_in_flight(exec: E, capacity: usize) -> CompletionService<T, E> {
+    pub fn bounded_in_flight_with_executor(exec: E, capacity: usize) -> CompletionService<T, E> {
         assert!(
             capacity > 0,
             "a completion service bounded in flight needs a capacity of at least 1"
@@ -268,7 +332,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// help.
     ///
     /// `on` has no effect for an executor with no
-    /// [`pool_ref`](Executor::pool_ref) (e.g. [`InlineExecutor`](executor_core::InlineExecutor)).
+    /// [`pool_ref`](Executor::pool_ref) (e.g. [`InlineExecutor`](executor_core::integration::InlineExecutor)).
     ///
     /// # Examples
     ///
@@ -305,7 +369,7 @@ impl<T: Send + 'static, E: Executor> CompletionService<T, E> {
     /// assert!(!CompletionService::<u8>::new(pool.clone()).is_helping());
     /// assert!(CompletionService::<u8>::new(pool).helping(true).is_helping());
     /// // Nothing to help: an inline executor runs each task as it is submitted.
-    /// let inline = CompletionService::<u8, _>::new(executor_core::InlineExecutor);
+    /// let inline = CompletionService::<u8, _>::with_executor(executor_core::integration::InlineExecutor);
     /// assert!(!inline.helping(true).is_helping());
     /// ```
     pub fn is_helping(&self) -> bool {
@@ -592,10 +656,10 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// use executor_core::InlineExecutor;
-    /// assert_eq!(CompletionService::<u8, _>::new(InlineExecutor).capacity(), None);
-    /// assert_eq!(CompletionService::<u8, _>::bounded(InlineExecutor, 3).capacity(), Some(3));
-    /// assert_eq!(CompletionService::<u8, _>::bounded_in_flight(InlineExecutor, 2).capacity(), Some(2));
+    /// use executor_core::integration::InlineExecutor;
+    /// assert_eq!(CompletionService::<u8, _>::with_executor(InlineExecutor).capacity(), None);
+    /// assert_eq!(CompletionService::<u8, _>::bounded_with_executor(InlineExecutor, 3).capacity(), Some(3));
+    /// assert_eq!(CompletionService::<u8, _>::bounded_in_flight_with_executor(InlineExecutor, 2).capacity(), Some(2));
     /// ```
     pub fn capacity(&self) -> Option<usize> {
         self.shared.cap()
@@ -609,9 +673,9 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// use executor_core::InlineExecutor;
-    /// assert!(CompletionService::<u8, _>::bounded_in_flight(InlineExecutor, 2).is_bounded_in_flight());
-    /// assert!(!CompletionService::<u8, _>::bounded(InlineExecutor, 2).is_bounded_in_flight());
+    /// use executor_core::integration::InlineExecutor;
+    /// assert!(CompletionService::<u8, _>::bounded_in_flight_with_executor(InlineExecutor, 2).is_bounded_in_flight());
+    /// assert!(!CompletionService::<u8, _>::bounded_with_executor(InlineExecutor, 2).is_bounded_in_flight());
     /// ```
     pub fn is_bounded_in_flight(&self) -> bool {
         self.shared.cap().is_some() && self.shared.release() == Release::OnFinish
@@ -644,7 +708,7 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// let service = CompletionService::with_executor(executor_core::integration::InlineExecutor);
     /// assert!(service.poll().is_none());
     /// service.submit(|| 5).unwrap(); // inline: done at once
     /// assert_eq!(service.poll().unwrap().get().unwrap(), 5);
@@ -655,27 +719,37 @@ impl<T, E> CompletionService<T, E> {
             .flatten()
     }
 
-    /// Like [`take`](CompletionService::take), but gives up after `timeout`
-    /// (then `None`). Also `None` at once when nothing is outstanding.
+    /// Like [`take`](CompletionService::take), but gives up after `timeout`.
+    /// `Ok(None)` at once when nothing is outstanding (no task pending, no result
+    /// waiting), as `take`'s `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] when tasks are outstanding and none finished in time.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use executor_completion::CompletionService;
+    /// use executor_completion::{CompletionService, TimedOut};
     /// let service = CompletionService::new(executor_core::ThreadPool::new(1).unwrap());
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// service.submit(move || rx.recv().unwrap()).unwrap();
-    /// assert!(service.poll_timeout(Duration::from_millis(5)).is_none());
+    /// assert!(matches!(service.poll_timeout(Duration::from_millis(5)), Err(TimedOut)));
     /// tx.send(()).unwrap();
-    /// assert!(service.poll_timeout(Duration::from_secs(10)).is_some());
+    /// assert!(service.poll_timeout(Duration::from_secs(10)).unwrap().is_some());
+    /// assert!(service.poll_timeout(Duration::from_secs(10)).unwrap().is_none()); // nothing outstanding
     /// ```
-    pub fn poll_timeout(&self, timeout: Duration) -> Option<Completed<T>> {
-        self.poll_deadline(Instant::now().checked_add(timeout))
+    pub fn poll_timeout(&self, timeout: Duration) -> Result<Option<Completed<T>>, TimedOut> {
+        self.poll_until(Instant::now().checked_add(timeout))
     }
 
     /// Like [`poll_timeout`](CompletionService::poll_timeout) with a deadline
-    /// (`None`: no deadline, as `take`).
+    /// ([`take`](CompletionService::take) is the untimed form).
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] when tasks are outstanding and none finished by `deadline`.
     ///
     /// # Examples
     ///
@@ -683,12 +757,24 @@ impl<T, E> CompletionService<T, E> {
     /// use std::time::{Duration, Instant};
     /// use executor_completion::CompletionService;
     /// let service = CompletionService::<u8>::new(executor_core::ThreadPool::new(1).unwrap());
-    /// assert!(service.poll_deadline(Some(Instant::now() + Duration::from_secs(1))).is_none());
+    /// // Nothing outstanding: Ok(None) at once.
+    /// assert!(service.poll_deadline(Instant::now() + Duration::from_secs(1)).unwrap().is_none());
     /// ```
-    pub fn poll_deadline(&self, deadline: Option<Instant>) -> Option<Completed<T>> {
-        self.shared
+    pub fn poll_deadline(&self, deadline: Instant) -> Result<Option<Completed<T>>, TimedOut> {
+        self.poll_until(Some(deadline))
+    }
+
+    fn poll_until(&self, deadline: Option<Instant>) -> Result<Option<Completed<T>>, TimedOut> {
+        match self
+            .shared
             .recv(Block::Until(deadline), None, |q| q.pop_front())
-            .flatten()
+        {
+            Some(done) => Ok(done),
+            // `recv` gives up at once when nothing is outstanding, else at the
+            // deadline.
+            None if self.outstanding() == 0 => Ok(None),
+            None => Err(TimedOut),
+        }
     }
 
     /// Every result ready now, in completion order; never blocks. A consumer
@@ -698,7 +784,7 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// let service = CompletionService::with_executor(executor_core::integration::InlineExecutor);
     /// for i in 0..3 {
     ///     service.submit(move || i).unwrap();
     /// }
@@ -718,7 +804,7 @@ impl<T, E> CompletionService<T, E> {
     ///
     /// ```
     /// use executor_completion::CompletionService;
-    /// let service = CompletionService::new(executor_core::InlineExecutor);
+    /// let service = CompletionService::with_executor(executor_core::integration::InlineExecutor);
     /// service.submit(|| ()).unwrap();
     /// assert_eq!((service.outstanding(), service.pending(), service.ready()), (1, 0, 1));
     /// service.take().unwrap();

@@ -64,7 +64,8 @@
 use crate::completed::{take_run_record, Completed};
 use crate::registry::Registry;
 use crate::waitlist::{spin_until, Notifier, WaitList, Wakeups};
-use executor_core::{PoolRef, Waiter};
+use executor_core::integration::Waiter;
+use executor_core::PoolRef;
 use executor_futures::{TaskError, TaskHandle, TaskRef};
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -214,8 +215,8 @@ fn merge_front<T>(queue: &mut VecDeque<Completed<T>>, mut items: VecDeque<Comple
 pub(crate) fn quietly(f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
         tracing::error!(
-            panic.message =
-                executor_core::payload_message(&*payload).unwrap_or("<non-string payload>"),
+            panic.message = executor_core::integration::payload_message(&*payload)
+                .unwrap_or("<non-string payload>"),
             "dropping a task's result panicked; the panic was caught"
         );
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
@@ -323,7 +324,7 @@ impl<T> Shared<T> {
             let epoch = WaitList::epoch(&self.submitter_epoch);
             drop(st);
             drop(stale);
-            executor_core::wait_until(
+            let _ = executor_core::integration::wait_until(
                 || {
                     WaitList::epoch(&self.submitter_epoch) != epoch
                         || self.in_flight.load(Ordering::Acquire) < cap
@@ -495,7 +496,7 @@ impl<T> Shared<T> {
             let epoch = WaitList::epoch(&self.taker_epoch);
             drop(st);
             drop(stale);
-            executor_core::wait_until(
+            let _ = executor_core::integration::wait_until(
                 || {
                     WaitList::epoch(&self.taker_epoch) != epoch
                         || self.ready.load(Ordering::Acquire) > 0

@@ -6,7 +6,7 @@
 //! ## The protocol
 //!
 //! A waiter is a blocked thread ([`Waiter`]; a pool worker waits by
-//! `executor_core::wait_until`'s rule) or an async task ([`Waker`]). Everything below happens under the
+//! `executor_core::integration::wait_until`'s rule) or an async task ([`Waker`]). Everything below happens under the
 //! service's one mutex:
 //!
 //! 1. A waiter that finds nothing to take **registers** (gets a key) and releases
@@ -41,14 +41,14 @@
 //! is registered, nothing can be lost): it only re-checks atomics, then goes
 //! back under the lock.
 
-use executor_core::Waiter;
+use executor_core::integration::Waiter;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
 
-pub(crate) use executor_core::spin_until;
+pub(crate) use executor_core::integration::spin_until;
 
 /// Whom to wake: a thread (or pool worker) or an async task.
 pub(crate) enum Notifier {

@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use executor_completion::{as_completed, as_completed_timeout, wait_any, TimedOut, WaitAnyError};
+use executor_completion::{
+    as_completed, as_completed_timeout, wait_any, wait_any_timeout, TimedOut, WaitAnyError,
+};
 use executor_core::ThreadPool;
 use executor_futures::{ExecutorService, TaskHandle};
 use futures::StreamExt;
@@ -181,28 +183,25 @@ fn wait_any_returns_the_first_done_and_keeps_the_rest() {
         let pool = ThreadPool::new(3).unwrap();
         let (gates, mut handles) = gated(&pool, 3);
         assert_eq!(
-            wait_any(&mut handles, Some(TIMEOUT)).unwrap_err(),
+            wait_any_timeout(&mut handles, TIMEOUT).unwrap_err(),
             WaitAnyError::TimedOut
         );
         assert_eq!(handles.len(), 3, "a timeout keeps every handle");
         gates[1].open();
-        let f = wait_any(&mut handles, None).unwrap();
+        let f = wait_any(&mut handles).unwrap();
         assert_eq!((f.index(), f.get().unwrap()), (1, 1));
         assert_eq!(handles.len(), 2);
         gates[2].open();
-        let f = wait_any(&mut handles, Some(LONG)).unwrap();
+        let f = wait_any_timeout(&mut handles, LONG).unwrap();
         assert_eq!(
             (f.index(), f.get().unwrap()),
             (1, 2),
             "index in the vector as passed"
         );
         gates[0].open();
-        assert_eq!(wait_any(&mut handles, None).unwrap().get().unwrap(), 0);
-        assert_eq!(
-            wait_any(&mut handles, None).unwrap_err(),
-            WaitAnyError::Empty
-        );
-        assert!(WaitAnyError::TimedOut.is_timeout());
+        assert_eq!(wait_any(&mut handles).unwrap().get().unwrap(), 0);
+        assert_eq!(wait_any(&mut handles).unwrap_err(), WaitAnyError::Empty);
+        assert!(WaitAnyError::TimedOut.is_timed_out());
     });
 }
 
@@ -216,7 +215,7 @@ fn waiting_on_a_one_thread_worker_helps() {
                 let handles: Vec<_> = (1..=5).map(|i| p.submit(move || i).unwrap()).collect();
                 let sum: i32 = as_completed(handles).map(|f| f.get().unwrap()).sum();
                 let mut more = vec![p.submit(|| 10).unwrap()];
-                sum + wait_any(&mut more, None).unwrap().get().unwrap()
+                sum + wait_any(&mut more).unwrap().get().unwrap()
             })
             .unwrap();
         assert_eq!(outer.get().unwrap(), 25);
@@ -258,7 +257,7 @@ fn handles_already_read_are_yielded_as_already_taken() {
         read.wait().unwrap();
         assert_eq!(read.try_get().unwrap().unwrap(), 3);
         let mut handles = vec![read];
-        let first = wait_any(&mut handles, Some(LONG)).unwrap();
+        let first = wait_any_timeout(&mut handles, LONG).unwrap();
         assert!(first.get().unwrap_err().is_already_taken());
         assert!(handles.is_empty());
     });

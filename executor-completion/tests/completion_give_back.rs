@@ -84,7 +84,7 @@ fn finish(pool: ThreadPool, service: CompletionService<Token>, drops: &DropCount
     assert_eq!(service.outstanding(), 0);
     drop(service);
     pool.shutdown();
-    assert!(pool.await_termination(LONG));
+    assert!(pool.await_termination(LONG).is_ok());
     drops.assert_all_dropped_once(N);
 }
 
@@ -253,7 +253,7 @@ fn bounded_service_counts_given_back_results_against_its_capacity() {
         }
         assert_eq!(service.iter().count(), CAP);
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 
@@ -311,7 +311,7 @@ fn as_completed_by_ref_then_into_parts_gives_back_the_rest() {
         assert_eq!(sorted, (0..N).collect::<Vec<_>>(), "each exactly once");
         drop(rest);
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         drops.assert_all_dropped_once(N);
     });
 }

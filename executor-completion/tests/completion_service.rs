@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use executor_completion::{CompletionService, TaskError};
-use executor_core::{InlineExecutor, RejectReason, ThreadPool};
+use executor_core::integration::InlineExecutor;
+use executor_core::{RejectReason, ThreadPool};
 use executor_futures::ExecutorService;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -43,9 +44,9 @@ fn c2_poll_and_poll_timeout_before_completion() {
             })
             .unwrap();
         assert!(cs.poll().is_none());
-        assert!(cs.poll_timeout(Duration::ZERO).is_none());
+        assert!(cs.poll_timeout(Duration::ZERO).is_err());
         let start = Instant::now();
-        assert!(cs.poll_timeout(TIMEOUT).is_none());
+        assert!(cs.poll_timeout(TIMEOUT).is_err());
         assert!(start.elapsed() >= TIMEOUT, "returned before the timeout");
         assert_eq!(cs.outstanding(), 1, "a timeout loses nothing");
         gate.open();
@@ -95,7 +96,7 @@ fn c3_completion_order_ids_match() {
             .collect();
         for i in [2usize, 0, 1] {
             gates[i].open();
-            let done = cs.poll_timeout(LONG).expect("delivered");
+            let done = cs.poll_timeout(LONG).ok().flatten().expect("delivered");
             assert_eq!(done.id(), ids[i]);
         }
     });
@@ -135,7 +136,7 @@ fn c4_cancelled_tasks_are_delivered_exactly_once() {
         expected.sort();
         assert_eq!(seen, expected);
         assert!(
-            cs.poll_timeout(SHORT).is_none(),
+            matches!(cs.poll_timeout(SHORT), Ok(None)),
             "no duplicate after the body returns"
         );
         assert!(cs.take().is_none());
@@ -168,7 +169,7 @@ fn c4_cancelled_before_start_never_runs_and_is_delivered_once() {
         let rest: HashSet<_> = (0..2).map(|_| cs.take().unwrap().id()).collect();
         assert_eq!(rest, HashSet::from([ids[0], ids[2]]));
         assert_eq!((runs.get(0), runs.get(1), runs.get(2)), (1, 0, 1));
-        assert!(cs.poll_timeout(SHORT).is_none());
+        assert!(matches!(cs.poll_timeout(SHORT), Ok(None)));
     });
 }
 
@@ -254,7 +255,7 @@ fn c8_service_over_a_pool_that_shut_down() {
         let got: HashSet<_> = (0..5).map(|_| cs.take().unwrap().id()).collect();
         assert_eq!(got, ids, "earlier tasks all delivered");
         assert!(cs.take().is_none(), "DD5: nothing outstanding");
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 
@@ -263,7 +264,7 @@ fn c9_take_with_nothing_outstanding_returns_none_at_once() {
     let cs = CompletionService::<u32>::new(ThreadPool::new(1).unwrap());
     let cs = bounded_for(LONG, move || {
         assert!(cs.take().is_none());
-        assert!(cs.poll_timeout(LONG).is_none(), "no wait either");
+        assert!(matches!(cs.poll_timeout(LONG), Ok(None)), "no wait either");
         assert!(cs.iter().next().is_none());
         cs
     });
@@ -330,7 +331,7 @@ fn completed_records_worker_and_timing() {
 
 #[test]
 fn works_on_the_inline_executor() {
-    let cs = CompletionService::new(InlineExecutor);
+    let cs = CompletionService::with_executor(InlineExecutor);
     for i in 0..3 {
         cs.submit(move || i).unwrap();
     }
@@ -405,7 +406,7 @@ fn take_on_a_one_thread_pool_worker_does_not_deadlock() {
                 }
                 // And the blocking iterator and poll_timeout the same way.
                 cs.submit(|| 100).unwrap();
-                sum += cs.poll_timeout(LONG).unwrap().get().unwrap();
+                sum += cs.poll_timeout(LONG).unwrap().unwrap().get().unwrap();
                 cs.submit(|| 1000).unwrap();
                 sum += cs.iter().map(|d| d.get().unwrap()).sum::<u64>();
                 sum
@@ -458,7 +459,7 @@ fn counts_and_debug() {
 
 #[test]
 fn errors_are_values() {
-    let cs = CompletionService::<u8, _>::bounded(InlineExecutor, 1);
+    let cs = CompletionService::<u8, _>::bounded_with_executor(InlineExecutor, 1);
     cs.submit(|| 1).unwrap();
     let full = cs.try_submit(|| 2).unwrap_err();
     assert!(full.is_full());
@@ -471,5 +472,5 @@ fn errors_are_values() {
 #[test]
 #[should_panic(expected = "capacity of at least 1")]
 fn zero_capacity_is_refused() {
-    let _ = CompletionService::<u8, _>::bounded(InlineExecutor, 0);
+    let _ = CompletionService::<u8, _>::bounded_with_executor(InlineExecutor, 0);
 }

@@ -51,7 +51,7 @@ fn uses_question_mark(service: &CompletionService<u32>) -> Result<u32, BoxError>
     }
     let pool = service.executor();
     let mut handles = vec![pool.submit(|| 10u32)?];
-    sum += wait_any(&mut handles, None)?.get()?;
+    sum += wait_any(&mut handles)?.get()?;
     Ok(sum)
 }
 

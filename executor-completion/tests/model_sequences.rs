@@ -23,7 +23,7 @@
 //! * An outcome, once seen (`try_get`, `poll`, `is_done`, a `cancel` that
 //!   returned false), never changes; each service task is delivered once.
 //! * Submissions are accepted while the pool runs and rejected (closure handed
-//!   back) after `shutdown` or `shutdown_now`; `await_termination(0)` is false
+//!   back) after `shutdown` or `shutdown_now`; `await_termination(0)` is `Err(TimedOut)`
 //!   while the pool runs or while a task that cannot end is accepted.
 //!
 //! At the end every gate opens, the pool shuts down and must terminate; then
@@ -431,7 +431,7 @@ impl World {
                 drop(drained); // their tasks resolve as cancelled
             }
             Op::AwaitZero => {
-                let terminated = self.pool.await_termination(Duration::ZERO);
+                let terminated = self.pool.await_termination(Duration::ZERO).is_ok();
                 if self.accepting {
                     assert!(!terminated, "terminated while running");
                 }
@@ -468,7 +468,10 @@ impl World {
             self.gates[g].open();
         }
         self.pool.shutdown();
-        assert!(self.pool.await_termination(LONG), "the pool terminates");
+        assert!(
+            self.pool.await_termination(LONG).is_ok(),
+            "the pool terminates"
+        );
         while let Some(done) = self.service.poll() {
             self.deliver(done);
         }

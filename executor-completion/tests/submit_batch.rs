@@ -78,7 +78,7 @@ fn a_refused_batch_leaves_nothing_outstanding() {
 fn a_partly_accepted_batch_delivers_its_first_part_and_no_more() {
     bounded(|| {
         let exec = Arc::new(Accepting::new(2, 3));
-        let service = CompletionService::new(exec.clone());
+        let service = CompletionService::with_executor(exec.clone());
         let err = service.submit_all((0..8).map(|i| move || i)).unwrap_err();
         let accepted: HashSet<_> = err.accepted().iter().copied().collect();
         assert_eq!(accepted.len(), 3);

@@ -160,7 +160,7 @@ where
         if crate::worker::WorkerThread::run_own_broadcast(registry) {
             continue;
         }
-        crate::wait_until(
+        let _ = crate::integration::wait_until(
             || {
                 shared.pending.load(Ordering::Acquire) == 0
                     || !crate::sync_lock(&shared.orphans).is_empty()

@@ -346,7 +346,7 @@ impl Builder {
         self
     }
 
-    /// Whether delayed jobs (the pool's [`Timer`](crate::Timer) jobs, i.e.
+    /// Whether delayed jobs (the pool's [`Timer`](crate::integration::Timer) jobs, i.e.
     /// `executor-futures`' `schedule`d tasks) still run when due after
     /// [`shutdown`](ThreadPool::shutdown): `true` (the default, Java's
     /// `setExecuteExistingDelayedTasksAfterShutdownPolicy(true)`) keeps them,
@@ -358,7 +358,8 @@ impl Builder {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use executor_core::{Job, ThreadPool};
+    /// use executor_core::ThreadPool;
+    /// use executor_core::integration::Job;
     /// let pool = ThreadPool::builder()
     ///     .num_threads(1)
     ///     .execute_delayed_after_shutdown(false)
@@ -367,7 +368,7 @@ impl Builder {
     /// let later = Instant::now().checked_add(Duration::from_secs(3600));
     /// pool.timer().schedule_job(later, Job::new(|| unreachable!())).unwrap();
     /// pool.shutdown(); // the delayed job is dropped: termination does not wait an hour
-    /// assert!(pool.await_termination(Duration::from_secs(10)));
+    /// assert!(pool.await_termination(Duration::from_secs(10)).is_ok());
     /// ```
     pub fn execute_delayed_after_shutdown(mut self, execute: bool) -> Self {
         self.execute_delayed_after_shutdown = execute;
@@ -489,7 +490,7 @@ impl Builder {
                     .spawn(move || crate::worker::main(reg, index, queues, Kind::Core))
             }))
             .unwrap_or_else(|payload| {
-                let what = crate::payload_message(&*payload)
+                let what = crate::integration::payload_message(&*payload)
                     .unwrap_or("std::thread::Builder::spawn panicked")
                     .to_owned();
                 crate::registry::quietly(move || drop(payload));

@@ -15,6 +15,33 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 
+/// A timed wait gave up: its timeout elapsed (or its deadline passed) first.
+///
+/// The one way every timed wait of the workspace reports giving up: each
+/// `x_timeout(d)` beside an untimed `x()` returns `Err(TimedOut)`, or an error
+/// enum's `TimedOut` variant with an `is_timed_out()` method
+/// ([`ThreadPool::await_termination`](crate::ThreadPool::await_termination),
+/// `TaskHandle::get_timeout`, `CompletionService::poll_timeout`, the async
+/// `time::timeout`, ...). Python's `TimeoutError`, Java's `TimeoutException`.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::TimedOut;
+///
+/// assert_eq!(TimedOut.to_string(), "timed out");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TimedOut;
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+impl Error for TimedOut {}
+
 /// Why [`Builder::build`](crate::Builder::build) failed. No thread is left running.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -114,7 +141,7 @@ pub enum RejectReason {
     Shutdown,
     /// `shutdown_now` was called (before or after the pool terminated).
     Stopped,
-    /// [`spawn`](crate::spawn) was called on a thread that is not a pool worker.
+    /// [`execute`](crate::execute) was called on a thread that is not a pool worker.
     NotInPool,
 }
 

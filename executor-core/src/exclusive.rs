@@ -26,7 +26,7 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use executor_core::Exclusive;
+/// use executor_core::integration::Exclusive;
 /// use std::cell::Cell;
 ///
 /// fn assert_sync<T: Sync>(_: &T) {}
@@ -58,7 +58,7 @@ impl<T> Exclusive<T> {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(executor_core::Exclusive::new(5).into_inner(), 5);
+    /// assert_eq!(executor_core::integration::Exclusive::new(5).into_inner(), 5);
     /// ```
     pub fn into_inner(self) -> T {
         self.inner
@@ -71,7 +71,7 @@ impl<T: ?Sized> Exclusive<T> {
     /// # Examples
     ///
     /// ```
-    /// let mut x = executor_core::Exclusive::new(vec![1]);
+    /// let mut x = executor_core::integration::Exclusive::new(vec![1]);
     /// x.get_mut().push(2);
     /// assert_eq!(x.into_inner(), [1, 2]);
     /// ```
@@ -85,7 +85,7 @@ impl<T: ?Sized> Exclusive<T> {
     /// # Examples
     ///
     /// ```
-    /// let x = executor_core::Exclusive::new(String::from("shared"));
+    /// let x = executor_core::integration::Exclusive::new(String::from("shared"));
     /// assert_eq!(x.get(), "shared");
     /// ```
     pub fn get(&self) -> &T

@@ -32,7 +32,8 @@ use std::sync::Arc;
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
-/// use executor_core::{Job, Runnable, ThreadPool};
+/// use executor_core::ThreadPool;
+/// use executor_core::integration::{Executor, Job, Runnable};
 ///
 /// struct Tick(AtomicUsize);
 /// impl Runnable for Tick {
@@ -248,7 +249,7 @@ impl TicketVTable {
 /// # Examples
 ///
 /// ```
-/// use executor_core::Job;
+/// use executor_core::integration::Job;
 /// let job = Job::new(|| println!("ran by hand"));
 /// job.run();
 /// ```

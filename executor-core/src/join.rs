@@ -221,14 +221,14 @@ where
     OP: FnOnce() -> R + Send,
     R: Send,
 {
-    let job = StackJob::new(op, Owner::Waiter(crate::Waiter::current()));
+    let job = StackJob::new(op, Owner::Waiter(crate::integration::Waiter::current()));
     // SAFETY: as in join_on_worker: `job` outlives its queued reference.
     let job_ref = unsafe { job.as_job_ref() };
     let ptr = job_ref.ptr();
     let guard = AbortOnUnwind;
     match registry.submit(Job::internal(job_ref), State::Running) {
         Ok(()) => {
-            crate::wait_until(|| job.latch.probe() != PENDING, None);
+            let _ = crate::integration::wait_until(|| job.latch.probe() != PENDING, None);
         }
         Err(rejected) => {
             // Take it back: the job owns nothing, so forgetting it neither runs

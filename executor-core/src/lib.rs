@@ -17,7 +17,7 @@
 //! * Shut it down with [`ThreadPool::shutdown`] (finish queued work),
 //!   [`ThreadPool::shutdown_now`] (get back what never started, interrupt what runs),
 //!   [`ThreadPool::await_termination`], or [`ThreadPool::close`] / drop;
-//!   [`ThreadPool::on_termination`] runs a hook when the pool has terminated.
+//!   [`Executor::on_termination`](integration::Executor::on_termination) runs a hook when the pool has terminated.
 //!   A [`PoolRef`] ([`ThreadPool::downgrade`]) submits without keeping the pool open.
 //!
 //! # Guarantees
@@ -28,9 +28,9 @@
 //! 3. A panicking job never kills or shrinks the pool.
 //! 4. `shutdown` is idempotent; `shutdown_now` returns exactly the jobs that never
 //!    started.
-//! 5. `await_termination` is true iff the pool was shut down, every accepted job
+//! 5. `await_termination` is `Ok` iff the pool was shut down, every accepted job
 //!    finished (or was handed back) and every worker exited. Delayed jobs of the
-//!    pool's [`Timer`] count as accepted: after `shutdown` the pool waits for the
+//!    pool's [`Timer`](integration::Timer) count as accepted: after `shutdown` the pool waits for the
 //!    kept ones to come due and run (see [`Builder::execute_delayed_after_shutdown`]).
 //! 6. No worker sleeps while work it can reach is queued (except, as in rayon, that
 //!    a worker falling asleep at that instant may miss a `join`'s second half;
@@ -41,7 +41,7 @@
 //!    [`ThreadPool::broadcast`] returns [`Rejected`] with its closure.
 //! 8. Jobs submitted from outside by one thread start in submission order, up
 //!    to the pool's parallelism; jobs spawned inside run newest first (LIFO).
-//! 9. A wait on a worker ([`wait_until`], and the handle and completion waits
+//! 9. A wait on a worker ([`wait_until`](integration::wait_until), and the handle and completion waits
 //!    built on it) never runs unrelated work: only jobs its own task queued,
 //!    and a timed wait nothing. A blocked worker is compensated by a spare
 //!    worker (up to [`Builder::max_spares`]), so the pool keeps its
@@ -98,25 +98,21 @@ mod timer;
 mod wait;
 mod worker;
 
+pub mod integration;
+
 pub use broadcast::BroadcastContext;
 pub use builder::{Builder, DEFAULT_STACK_SIZE, MAX_THREADS};
 pub use compensate::{block_in_place, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE};
 pub use elastic::DEFAULT_KEEP_ALIVE;
-pub use error::{BuildError, PanicPayload, RejectReason, Rejected};
-pub use exclusive::Exclusive;
-pub use job::{Job, Runnable};
+pub use error::{BuildError, PanicPayload, RejectReason, Rejected, TimedOut};
 pub use join::join;
-pub use panic::{payload_message, JobPanic};
-pub use pool::{spawn, Executor, InlineExecutor, PoolRef, ThreadPool};
-pub use registry::{PanicOrigin, TerminationKey};
+pub use panic::JobPanic;
+pub use pool::{execute, PoolRef, ThreadPool};
+pub use registry::PanicOrigin;
 pub use scope::{scope, Scope};
 pub use scoped_task::{ScopedError, ScopedHandle};
-pub use stats::{report_run, RunOutcome, Stats};
-pub use timer::{Timer, TimerKey};
-pub use wait::{
-    current_thread_index, is_interrupted, isolate, run_pending_job, spin_until, wait_until,
-    yield_now, Waiter, Yield,
-};
+pub use stats::Stats;
+pub use wait::{current_thread_index, is_cancelled, isolate, yield_now, Yield};
 
 /// Locks a `std` mutex, ignoring poison (no user code runs under our locks).
 pub(crate) fn sync_lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -13,7 +13,7 @@
 //! * SHUTDOWN: submissions are rejected; queued jobs still run; workers exit once
 //!   the queues are empty.
 //! * STOP: submissions are rejected; `shutdown_now` drained the queues; running jobs
-//!   see `is_interrupted()`; workers exit after their current job.
+//!   see `is_cancelled()`; workers exit after their current job.
 //! * TERMINATED: every worker has exited.
 //!
 //! ## The submission handshake (why no accepted job is ever lost)

@@ -1,7 +1,7 @@
 //! [`ThreadPool`]: the public handle of a pool.
 
 use crate::builder::Builder;
-use crate::error::{BuildError, RejectReason, Rejected};
+use crate::error::{BuildError, RejectReason, Rejected, TimedOut};
 use crate::job::Job;
 use crate::lifecycle::State;
 use crate::registry::{Closure, Registry, TerminationKey};
@@ -56,7 +56,7 @@ use std::time::Duration;
 ///     .unwrap();
 /// }
 /// pool.shutdown(); // reject new work, finish what is queued
-/// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+/// assert!(pool.await_termination(std::time::Duration::from_secs(10)).is_ok());
 /// assert_eq!(hits.load(Ordering::Relaxed), 100);
 /// ```
 #[derive(Clone)]
@@ -72,6 +72,23 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         self.registry.close();
+    }
+}
+
+/// A handle clone (as [`Clone`]): lets functions that take
+/// `impl Into<ThreadPool>` accept `&pool` as well as `pool`.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::ThreadPool;
+/// let pool = ThreadPool::new(1).unwrap();
+/// let other: ThreadPool = (&pool).into();
+/// assert_eq!(other.num_threads(), pool.num_threads());
+/// ```
+impl From<&ThreadPool> for ThreadPool {
+    fn from(pool: &ThreadPool) -> ThreadPool {
+        pool.clone()
     }
 }
 
@@ -171,29 +188,6 @@ impl ThreadPool {
             .map_err(|r| r.map(|c| c.0))
     }
 
-    /// Queues a ready-made [`Job`] (the seam for layers that build their own tasks).
-    ///
-    /// # Errors
-    ///
-    /// [`Rejected`] holding the job once the pool is shut down.
-    pub fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        self.registry().submit(job, State::Running)
-    }
-
-    /// Queues a job that continues work the pool already accepted (an async task
-    /// woken up): unlike [`execute_job`](ThreadPool::execute_job) it is still
-    /// accepted after `shutdown`, so accepted async tasks can finish; it is refused
-    /// once the pool is stopped or terminated. `Ok` means the job runs (guarantee
-    /// 2), even when it lands while the last worker is exiting: termination then
-    /// runs it on that worker's thread, before the termination hooks.
-    ///
-    /// # Errors
-    ///
-    /// [`Rejected`] holding the job after `shutdown_now` or termination.
-    pub fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        self.registry().requeue(job)
-    }
-
     /// Starts an orderly shutdown: new submissions are rejected, queued jobs still
     /// run. Does not wait (see [`await_termination`](ThreadPool::await_termination),
     /// [`close`](ThreadPool::close)). Idempotent; callable from any thread,
@@ -205,7 +199,7 @@ impl ThreadPool {
     /// Stops the pool: rejects new submissions, takes every job that has not started
     /// out of the queues and returns them (run them, or drop them), and raises the
     /// interrupt flag that running jobs see through
-    /// [`is_interrupted`](crate::is_interrupted). Does not wait for running jobs.
+    /// [`is_cancelled`](crate::is_cancelled). Does not wait for running jobs.
     /// A second call returns an empty list.
     ///
     /// # Examples
@@ -228,18 +222,35 @@ impl ThreadPool {
     /// let never_started = pool.shutdown_now();
     /// assert_eq!(never_started.len(), 3);
     /// gate_tx.send(()).unwrap();
-    /// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+    /// assert!(pool.await_termination(std::time::Duration::from_secs(10)).is_ok());
     /// ```
     pub fn shutdown_now(&self) -> Vec<Job> {
         self.registry().shutdown_now()
     }
 
-    /// Blocks until the pool has terminated (returns true) or `timeout` passes
-    /// (returns false). Never true before a shutdown. Called on one of the pool's
-    /// own workers it does not wait (the pool cannot terminate while the caller
-    /// runs) and returns false.
-    pub fn await_termination(&self, timeout: Duration) -> bool {
-        self.registry().await_termination(Some(timeout))
+    /// Blocks until the pool has terminated (returns `Ok`) or `timeout` passes.
+    /// Never `Ok` before a shutdown. Called on one of the pool's own workers it
+    /// does not wait (the pool cannot terminate while the caller runs). Java's
+    /// boolean `awaitTermination` is `.is_ok()`.
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] when the pool had not terminated in time (or the caller is
+    /// one of its workers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::{ThreadPool, TimedOut};
+    /// use std::time::Duration;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// // Not shut down, so it cannot terminate: the wait gives up.
+    /// assert_eq!(pool.await_termination(Duration::from_millis(1)), Err(TimedOut));
+    /// pool.shutdown();
+    /// assert_eq!(pool.await_termination(Duration::from_secs(10)), Ok(()));
+    /// ```
+    pub fn await_termination(&self, timeout: Duration) -> Result<(), TimedOut> {
+        terminated(self.registry().await_termination(Some(timeout)))
     }
 
     /// [`shutdown`](ThreadPool::shutdown), then wait for every queued job and join
@@ -251,84 +262,14 @@ impl ThreadPool {
         self.registry().close();
     }
 
-    /// Runs `f` once when the pool terminates, or at once (on the calling thread,
-    /// returning `None`) if it has terminated already, or is terminating and has
-    /// run the hooks this one would join. Returns the key that
-    /// [`remove_termination_hook`](ThreadPool::remove_termination_hook) takes.
-    ///
-    /// The pool terminates when its last worker exits, after [`shutdown`](ThreadPool::shutdown)
-    /// (once the queues are empty), [`shutdown_now`](ThreadPool::shutdown_now),
-    /// [`close`](ThreadPool::close) or the drop of the last handle. The hooks run
-    /// on that last worker's thread, after the queues were emptied and before
-    /// [`await_termination`](ThreadPool::await_termination) returns true; their
-    /// order is unspecified. A hook may use the pool (every submission is rejected
-    /// by then), register another hook (it runs too), or drop the last pool
-    /// handle; `close` and `await_termination` called from a hook do not wait.
-    /// A panic in a hook is caught and reported to the panic handler
-    /// ([`PanicOrigin::TerminationHook`](crate::PanicOrigin::TerminationHook)).
-    ///
-    /// This is how layers above release work the pool will never run again:
-    /// `executor-futures` cancels the async tasks still waiting for a wake.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::mpsc::channel;
-    /// use std::time::Duration;
-    /// use executor_core::ThreadPool;
-    ///
-    /// let pool = ThreadPool::new(2).unwrap();
-    /// let (tx, rx) = channel();
-    /// let late = tx.clone();
-    /// assert!(pool.on_termination(move || tx.send("terminated").unwrap()).is_some());
-    /// pool.shutdown();
-    /// assert!(pool.await_termination(Duration::from_secs(10)));
-    /// assert_eq!(rx.try_recv(), Ok("terminated")); // ran before the wait returned
-    ///
-    /// // Registered after termination: runs at once, on this thread.
-    /// assert!(pool.on_termination(move || late.send("at once").unwrap()).is_none());
-    /// assert_eq!(rx.try_recv(), Ok("at once"));
-    /// ```
-    pub fn on_termination<F>(&self, f: F) -> Option<TerminationKey>
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        self.registry().on_termination(Job::new(f))
-    }
-
-    /// [`on_termination`](ThreadPool::on_termination) with a ready-made [`Job`]
-    /// (no allocation for a closure of at most one word, e.g. a `Weak`): run at
-    /// termination, or dropped unrun (a [`Runnable`](crate::Runnable) is then
-    /// abandoned) if removed.
-    pub fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
-        self.registry().on_termination(hook)
-    }
-
-    /// Unregisters a hook added by [`on_termination`](ThreadPool::on_termination).
-    /// True iff it was removed before running: it is then dropped unrun, on this
-    /// thread. False if it ran or is running (termination has taken it).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use executor_core::ThreadPool;
-    /// let pool = ThreadPool::new(1).unwrap();
-    /// let key = pool.on_termination(|| unreachable!("removed")).unwrap();
-    /// assert!(pool.remove_termination_hook(key));
-    /// pool.close(); // the hook does not run
-    /// ```
-    pub fn remove_termination_hook(&self, key: TerminationKey) -> bool {
-        self.registry().remove_termination_hook(key)
-    }
-
     /// True once `shutdown` or `shutdown_now` was called.
     pub fn is_shutdown(&self) -> bool {
         self.registry().lifecycle.state() >= State::Shutdown
     }
 
-    /// The pool's [`Timer`](crate::Timer) (made on first use; its thread starts
+    /// The pool's [`Timer`](crate::integration::Timer) (made on first use; its thread starts
     /// with the first timer): delayed jobs scheduled on it run on this pool, and
-    /// its lifecycle follows the pool's (see [`Timer::schedule_job`](crate::Timer::schedule_job)).
+    /// its lifecycle follows the pool's (see [`Timer::schedule_job`](crate::integration::Timer::schedule_job)).
     ///
     /// # Examples
     ///
@@ -337,7 +278,7 @@ impl ThreadPool {
     /// assert!(pool.timer().is_same(&pool.downgrade().timer()));
     /// assert_eq!(pool.timer().pending(), 0);
     /// ```
-    pub fn timer(&self) -> crate::Timer {
+    pub fn timer(&self) -> crate::integration::Timer {
         self.inner.registry.timer.timer(&self.inner.registry)
     }
 
@@ -388,7 +329,7 @@ impl ThreadPool {
 
     /// Runs `op` on one of this pool's workers and returns its result, blocking
     /// the caller meanwhile (on another pool's worker, that pool runs a spare in
-    /// its place, see [`wait_until`](crate::wait_until)).
+    /// its place, see [`wait_until`](crate::integration::wait_until)).
     /// `op` may borrow from the caller. On one of this pool's workers it just
     /// calls `op`.
     ///
@@ -564,7 +505,9 @@ impl ThreadPool {
 }
 
 /// Runs `f` on the pool of the calling worker, fire-and-forget: rayon's ambient
-/// `spawn`. The job goes to the calling worker's own deque (idle workers steal
+/// `spawn`, named `execute` here because closures are executed everywhere in
+/// this crate ([`ThreadPool::execute`], Java's `execute`); `spawn` is kept for
+/// futures (`ExecutorService::spawn`) and for [`Scope::spawn`](crate::Scope::spawn). The job goes to the calling worker's own deque (idle workers steal
 /// it), with no pool handle to clone, which matters for jobs that spawn jobs.
 ///
 /// # Errors
@@ -576,18 +519,18 @@ impl ThreadPool {
 ///
 /// ```
 /// use std::sync::mpsc::channel;
-/// use executor_core::{spawn, RejectReason, ThreadPool};
+/// use executor_core::{execute, RejectReason, ThreadPool};
 ///
-/// assert_eq!(spawn(|| ()).unwrap_err().reason(), RejectReason::NotInPool);
+/// assert_eq!(execute(|| ()).unwrap_err().reason(), RejectReason::NotInPool);
 /// let pool = ThreadPool::new(2).unwrap();
 /// let (tx, rx) = channel();
 /// pool.execute(move || {
-///     // A chain: each link spawns the next without a pool handle.
+///     // A chain: each link queues the next without a pool handle.
 ///     fn link(n: u32, tx: std::sync::mpsc::Sender<u32>) {
 ///         if n == 0 {
 ///             tx.send(0).unwrap();
 ///         } else {
-///             spawn(move || link(n - 1, tx)).unwrap();
+///             execute(move || link(n - 1, tx)).unwrap();
 ///         }
 ///     }
 ///     link(100, tx);
@@ -595,8 +538,9 @@ impl ThreadPool {
 /// .unwrap();
 /// assert_eq!(rx.recv().unwrap(), 0);
 /// ```
+#[doc(alias = "spawn")]
 #[inline]
-pub fn spawn<F>(f: F) -> Result<(), Rejected<F>>
+pub fn execute<F>(f: F) -> Result<(), Rejected<F>>
 where
     F: FnOnce() + Send + 'static,
 {
@@ -643,7 +587,7 @@ where
 /// let observer = pool.downgrade();
 /// drop(pool); // closed: shut down, queued work finished, threads joined
 /// assert!(observer.is_shutdown());
-/// assert!(observer.await_termination(Duration::from_secs(10)));
+/// assert!(observer.await_termination(Duration::from_secs(10)).is_ok());
 /// ```
 #[derive(Clone)]
 pub struct PoolRef {
@@ -676,43 +620,6 @@ impl PoolRef {
             .map_err(|r| r.map(|c| c.0))
     }
 
-    /// [`ThreadPool::execute_job`] on the pool.
-    ///
-    /// # Errors
-    ///
-    /// [`Rejected`] holding the job once the pool is shut down.
-    pub fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        self.registry.submit(job, State::Running)
-    }
-
-    /// [`ThreadPool::requeue_job`] on the pool: still accepted after `shutdown`
-    /// (also the one the drop of the last handle starts), refused once stopped.
-    ///
-    /// # Errors
-    ///
-    /// [`Rejected`] holding the job after `shutdown_now` or termination.
-    pub fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        self.registry.requeue(job)
-    }
-
-    /// [`ThreadPool::on_termination`] on the pool.
-    pub fn on_termination<F>(&self, f: F) -> Option<TerminationKey>
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        self.registry.on_termination(Job::new(f))
-    }
-
-    /// [`ThreadPool::on_termination_job`] on the pool.
-    pub fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
-        self.registry.on_termination(hook)
-    }
-
-    /// [`ThreadPool::remove_termination_hook`] on the pool.
-    pub fn remove_termination_hook(&self, key: TerminationKey) -> bool {
-        self.registry.remove_termination_hook(key)
-    }
-
     /// True once the pool was shut down (by `shutdown`, `shutdown_now`, `close`,
     /// or the drop of its last handle).
     pub fn is_shutdown(&self) -> bool {
@@ -726,18 +633,31 @@ impl PoolRef {
 
     /// [`ThreadPool::await_termination`]: waits for the pool to terminate, which
     /// this handle does not start (nor delay).
-    pub fn await_termination(&self, timeout: Duration) -> bool {
-        self.registry.await_termination(Some(timeout))
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] when the pool had not terminated in time.
+    pub fn await_termination(&self, timeout: Duration) -> Result<(), TimedOut> {
+        terminated(self.registry.await_termination(Some(timeout)))
     }
 
     /// [`ThreadPool::timer`]: the pool's timer.
-    pub fn timer(&self) -> crate::Timer {
+    pub fn timer(&self) -> crate::integration::Timer {
         self.registry.timer.timer(&self.registry)
     }
 
     /// True iff `self` and `pool` refer to the same pool.
     pub fn is_pool(&self, pool: &ThreadPool) -> bool {
         Arc::ptr_eq(&self.registry, &pool.inner.registry)
+    }
+}
+
+/// `Ok` for a pool that terminated, `Err(TimedOut)` for one that did not in time.
+fn terminated(done: bool) -> Result<(), TimedOut> {
+    if done {
+        Ok(())
+    } else {
+        Err(TimedOut)
     }
 }
 
@@ -773,7 +693,8 @@ pub trait Executor: Send + Sync {
     /// # Examples
     ///
     /// ```
-    /// use executor_core::{Executor, Job, ThreadPool};
+    /// use executor_core::ThreadPool;
+    /// use executor_core::integration::{Executor, Job};
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
     /// let pool = ThreadPool::new(2).unwrap();
@@ -797,8 +718,12 @@ pub trait Executor: Send + Sync {
         crate::registry::push_each(jobs, |job| self.execute_job(job))
     }
 
-    /// Queues work that continues an accepted task (see
-    /// [`ThreadPool::requeue_job`]). Defaults to `execute_job`.
+    /// Queues work that continues an accepted task (an async task woken up). A
+    /// [`ThreadPool`] (and its [`PoolRef`]) still accepts it after `shutdown`, so
+    /// accepted async tasks can finish; it is refused once the pool is stopped or
+    /// terminated. `Ok` means the job runs, even when it lands while the last
+    /// worker is exiting: termination then runs it on that worker's thread,
+    /// before the termination hooks. Defaults to `execute_job`.
     ///
     /// # Errors
     ///
@@ -807,23 +732,89 @@ pub trait Executor: Send + Sync {
         self.execute_job(job)
     }
 
+    /// Runs `f` once when the executor terminates: the closure form of
+    /// [`on_termination_job`](Executor::on_termination_job).
+    ///
+    /// For a [`ThreadPool`]: runs `f` once when the pool terminates, or at once
+    /// (on the calling thread, returning `None`) if it has terminated already, or
+    /// is terminating and has run the hooks this one would join. Returns the key
+    /// that [`remove_termination_hook`](Executor::remove_termination_hook) takes.
+    ///
+    /// The pool terminates when its last worker exits, after
+    /// [`shutdown`](ThreadPool::shutdown) (once the queues are empty),
+    /// [`shutdown_now`](ThreadPool::shutdown_now), [`close`](ThreadPool::close) or
+    /// the drop of the last handle. The hooks run on that last worker's thread,
+    /// after the queues were emptied and before
+    /// [`await_termination`](ThreadPool::await_termination) returns; their order
+    /// is unspecified. A hook may use the pool (every submission is rejected by
+    /// then), register another hook (it runs too), or drop the last pool handle;
+    /// `close` and `await_termination` called from a hook do not wait. A panic in
+    /// a hook is caught and reported to the panic handler
+    /// ([`PanicOrigin::TerminationHook`](crate::PanicOrigin::TerminationHook)).
+    ///
+    /// This is how layers above release work the pool will never run again:
+    /// `executor-futures` cancels the async tasks still waiting for a wake.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc::channel;
+    /// use std::time::Duration;
+    /// use executor_core::integration::Executor;
+    /// use executor_core::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let (tx, rx) = channel();
+    /// let late = tx.clone();
+    /// assert!(pool.on_termination(move || tx.send("terminated").unwrap()).is_some());
+    /// pool.shutdown();
+    /// assert!(pool.await_termination(Duration::from_secs(10)).is_ok());
+    /// assert_eq!(rx.try_recv(), Ok("terminated")); // ran before the wait returned
+    ///
+    /// // Registered after termination: runs at once, on this thread.
+    /// assert!(pool.on_termination(move || late.send("at once").unwrap()).is_none());
+    /// assert_eq!(rx.try_recv(), Ok("at once"));
+    /// ```
+    fn on_termination<F>(&self, f: F) -> Option<TerminationKey>
+    where
+        F: FnOnce() + Send + 'static,
+        Self: Sized,
+    {
+        self.on_termination_job(Job::new(f))
+    }
+
     /// Runs `hook` once when the executor terminates (see
-    /// [`ThreadPool::on_termination`]): upper layers use it to cancel tasks the
+    /// [`on_termination`](Executor::on_termination); no allocation for a closure
+    /// of at most one word, e.g. a `Weak`): upper layers use it to cancel tasks the
     /// executor will never run again (`executor-futures`' async tasks waiting for
     /// a wake). Returns the key for
     /// [`remove_termination_hook`](Executor::remove_termination_hook), or `None`
     /// when the hook is not kept: it ran at once (the executor had terminated), or
     /// the executor has no termination to report. The default is the latter: the
-    /// hook is dropped unrun (right for [`InlineExecutor`], which never stops).
+    /// hook is dropped unrun (right for [`InlineExecutor`], which never stops). A
+    /// removed hook is dropped unrun (a [`Runnable`](crate::integration::Runnable)
+    /// is then abandoned).
     fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
         drop(hook);
         None
     }
 
-    /// Unregisters a hook added by
-    /// [`on_termination_job`](Executor::on_termination_job); true iff it was
-    /// removed unrun (see [`ThreadPool::remove_termination_hook`]). The default
-    /// returns false.
+    /// Unregisters a hook added by [`on_termination`](Executor::on_termination)
+    /// or [`on_termination_job`](Executor::on_termination_job). True iff it was
+    /// removed before running: it is then dropped unrun, on this thread. False if
+    /// it ran or is running (termination has taken it). The default returns
+    /// false.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use executor_core::integration::Executor;
+    /// use executor_core::ThreadPool;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let key = pool.on_termination(|| unreachable!("removed")).unwrap();
+    /// assert!(pool.remove_termination_hook(key));
+    /// pool.close(); // the hook does not run
+    /// ```
     fn remove_termination_hook(&self, key: TerminationKey) -> bool {
         let _ = key;
         false
@@ -847,7 +838,8 @@ pub trait Executor: Send + Sync {
     /// # Examples
     ///
     /// ```
-    /// use executor_core::{Executor, InlineExecutor, ThreadPool};
+    /// use executor_core::ThreadPool;
+    /// use executor_core::integration::{Executor, InlineExecutor};
     /// let pool = ThreadPool::new(1).unwrap();
     /// assert!(pool.pool_ref().is_some_and(|r| r.is_pool(&pool)));
     /// assert!(InlineExecutor.pool_ref().is_none());
@@ -859,19 +851,19 @@ pub trait Executor: Send + Sync {
 
 impl Executor for ThreadPool {
     fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        ThreadPool::execute_job(self, job)
+        self.registry().submit(job, State::Running)
     }
     fn execute_jobs(&self, jobs: Vec<Job>) -> Result<(), Rejected<Vec<Job>>> {
         self.registry().submit_batch(jobs, State::Running)
     }
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        ThreadPool::requeue_job(self, job)
+        self.registry().requeue(job)
     }
     fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
-        ThreadPool::on_termination_job(self, hook)
+        self.registry().on_termination(hook)
     }
     fn remove_termination_hook(&self, key: TerminationKey) -> bool {
-        ThreadPool::remove_termination_hook(self, key)
+        self.registry().remove_termination_hook(key)
     }
     fn pool_ref(&self) -> Option<PoolRef> {
         Some(self.downgrade())
@@ -880,19 +872,19 @@ impl Executor for ThreadPool {
 
 impl Executor for PoolRef {
     fn execute_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        PoolRef::execute_job(self, job)
+        self.registry.submit(job, State::Running)
     }
     fn execute_jobs(&self, jobs: Vec<Job>) -> Result<(), Rejected<Vec<Job>>> {
         self.registry.submit_batch(jobs, State::Running)
     }
     fn requeue_job(&self, job: Job) -> Result<(), Rejected<Job>> {
-        PoolRef::requeue_job(self, job)
+        self.registry.requeue(job)
     }
     fn on_termination_job(&self, hook: Job) -> Option<TerminationKey> {
-        PoolRef::on_termination_job(self, hook)
+        self.registry.on_termination(hook)
     }
     fn remove_termination_hook(&self, key: TerminationKey) -> bool {
-        PoolRef::remove_termination_hook(self, key)
+        self.registry.remove_termination_hook(key)
     }
     fn pool_ref(&self) -> Option<PoolRef> {
         Some(self.clone())
@@ -947,7 +939,7 @@ impl<E: Executor + ?Sized> Executor for Arc<E> {
 /// # Examples
 ///
 /// ```
-/// use executor_core::{Executor, InlineExecutor, Job};
+/// use executor_core::integration::{Executor, InlineExecutor, Job};
 /// let (tx, rx) = std::sync::mpsc::channel();
 /// InlineExecutor.execute_job(Job::new(move || tx.send(1).unwrap())).unwrap();
 /// assert_eq!(rx.try_recv(), Ok(1));

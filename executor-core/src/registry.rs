@@ -41,7 +41,7 @@
 //! 3. drain the injector and every worker deque (from the thieves' end), then the
 //!    pool timer's pending delayed jobs (`crate::timer::pool_hook`), and return
 //!    the jobs: these never started;
-//! 4. wake every sleeper. Running jobs now see `is_interrupted()`. A worker in
+//! 4. wake every sleeper. Running jobs now see `is_cancelled()`. A worker in
 //!    STOP only pops its own deque (jobs it had already claimed in a batch steal
 //!    that was in flight during the drain) and then exits.
 //!
@@ -56,7 +56,7 @@
 //!    slow stop hook). Accepted means run: dropping them broke guarantee 2;
 //!    refusing them is only possible before the state change;
 //! 2. advance to TERMINATED;
-//! 3. run the termination hooks ([`crate::ThreadPool::on_termination`]), shard by
+//! 3. run the termination hooks ([`crate::integration::Executor::on_termination`]), shard by
 //!    shard: take the shard's hooks out under its lock, release it, run them (a
 //!    panic goes to the panic handler), and repeat until a look under the lock
 //!    finds none; that same critical section closes the shard, so a hook
@@ -115,8 +115,8 @@ struct Termination {
 }
 
 /// The key of a hook registered with
-/// [`ThreadPool::on_termination`](crate::ThreadPool::on_termination); pass it to
-/// [`ThreadPool::remove_termination_hook`](crate::ThreadPool::remove_termination_hook)
+/// [`Executor::on_termination`](crate::integration::Executor::on_termination); pass it to
+/// [`Executor::remove_termination_hook`](crate::integration::Executor::remove_termination_hook)
 /// to unregister the hook before it runs. Not `Clone`: a hook is removed at most once.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TerminationKey {
@@ -208,7 +208,7 @@ pub enum PanicOrigin {
     StartHook,
     /// The thread-stop hook.
     StopHook,
-    /// A termination hook ([`ThreadPool::on_termination`](crate::ThreadPool::on_termination)).
+    /// A termination hook ([`Executor::on_termination`](crate::integration::Executor::on_termination)).
     TerminationHook,
 }
 
@@ -711,7 +711,7 @@ impl Registry {
     /// looked), and an accepted job runs unless `shutdown_now` handed it back.
     /// They run on the terminating thread (the last worker, after its stop
     /// hook; it is still registered as a worker), with its panic handling, and
-    /// see `is_interrupted()` (the state is STOP). Nothing new can be accepted
+    /// see `is_cancelled()` (the state is STOP). Nothing new can be accepted
     /// now, so nothing they submit is left behind.
     fn run_leftovers(&self, leftovers: Vec<Job>) {
         for job in leftovers {

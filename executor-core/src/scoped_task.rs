@@ -107,7 +107,6 @@ impl<'scope, T: Send> Cell<'scope, T> {
 /// let boxed: Box<dyn std::error::Error + Send + Sync> = err.into();
 /// assert_eq!(boxed.to_string(), "scoped task panicked: bad");
 /// ```
-#[non_exhaustive]
 pub enum ScopedError {
     /// The task was cancelled before it started.
     Cancelled,
@@ -149,7 +148,7 @@ impl fmt::Display for ScopedError {
 impl std::error::Error for ScopedError {}
 
 /// The handle of a task submitted with [`Scope::submit`](crate::Scope::submit):
-/// `get` its value (waiting, as [`wait_until`](crate::wait_until) does, if
+/// `get` its value (waiting, as [`wait_until`](crate::integration::wait_until) does, if
 /// needed) or `cancel` it. Dropping it
 /// leaves the task to run; the scope still waits for it. It borrows the scope,
 /// so it cannot outlive it.
@@ -206,7 +205,7 @@ impl<'h, 'scope, T: Send> ScopedHandle<'h, 'scope, T> {
         }
         if !self.cell.is_done() {
             sync_lock(&self.cell.waiters).push(Waiter::current());
-            wait_until(|| self.cell.is_done(), None);
+            let _ = wait_until(|| self.cell.is_done(), None);
         }
         match self.cell.state.load(Ordering::Acquire) {
             CANCELLED => Err(ScopedError::Cancelled),

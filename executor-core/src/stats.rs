@@ -68,7 +68,7 @@ pub struct Stats {
     /// Jobs waiting in the queues, approximate.
     pub queued: usize,
     /// Tasks accepted, from outside and from workers. The re-queue of a woken
-    /// async task ([`ThreadPool::requeue_job`](crate::ThreadPool::requeue_job))
+    /// async task ([`Executor::requeue_job`](crate::integration::Executor::requeue_job))
     /// continues a task already counted: it is not counted again.
     pub submitted: u64,
     /// Tasks that ran to their end on the pool's workers, by returning or by
@@ -157,7 +157,8 @@ impl fmt::Debug for RunOutcome {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use executor_core::{report_run, Job, RunOutcome, Runnable, ThreadPool};
+/// use executor_core::ThreadPool;
+/// use executor_core::integration::{report_run, Executor, Job, RunOutcome, Runnable};
 ///
 /// struct Maybe(bool);
 /// impl Runnable for Maybe {
@@ -188,8 +189,8 @@ pub fn report_run<R: Runnable>(task: &Arc<R>, outcome: RunOutcome) {
                     }
                     None => {
                         tracing::error!(
-                            panic.message =
-                                crate::payload_message(&*payload).unwrap_or("<non-string payload>"),
+                            panic.message = crate::integration::payload_message(&*payload)
+                                .unwrap_or("<non-string payload>"),
                             "a task nobody waits for panicked off the pool"
                         );
                         crate::registry::quietly(move || drop(payload));

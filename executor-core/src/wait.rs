@@ -51,6 +51,7 @@
 //!
 //! Elsewhere (not a worker) [`wait_until`] parks the thread.
 
+use crate::error::TimedOut;
 use crate::registry::Registry;
 use crate::worker::WorkerThread;
 use std::fmt;
@@ -64,7 +65,8 @@ use std::time::Instant;
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// use std::sync::{Arc, Mutex};
-/// use executor_core::{wait_until, ThreadPool, Waiter};
+/// use executor_core::ThreadPool;
+/// use executor_core::integration::{wait_until, Waiter};
 ///
 /// let pool = ThreadPool::new(1).unwrap();
 /// let done = Arc::new(AtomicBool::new(false));
@@ -79,7 +81,7 @@ use std::time::Instant;
 ///     }
 /// })
 /// .unwrap();
-/// assert!(wait_until(|| done.load(Ordering::SeqCst), None));
+/// assert!(wait_until(|| done.load(Ordering::SeqCst), None).is_ok());
 /// ```
 #[derive(Clone)]
 pub struct Waiter(Kind);
@@ -138,8 +140,8 @@ impl fmt::Debug for Waiter {
     }
 }
 
-/// Blocks until `done()` returns true (then returns true) or `deadline` passes
-/// (then returns `done()`). Register a [`Waiter`] with whoever makes `done` true
+/// Blocks until `done()` returns true (then returns `Ok`) or `deadline` passes
+/// (then returns `Ok` if `done()` holds, else `Err(TimedOut)`). Register a [`Waiter`] with whoever makes `done` true
 /// *before* calling this.
 ///
 /// On a pool worker an untimed wait first runs the jobs the running job pushed
@@ -147,11 +149,24 @@ impl fmt::Debug for Waiter {
 /// once, the worker blocks and the pool starts a spare worker in its place
 /// while work is queued (module docs). It never runs unrelated work.
 ///
+/// # Errors
+///
+/// [`TimedOut`] when `deadline` passed with `done()` still false (never for
+/// `None`).
+///
 /// # Examples
 ///
 /// See [`Waiter`].
-pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
-    let helped = WorkerThread::with_current(|w| w.map(|w| w.wait_owed(&done, deadline)));
+pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> Result<(), TimedOut> {
+    if wait_until_bool(&done, deadline) {
+        Ok(())
+    } else {
+        Err(TimedOut)
+    }
+}
+
+fn wait_until_bool(done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+    let helped = WorkerThread::with_current(|w| w.map(|w| w.wait_owed(done, deadline)));
     if let Some(result) = helped {
         return result;
     }
@@ -181,7 +196,7 @@ pub fn wait_until(done: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
 /// # Examples
 ///
 /// ```
-/// assert!(!executor_core::run_pending_job()); // not on a worker
+/// assert!(!executor_core::integration::run_pending_job()); // not on a worker
 /// ```
 pub fn run_pending_job() -> bool {
     WorkerThread::with_current(|w| w.is_some_and(WorkerThread::run_one))
@@ -240,7 +255,7 @@ thread_local! {
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
 /// let flag = AtomicBool::new(true);
-/// assert!(executor_core::spin_until(|| flag.load(Ordering::Acquire), None));
+/// assert!(executor_core::integration::spin_until(|| flag.load(Ordering::Acquire), None));
 /// ```
 pub fn spin_until(ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
     let rounds = SPIN_ROUNDS.with(std::cell::Cell::get);
@@ -279,7 +294,7 @@ pub enum Yield {
 /// assert_eq!(yield_now(), None);
 /// let pool = ThreadPool::new(1).unwrap();
 /// let r = pool.install(|| {
-///     executor_core::spawn(|| ()).unwrap();
+///     executor_core::execute(|| ()).unwrap();
 ///     (yield_now(), yield_now())
 /// });
 /// assert_eq!(r, (Some(Yield::Executed), Some(Yield::Idle)));
@@ -316,27 +331,29 @@ pub fn current_thread_index() -> Option<usize> {
 }
 
 /// True when the calling thread is a worker whose pool was stopped with
-/// `shutdown_now` while this job ran: Rust's `Thread.interrupted()`. Long-running
-/// jobs should check it and return early. Always false outside a pool.
+/// `shutdown_now` while this job ran (`shutdown_now` cancels running jobs): Java's
+/// `Thread.interrupted()`. Long-running jobs should check it and return early.
+/// Always false outside a pool. `executor_futures::is_cancelled` (the one the
+/// facade exports) answers this and also a cancelled task's own handle.
 ///
 /// # Examples
 ///
 /// ```
-/// use executor_core::{is_interrupted, ThreadPool};
+/// use executor_core::{is_cancelled, ThreadPool};
 /// let pool = ThreadPool::new(1).unwrap();
 /// let (started_tx, started_rx) = std::sync::mpsc::channel();
 /// pool.execute(move || {
 ///     started_tx.send(()).unwrap();
-///     while !is_interrupted() {
+///     while !is_cancelled() {
 ///         std::thread::yield_now();
 ///     }
 /// })
 /// .unwrap();
 /// started_rx.recv().unwrap();
 /// assert!(pool.shutdown_now().is_empty());
-/// assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+/// assert!(pool.await_termination(std::time::Duration::from_secs(10)).is_ok());
 /// ```
-pub fn is_interrupted() -> bool {
+pub fn is_cancelled() -> bool {
     WorkerThread::with_current(|w| {
         w.is_some_and(|w| w.registry().lifecycle.state() >= crate::lifecycle::State::Stop)
     })

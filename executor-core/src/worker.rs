@@ -60,7 +60,7 @@
 //! cap sleeps right after its backoff, so idle workers neither take the CPU a
 //! submitting thread needs nor keep pulling the queues' cache lines away from it. The same loop serves fork-join waits (`join`,
 //! scopes): the worker keeps running jobs (its own first) until the awaited
-//! condition holds. Other waits ([`wait_until`](crate::wait_until)) run only
+//! condition holds. Other waits ([`wait_until`](crate::integration::wait_until)) run only
 //! the running job's own subtree (the deque above its *floor*, the deque's
 //! length when the job started) and then block, compensated by a spare
 //! (`crate::compensate`). A spare runs this same loop, with its own deque
@@ -572,7 +572,7 @@ impl WorkerThread {
         }
     }
 
-    /// A wait that runs only what it is owed ([`crate::wait_until`]'s
+    /// A wait that runs only what it is owed ([`crate::integration::wait_until`]'s
     /// protocol): untimed, the jobs the running job pushed onto this deque
     /// (newest first); then, or at once when timed, it blocks, counted as
     /// blocked so that the pool compensates. Returns `done()`.

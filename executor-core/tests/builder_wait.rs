@@ -1,7 +1,8 @@
 //! Building pools (bad input is an error, not a panic or a leaked thread) and the
 //! help-while-waiting seam.
 
-use executor_core::{current_thread_index, wait_until, BuildError, ThreadPool, Waiter};
+use executor_core::integration::{wait_until, Waiter};
+use executor_core::{current_thread_index, BuildError, ThreadPool};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -166,7 +167,7 @@ fn waiting_on_a_worker_helps() {
             let done = Arc::new(AtomicBool::new(false));
             let d = done.clone();
             p.execute(move || d.store(true, Ordering::SeqCst)).unwrap();
-            tx.send(wait_until(|| done.load(Ordering::SeqCst), None))
+            tx.send(wait_until(|| done.load(Ordering::SeqCst), None).is_ok())
                 .unwrap();
         })
         .unwrap();
@@ -189,7 +190,7 @@ fn nested_waits_on_one_thread() {
             d.store(true, Ordering::SeqCst);
         })
         .unwrap();
-        assert!(wait_until(|| done.load(Ordering::SeqCst), None));
+        assert!(wait_until(|| done.load(Ordering::SeqCst), None).is_ok());
     }
     bounded_for(LONG, || {
         let pool = ThreadPool::new(1).unwrap();
@@ -219,11 +220,11 @@ fn waiter_wakes_a_sleeping_worker_and_deadlines_end_waits() {
         let (f, s, r) = (flag.clone(), slot.clone(), registered.clone());
         pool.execute(move || {
             let t = Instant::now();
-            let timed_out = !wait_until(|| false, Some(t + Duration::from_millis(20)));
+            let timed_out = wait_until(|| false, Some(t + Duration::from_millis(20))).is_err();
             *s.lock().unwrap() = Some(Waiter::current());
             assert!(s.lock().unwrap().as_ref().unwrap().is_current());
             r.count_down();
-            let ok = wait_until(|| f.load(Ordering::SeqCst), None);
+            let ok = wait_until(|| f.load(Ordering::SeqCst), None).is_ok();
             tx.send((timed_out, t.elapsed() >= Duration::from_millis(20), ok))
                 .unwrap();
         })
@@ -248,7 +249,7 @@ fn waiting_off_the_pool_parks() {
             f.store(true, Ordering::SeqCst);
             w.wake();
         });
-        assert!(wait_until(|| flag.load(Ordering::SeqCst), None));
+        assert!(wait_until(|| flag.load(Ordering::SeqCst), None).is_ok());
         t.join().unwrap();
     });
 }

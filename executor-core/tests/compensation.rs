@@ -2,7 +2,7 @@
 //! (`block_in_place` and waits), are capped, named and hooked like workers,
 //! retire after their keep-alive, and exit with the pool.
 
-use executor_core::{block_in_place, is_interrupted, join, ThreadPool};
+use executor_core::{block_in_place, is_cancelled, join, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -150,7 +150,7 @@ fn shutdown_now_reaches_a_blocked_worker_and_spares_exit() {
         pool.execute(move || {
             tx.send(()).unwrap();
             block_in_place(|| {
-                while !is_interrupted() {
+                while !is_cancelled() {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             })
@@ -170,7 +170,7 @@ fn shutdown_now_reaches_a_blocked_worker_and_spares_exit() {
         assert!(eventually(|| pool.stats().spares >= 1), "a spare started");
         let back = pool.shutdown_now();
         latch.count_down();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         let ran = log.counts().iter().filter(|&&c| c == 1).count();
         assert_eq!(ran + back.len(), 20, "ran or handed back");
         assert!(log.counts().iter().all(|&c| c <= 1));

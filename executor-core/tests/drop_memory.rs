@@ -93,7 +93,7 @@ fn every_closure_is_dropped_exactly_once() {
             drop(pool.execute(move || drop(d)).unwrap_err());
         }
         gate.open();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(back.len(), 1000);
         assert_eq!(
             drops.live(),

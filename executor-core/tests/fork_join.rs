@@ -140,7 +140,8 @@ fn a_panic_in_either_half_propagates_after_both_finish() {
                     },
                 )
             }));
-            let msg = executor_core::payload_message(&*r.unwrap_err()).map(str::to_owned);
+            let msg =
+                executor_core::integration::payload_message(&*r.unwrap_err()).map(str::to_owned);
             assert_eq!(
                 msg.as_deref(),
                 Some(if panic_in_a { "a fails" } else { "b fails" })
@@ -210,7 +211,7 @@ fn scope_panics_are_raised_after_every_task_finished() {
                 panic!("body fails");
             })
         }));
-        let msg = executor_core::payload_message(&*r.unwrap_err()).map(str::to_owned);
+        let msg = executor_core::integration::payload_message(&*r.unwrap_err()).map(str::to_owned);
         assert_eq!(msg.as_deref(), Some("body fails"));
         assert_eq!(finished.load(Ordering::SeqCst), 200);
     });
@@ -269,7 +270,7 @@ fn scopes_finish_during_shutdown_and_shutdown_now() {
             gate.open();
             assert_eq!(rx.recv_timeout(LONG), Ok(7));
             assert_eq!(done.load(Ordering::SeqCst), 1000);
-            assert!(pool.await_termination(LONG));
+            assert!(pool.await_termination(LONG).is_ok());
         });
     }
 }
@@ -294,7 +295,7 @@ fn installs_across_pools_complete() {
 fn install_on_a_shut_down_pool_runs_on_the_caller() {
     let pool = ThreadPool::new(1).unwrap();
     pool.shutdown();
-    assert!(pool.await_termination(LONG));
+    assert!(pool.await_termination(LONG).is_ok());
     let here = std::thread::current().id();
     assert_eq!(pool.install(|| std::thread::current().id()), here);
 }
@@ -376,7 +377,7 @@ fn broadcast_survives_shutdown_now() {
         gate.open();
         assert_eq!(t.join().unwrap(), vec![0, 1]);
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 

@@ -18,13 +18,13 @@ fn stopped_pools() -> Vec<(&'static str, ThreadPool, Option<Gate>)> {
     closed.close();
     let shut_down = ThreadPool::new(2).unwrap();
     shut_down.shutdown();
-    assert!(shut_down.await_termination(LONG));
+    assert!(shut_down.await_termination(LONG).is_ok());
     let shutting_down = ThreadPool::new(2).unwrap();
     let busy = block_workers(&shutting_down, 1);
     shutting_down.shutdown();
     let stopped = ThreadPool::new(2).unwrap();
     assert!(stopped.shutdown_now().is_empty());
-    assert!(stopped.await_termination(LONG));
+    assert!(stopped.await_termination(LONG).is_ok());
     let weak_owner = ThreadPool::new(2).unwrap();
     let dropped = weak_owner.clone();
     drop(weak_owner);
@@ -98,7 +98,7 @@ fn install_join_and_scope_run_on_the_caller_once_the_pool_stopped_accepting() {
             if let Some(busy) = busy {
                 busy.open();
             }
-            assert!(pool.await_termination(LONG), "{what}");
+            assert!(pool.await_termination(LONG).is_ok(), "{what}");
         }
     });
 }
@@ -120,7 +120,7 @@ fn on_another_pools_worker_they_run_on_that_worker_thread() {
                         busy.open();
                     }
                     tx.send(r.map_err(|p| {
-                        executor_core::payload_message(&*p)
+                        executor_core::integration::payload_message(&*p)
                             .unwrap_or("?")
                             .to_owned()
                     }))
@@ -195,7 +195,7 @@ fn scope_join_install_and_broadcast_racing_shutdown_now_never_panic() {
                 }
             }
             stopper.join().unwrap();
-            assert!(pool.await_termination(LONG));
+            assert!(pool.await_termination(LONG).is_ok());
             assert_eq!(ran.load(Ordering::SeqCst), expected, "round {round}");
         }
     });

@@ -6,7 +6,9 @@
 //! destructor), so it runs in a child process: the parent re-runs this test
 //! binary on the one test and checks that the child exited cleanly.
 
-use executor_core::{Job, ThreadPool};
+use executor_core::integration::Executor;
+use executor_core::integration::Job;
+use executor_core::ThreadPool;
 use std::cell::RefCell;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -88,7 +90,7 @@ fn last_handle_dropped_in_tls_destructor(threads: usize) {
         let observer = pool.downgrade();
         pool.shutdown();
         drop(pool); // not the last handle: the workers' contexts hold clones
-        assert!(observer.await_termination(LONG));
+        assert!(observer.await_termination(LONG).is_ok());
         for _ in 0..threads {
             done_rx
                 .recv_timeout(LONG)
@@ -148,7 +150,7 @@ fn close_from_a_worker_thread_local_destructor_does_not_join_itself() {
                 pool.execute(move || CLOSER.with(|c| *c.borrow_mut() = Some(Closer(Some((p, t))))))
                     .unwrap();
                 pool.shutdown();
-                assert!(pool.await_termination(LONG));
+                assert!(pool.await_termination(LONG).is_ok());
                 rx.recv_timeout(LONG)
                     .expect("close returned in the destructor");
                 drop(pool);
@@ -192,7 +194,7 @@ fn a_job_requeued_while_the_last_worker_exits_runs() {
         let refused = accepted.is_err();
         drop(accepted); // a refusal hands the job back: dropped here, unrun
         release.open();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(
             log.get(0),
             u8::from(!refused),
@@ -237,7 +239,7 @@ fn requeues_racing_the_exit_of_the_last_worker_are_run_or_refused() {
             };
             std::thread::sleep(std::time::Duration::from_millis(5));
             pool.shutdown();
-            assert!(pool.await_termination(LONG));
+            assert!(pool.await_termination(LONG).is_ok());
             let (tried, refused) = requeuer.join().unwrap();
             for id in 0..tried {
                 let expected = u8::from(refused.binary_search(&id).is_err());

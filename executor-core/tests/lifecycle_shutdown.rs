@@ -11,7 +11,7 @@ use testkit::*;
 fn new_pool_is_running_and_await_times_out() {
     let pool = ThreadPool::new(2).unwrap();
     let start = Instant::now();
-    assert!(!pool.await_termination(TIMEOUT));
+    assert!(pool.await_termination(TIMEOUT).is_err());
     assert!(start.elapsed() >= TIMEOUT, "returned before the timeout");
     assert!(!pool.is_shutdown());
     assert!(!pool.is_terminated());
@@ -25,7 +25,7 @@ fn idle_pool_terminates_promptly() {
         // Let the workers go through search into sleep.
         std::thread::sleep(Duration::from_millis(100));
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert!(pool.is_shutdown() && pool.is_terminated());
         assert_eq!(census.started.load(Ordering::SeqCst), 2);
         assert_eq!(census.live(), 0);
@@ -45,12 +45,12 @@ fn shutdown_runs_queued_work() {
         }
         pool.shutdown();
         assert!(
-            !pool.await_termination(TIMEOUT),
+            pool.await_termination(TIMEOUT).is_err(),
             "terminated while a job is blocked"
         );
         assert!(!pool.is_terminated());
         gate.open();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         log.assert_all(1);
     });
 }
@@ -72,7 +72,7 @@ fn shutdown_calls_are_idempotent() {
         assert_eq!(first.len(), 4);
         assert!(second.is_empty());
         gate.open();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         drop(first); // dropping never-started jobs drops their closures unrun
         assert_eq!(pool.stats().panicked, 0);
     });
@@ -95,11 +95,11 @@ fn is_terminated_is_monotonic() {
             assert!(!pool.is_terminated());
         }
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         for _ in 0..1000 {
             assert!(pool.is_terminated());
         }
-        assert!(pool.await_termination(Duration::ZERO));
+        assert!(pool.await_termination(Duration::ZERO).is_ok());
         assert_eq!(done.load(Ordering::SeqCst), 1000);
     });
 }
@@ -137,7 +137,7 @@ fn shutdown_now_returns_exactly_the_queued_jobs() {
         }
         let never_started = pool.shutdown_now();
         assert_eq!(never_started.len(), 3);
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(interrupted.load(Ordering::SeqCst), 2);
         assert_eq!(log.counts(), vec![1, 1, 0, 0, 0]);
         // Handed back = owned by the caller: running them by hand runs each once.
@@ -156,10 +156,10 @@ fn await_termination_times_out_while_a_job_is_stuck() {
         let gate = block_workers(&pool, 1);
         pool.shutdown();
         let t = Instant::now();
-        assert!(!pool.await_termination(SHORT));
+        assert!(pool.await_termination(SHORT).is_err());
         assert!(t.elapsed() >= SHORT);
         gate.open();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 
@@ -172,7 +172,7 @@ fn concurrent_awaiters_all_see_termination() {
         let waiters: Vec<_> = (0..4)
             .map(|_| {
                 let p = pool.clone();
-                std::thread::spawn(move || p.await_termination(LONG))
+                std::thread::spawn(move || p.await_termination(LONG).is_ok())
             })
             .collect();
         pool.shutdown();
@@ -205,7 +205,7 @@ fn shutdown_from_inside_a_job() {
         .unwrap();
         gate.open();
         assert_eq!(rx.recv_timeout(LONG).unwrap(), (7, true));
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert!(pool.execute(|| {}).is_err());
         log.assert_all(1);
     });
@@ -220,11 +220,11 @@ fn await_termination_on_own_worker_does_not_hang() {
         let p = pool.clone();
         pool.execute(move || {
             p.shutdown();
-            tx.send(p.await_termination(LONG)).unwrap();
+            tx.send(p.await_termination(LONG).is_ok()).unwrap();
         })
         .unwrap();
         assert!(!rx.recv_timeout(LONG).unwrap());
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 

@@ -41,7 +41,7 @@ fn workers_survive_panics() {
             pool.execute(move || log.mark(i)).unwrap();
         }
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         log.assert_all(1);
         assert_eq!(panics.load(Ordering::SeqCst), 1000);
         assert_eq!(pool.stats().panicked, 1000);

@@ -4,7 +4,8 @@
 //! it to upper layers: `ThreadPool` and its forwarding impls return one, the
 //! default (`InlineExecutor`) none.
 
-use executor_core::{Executor, InlineExecutor, Job, RejectReason, ThreadPool};
+use executor_core::integration::{Executor, InlineExecutor, Job};
+use executor_core::{RejectReason, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ fn pool_ref_does_not_keep_the_pool_open() {
 
         assert_eq!(census.live(), 0, "the drop joined every worker");
         assert!(weak.is_shutdown() && weak.is_terminated());
-        assert!(weak.await_termination(SHORT));
+        assert!(weak.await_termination(SHORT).is_ok());
         assert_eq!(hooks.load(Ordering::SeqCst), 1);
         let ran = Arc::new(AtomicUsize::new(0));
         let r = ran.clone();
@@ -76,7 +77,7 @@ fn pool_ref_requeues_during_shutdown() {
         weak.requeue_job(Job::new(move || tx.send("requeued").unwrap()))
             .unwrap();
         gate.open();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(rx.try_recv(), Ok("requeued"));
     });
 }
@@ -102,7 +103,7 @@ fn last_handle_dropped_in_a_job_holding_pool_refs() {
             })
             .unwrap();
         assert_eq!(rx.recv_timeout(LONG), Ok(true));
-        assert!(observer.await_termination(LONG));
+        assert!(observer.await_termination(LONG).is_ok());
         assert_eq!(census.live(), 0);
     });
 }

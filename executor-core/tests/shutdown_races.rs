@@ -79,7 +79,7 @@ fn race(stop_now: bool, iteration: usize) {
     }
     assert!(bounded_for(LONG, {
         let p = pool.clone();
-        move || p.await_termination(LONG)
+        move || p.await_termination(LONG).is_ok()
     }));
     let back = handed_back.len();
     drop(handed_back); // handed-back jobs are dropped unrun
@@ -161,7 +161,7 @@ fn job_submitting_during_shutdown() {
         .unwrap();
         started.wait();
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(ran.load(Ordering::SeqCst), accepted.load(Ordering::SeqCst));
     });
 }
@@ -189,7 +189,7 @@ fn concurrent_lifecycle_calls() {
                         match k {
                             0 => p.shutdown(),
                             1 => h.lock().unwrap().extend(p.shutdown_now()),
-                            _ => assert!(!p.await_termination(std::time::Duration::ZERO)),
+                            _ => assert!(p.await_termination(std::time::Duration::ZERO).is_err()),
                         }
                     })
                 })
@@ -199,7 +199,7 @@ fn concurrent_lifecycle_calls() {
             }
             gate.open();
             gate_opened.store(true, Ordering::SeqCst);
-            assert!(pool.await_termination(LONG));
+            assert!(pool.await_termination(LONG).is_ok());
             let back = handed.lock().unwrap().len();
             let ran: usize = log.counts().iter().map(|&c| c as usize).sum();
             assert_eq!(ran + back, 100, "every queued job ran or came back");

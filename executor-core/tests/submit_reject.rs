@@ -1,6 +1,8 @@
 //! TESTS.md B.2: execute and rejection.
 
-use executor_core::{Job, RejectReason, ThreadPool};
+use executor_core::integration::Executor;
+use executor_core::integration::Job;
+use executor_core::{RejectReason, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use testkit::*;
@@ -16,7 +18,7 @@ fn execute_runs_each_job_once() {
             pool.execute(move || log.mark(i)).unwrap();
         }
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         log.assert_all(1);
         let s = pool.stats();
         assert_eq!((s.submitted, s.completed, s.rejected), (1000, 1000, 0));
@@ -46,7 +48,7 @@ fn rejected_after_shutdown_hands_the_closure_back() {
     let t = drops.token(1);
     drop(pool.execute_job(Job::new(move || drop(t))).unwrap_err());
     drops.assert_all_dropped_once(2);
-    assert!(pool.await_termination(LONG));
+    assert!(pool.await_termination(LONG).is_ok());
     assert_eq!(pool.stats().rejected, 2);
 }
 
@@ -65,7 +67,7 @@ fn rejection_lasts_through_every_phase() {
         assert!(pool.requeue_job(Job::new(|| {})).is_err());
         assert!(!pool.is_terminated());
         gate.open();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(
             pool.execute(|| {}).unwrap_err().reason(),
             RejectReason::Stopped
@@ -83,7 +85,7 @@ fn rejection_lasts_through_every_phase() {
             .unwrap();
         gate.open();
         assert_eq!(rx.recv_timeout(LONG), Ok(1));
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         // Terminated after a graceful shutdown: the reason stays SHUTDOWN.
         assert_eq!(
             pool.execute(|| {}).unwrap_err().reason(),

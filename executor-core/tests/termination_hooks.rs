@@ -1,9 +1,10 @@
-//! `ThreadPool::on_termination`: hooks run exactly once when the pool terminates
+//! `Executor::on_termination` (on a `ThreadPool`): hooks run exactly once when the pool terminates
 //! (by `shutdown`, `shutdown_now`, `close` or drop), at once when registered after
 //! termination, never when removed; a panicking hook is reported and does not
 //! stop the termination; a hook may use, close and drop the pool without hanging.
 
-use executor_core::{Executor, InlineExecutor, Job, PanicOrigin, ThreadPool};
+use executor_core::integration::{Executor, InlineExecutor, Job};
+use executor_core::{PanicOrigin, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ fn bump(c: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
     }
 }
 
-/// Each hook runs exactly once, before `await_termination` returns true, on the
+/// Each hook runs exactly once, before `await_termination` returns `Ok`, on the
 /// pool's last worker; later shutdowns and closes do not run it again.
 #[test]
 fn hooks_run_once_before_await_termination_returns() {
@@ -43,7 +44,7 @@ fn hooks_run_once_before_await_termination_returns() {
         pool.on_termination(move || s.store(w.load(Ordering::SeqCst), Ordering::SeqCst));
         assert!(runs.iter().all(|c| c.load(Ordering::SeqCst) == 0));
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         for c in &runs {
             assert_eq!(c.load(Ordering::SeqCst), 1);
         }
@@ -71,7 +72,7 @@ fn every_way_of_terminating_runs_the_hooks() {
         let c = counter();
         pool.on_termination(bump(&c));
         pool.shutdown_now();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(c.load(Ordering::SeqCst), 1);
 
         let pool = ThreadPool::new(2).unwrap();
@@ -192,7 +193,7 @@ fn panicking_hook_is_reported_and_termination_completes() {
         pool.on_termination(|| panic!("expected test panic in a termination hook"));
         pool.on_termination(bump(&after));
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert!(pool.is_terminated());
         assert_eq!(before.load(Ordering::SeqCst), 1);
         assert_eq!(after.load(Ordering::SeqCst), 1);
@@ -222,7 +223,10 @@ fn hook_may_use_close_and_drop_the_pool() {
         let p = pool.clone();
         pool.on_termination(move || {
             assert!(p.execute(|| ()).is_err(), "submissions are rejected");
-            assert!(!p.await_termination(LONG), "does not wait for itself");
+            assert!(
+                p.await_termination(LONG).is_err(),
+                "does not wait for itself"
+            );
             // Runs later in this termination, or now (if the termination has
             // passed the hooks it would join): once either way.
             let tx2 = tx.clone();

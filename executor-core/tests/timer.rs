@@ -1,7 +1,8 @@
 //! The pool's `Timer` and its lifecycle hook (issue 19): delayed jobs held over
 //! `shutdown`, handed back by `shutdown_now`, no spinning while held.
 
-use executor_core::{Builder, Job, ThreadPool, Timer};
+use executor_core::integration::{Job, Timer};
+use executor_core::{Builder, ThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
@@ -51,10 +52,10 @@ fn shutdown_holds_termination_for_a_pending_job_without_spinning() {
         let wall = Instant::now();
         pool.shutdown();
         assert!(
-            !pool.await_termination(Duration::from_millis(100)),
+            pool.await_termination(Duration::from_millis(100)).is_err(),
             "held by the delayed job"
         );
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         // Generous: two workers yielding for 300 ms used 110 ms of CPU on a
         // loaded 2-core machine (load 9.6, measured with the sleep rule
@@ -84,7 +85,7 @@ fn shutdown_now_hands_back_pending_jobs_and_later_schedules_are_rejected() {
         assert_eq!(pool.shutdown_now().len(), 4);
         assert_eq!(timer.pending(), 0);
         assert!(timer.schedule_job(later(1), Job::new(|| ())).is_err());
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         // A terminated pool's timer has stopped: async timers go to the global one.
         assert!(timer
             .wake_at(later(1), std::task::Waker::noop().clone())
@@ -117,7 +118,7 @@ fn the_cancel_policy_drops_delayed_jobs_at_shutdown() {
             1,
             "dropped unrun at shutdown"
         );
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 

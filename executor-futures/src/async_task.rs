@@ -63,7 +63,8 @@ use crate::state::AfterPoll;
 use crate::state::Notify;
 use crate::sync::{lock, Mutex};
 use crate::task::{drop_quietly, quietly, Hook, TaskCell, TaskCore, Work};
-use executor_core::{Executor, Job, PoolRef, Rejected, TerminationKey};
+use executor_core::integration::{Executor, Job, TerminationKey};
+use executor_core::{PoolRef, Rejected};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -239,7 +240,10 @@ where
             }
             Ok(Poll::Pending) => {
                 // This run did not finish the task (`Stats::completed`).
-                executor_core::report_run(&cell, executor_core::RunOutcome::NotCompleted);
+                executor_core::integration::report_run(
+                    &cell,
+                    executor_core::integration::RunOutcome::NotCompleted,
+                );
                 if let Track::Not = work.track {
                     // About to go idle for the first time: from now on only a wake,
                     // a cancel or the executor's termination can end it.

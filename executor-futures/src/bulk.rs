@@ -10,7 +10,7 @@
 //!   done.
 //! * `invoke_any` submits everything with a completion hook that pushes each done
 //!   handle into a small queue (a one-shot completion service) and waits for
-//!   arrivals with [`executor_core::wait_until`] (on a worker: running only the
+//!   arrivals with [`executor_core::integration::wait_until`] (on a worker: running only the
 //!   tasks it queued itself, then blocked and compensated). The first
 //!   success wins and the rest are cancelled; if all fail, the failures come back
 //!   in input order. The submitted tasks are held by a guard that cancels them
@@ -18,11 +18,12 @@
 //!   panic of the input iterator (which then resumes). So no task of an
 //!   `invoke_any` outlives the call unreported.
 
-use crate::error::{InvokeAnyError, TaskError};
+use crate::error::{Failure, InvokeAnyError, TaskError};
 use crate::handle::{TaskHandle, TaskRef};
 use crate::service::ExecutorService;
 use crate::Callable;
-use executor_core::{Executor, Rejected, Waiter};
+use executor_core::integration::{Executor, Waiter};
+use executor_core::Rejected;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -62,8 +63,8 @@ where
         // ignores its cancel would hold the caller past the deadline); it
         // helps with other work while it waits.
         let _ = match deadline {
-            Some(_) => handle.wait_timeout(std::time::Duration::MAX),
-            None => handle.wait_deadline(None),
+            Some(_) => handle.wait_timeout(std::time::Duration::MAX).is_ok(),
+            None => handle.wait_deadline(None).is_ok(),
         };
     }
     if let Some(entry) = deadline {
@@ -101,6 +102,29 @@ impl<T> Race<T> {
 
 /// `invoke_any` with a classification of each outcome: `on_value` says whether a
 /// value counts as success, `on_error` turns a task error into a failure.
+/// [`invoke_any`] for callables returning `Result<T, Er>`: an `Err` is a
+/// failure too ([`Failure::Failed`]), the first `Ok` wins.
+pub(crate) fn invoke_any_ok<E, I, C, T, Er>(
+    exec: &E,
+    tasks: I,
+    deadline: Option<Instant>,
+) -> Result<T, InvokeAnyError<Failure<Er>>>
+where
+    E: Executor + ?Sized,
+    I: IntoIterator<Item = C>,
+    C: Callable<Result<T, Er>> + Send + 'static,
+    T: Send + 'static,
+    Er: Send + 'static,
+{
+    invoke_any(
+        exec,
+        tasks,
+        deadline,
+        |r: Result<T, Er>| r.map_err(Failure::Failed),
+        Failure::Task,
+    )
+}
+
 pub(crate) fn invoke_any<E, I, C, T, R, F>(
     exec: &E,
     tasks: I,
@@ -137,8 +161,13 @@ where
     while seen < refs.0.len() {
         let Some((index, handle)) = race.next() else {
             let arrived = &race.arrived;
-            if !executor_core::wait_until(|| arrived.load(Ordering::Acquire) > seen, deadline) {
-                return Err(InvokeAnyError::Timeout);
+            if executor_core::integration::wait_until(
+                || arrived.load(Ordering::Acquire) > seen,
+                deadline,
+            )
+            .is_err()
+            {
+                return Err(InvokeAnyError::TimedOut);
             }
             continue;
         };

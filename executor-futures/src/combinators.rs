@@ -37,7 +37,7 @@ use crate::handle::{TaskHandle, TaskRef};
 use crate::state::{COMPLETE, DONE, PANICKED};
 use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 use crate::task::{Hook, NoHook, TaskCell, Work};
-use executor_core::Executor;
+use executor_core::integration::Executor;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -436,7 +436,7 @@ where
     I: IntoIterator<Item = TaskHandle<T>>,
 {
     let deps = Deps::from(handles.into_iter().collect::<Vec<_>>());
-    join::<T, Vec<T>, AllValues, _, executor_core::InlineExecutor>(
+    join::<T, Vec<T>, AllValues, _, executor_core::integration::InlineExecutor>(
         deps,
         Mode::All { cancel_rest },
         |v| v,
@@ -466,7 +466,12 @@ where
     I: IntoIterator<Item = TaskHandle<T>>,
 {
     let deps = Deps::from(handles.into_iter().collect::<Vec<_>>());
-    join::<T, T, OneValue, _, executor_core::InlineExecutor>(deps, Mode::Any, |v| v, None)
+    join::<T, T, OneValue, _, executor_core::integration::InlineExecutor>(
+        deps,
+        Mode::Any,
+        |v| v,
+        None,
+    )
 }
 
 /// `submit_after` for `ExecutorService` (see there).

@@ -68,7 +68,7 @@ use crate::handle::{TaskHandle, TaskRef};
 use crate::state::{AfterPoll, Notify};
 use crate::sync::{lock, Mutex};
 use crate::task::{drop_quietly, Hook, NoHook, TaskCell, TaskCore, Work};
-use executor_core::{payload_message, Executor, Job, Runnable};
+use executor_core::integration::{payload_message, Executor, Job, Runnable};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -354,7 +354,7 @@ where
     let keep = cell.clone();
     // One word (an `Option<Arc<_>>`): queued without an allocation.
     let guard = AbandonUnrun(Some(cell));
-    if let Err(rejected) = executor_core::spawn(move || guard.run()) {
+    if let Err(rejected) = executor_core::execute(move || guard.run()) {
         set_error(&keep, TaskError::Rejected(rejected.reason()));
         // The guard in the closure abandons the cell: → Cancelled, reported as
         // the error just recorded.

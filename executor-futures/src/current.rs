@@ -103,7 +103,9 @@ pub(crate) fn is_running_here(ptr: *const ()) -> bool {
 
 /// True when the task running on this thread should stop early: its handle was
 /// cancelled, or its pool was stopped with `shutdown_now`
-/// ([`executor_core::is_interrupted`]). False outside tasks (unless interrupted).
+/// ([`executor_core::is_cancelled`]): one function for the stop request, for
+/// submitted tasks and `execute`d jobs alike. False off the pool's workers when
+/// not in a cancelled task.
 ///
 /// Cancellation in Rust is cooperative (there is no `Thread.interrupt` that
 /// breaks a blocking call): long-running callables should poll this, or use
@@ -140,7 +142,7 @@ pub fn is_cancelled() -> bool {
         own = t.state_word().is_cancelled();
         true
     });
-    own || executor_core::is_interrupted()
+    own || executor_core::is_cancelled()
 }
 
 /// `Err(Cancelled)` when [`is_cancelled`] is true: a cancellation point for the

@@ -1,7 +1,7 @@
 //! Errors as values: what a task's outcome can be besides its value, and what the
 //! waiting and bulk operations report. Every type here is `std::error::Error +
 //! Display + Debug + Send + Sync` and has predicates, so callers branch on
-//! `is_cancelled()` / `is_panic()` / `is_timeout()` rather than on strings.
+//! `is_cancelled()` / `is_panic()` / `is_timed_out()` rather than on strings.
 //!
 //! A callable that returns `Result<T, E>` is not special: its `Err(e)` is a *value*
 //! and comes back unchanged as `Ok(Err(e))` from [`TaskHandle::get`]; the
@@ -12,7 +12,7 @@
 
 use crate::handle::TaskId;
 pub use executor_core::PanicPayload;
-use executor_core::{RejectReason, Rejected};
+use executor_core::{RejectReason, Rejected, TimedOut};
 use std::error::Error;
 use std::fmt;
 
@@ -180,23 +180,22 @@ impl From<Cancelled> for TaskError {
 /// let (tx, rx) = std::sync::mpsc::channel::<()>();
 /// let mut handle = pool.submit(move || rx.recv().map(|_| 5)).unwrap();
 /// let err = handle.get_timeout(Duration::from_millis(10)).unwrap_err();
-/// assert!(err.is_timeout());
+/// assert!(err.is_timed_out());
 /// tx.send(()).unwrap();
 /// assert_eq!(handle.get().unwrap(), Ok(5)); // nothing was lost
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum GetTimeoutError {
     /// The deadline passed before the task finished.
-    Timeout,
+    TimedOut,
     /// The task finished without a value.
     Task(TaskError),
 }
 
 impl GetTimeoutError {
     /// True if the deadline passed.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, GetTimeoutError::Timeout)
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, GetTimeoutError::TimedOut)
     }
 
     /// True if the task was cancelled.
@@ -219,7 +218,7 @@ impl GetTimeoutError {
     pub fn into_task_error(self) -> Option<TaskError> {
         match self {
             GetTimeoutError::Task(e) => Some(e),
-            GetTimeoutError::Timeout => None,
+            GetTimeoutError::TimedOut => None,
         }
     }
 }
@@ -233,7 +232,7 @@ impl From<TaskError> for GetTimeoutError {
 impl fmt::Display for GetTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GetTimeoutError::Timeout => f.write_str("timed out waiting for the task"),
+            GetTimeoutError::TimedOut => f.write_str("timed out waiting for the task"),
             GetTimeoutError::Task(e) => fmt::Display::fmt(e, f),
         }
     }
@@ -243,7 +242,7 @@ impl Error for GetTimeoutError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             GetTimeoutError::Task(e) => Some(e),
-            GetTimeoutError::Timeout => None,
+            GetTimeoutError::TimedOut => None,
         }
     }
 }
@@ -272,6 +271,72 @@ impl fmt::Display for WouldDeadlock {
 }
 
 impl Error for WouldDeadlock {}
+
+/// The error of [`TaskHandle::wait_timeout`](crate::TaskHandle::wait_timeout)
+/// (and of `TaskRef`'s and `ScheduledHandle`'s): the timeout passed first, or
+/// the caller is the task it waits for.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use executor_futures::{ExecutorService, WaitTimeoutError};
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let handle = pool.submit(move || rx.recv().unwrap()).unwrap();
+/// assert_eq!(handle.wait_timeout(Duration::from_millis(5)), Err(WaitTimeoutError::TimedOut));
+/// tx.send(()).unwrap();
+/// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitTimeoutError {
+    /// The timeout passed before the task was done.
+    TimedOut,
+    /// The caller is (or runs nested inside) the task it waits for.
+    WouldDeadlock(WouldDeadlock),
+}
+
+impl WaitTimeoutError {
+    /// True if the timeout passed.
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, WaitTimeoutError::TimedOut)
+    }
+
+    /// True if the caller waited for itself.
+    pub fn is_would_deadlock(&self) -> bool {
+        matches!(self, WaitTimeoutError::WouldDeadlock(_))
+    }
+}
+
+impl From<TimedOut> for WaitTimeoutError {
+    fn from(_: TimedOut) -> Self {
+        WaitTimeoutError::TimedOut
+    }
+}
+
+impl From<WouldDeadlock> for WaitTimeoutError {
+    fn from(e: WouldDeadlock) -> Self {
+        WaitTimeoutError::WouldDeadlock(e)
+    }
+}
+
+impl fmt::Display for WaitTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitTimeoutError::TimedOut => fmt::Display::fmt(&TimedOut, f),
+            WaitTimeoutError::WouldDeadlock(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl Error for WaitTimeoutError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            WaitTimeoutError::TimedOut => None,
+            WaitTimeoutError::WouldDeadlock(e) => Some(e),
+        }
+    }
+}
 
 /// The error of [`checkpoint`](crate::checkpoint): the current task was cancelled
 /// (or its pool stopped). Return it with `?` to stop early.
@@ -382,7 +447,7 @@ pub enum InvokeAnyError<F = TaskError> {
     /// Every task failed; the failures in input order.
     AllFailed(Vec<F>),
     /// The deadline passed before any task succeeded; all were cancelled.
-    Timeout,
+    TimedOut,
     /// The executor refused a task; the ones already accepted were cancelled and
     /// the callables not accepted were dropped.
     Rejected(RejectReason),
@@ -390,8 +455,8 @@ pub enum InvokeAnyError<F = TaskError> {
 
 impl<F> InvokeAnyError<F> {
     /// True if the deadline passed.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, InvokeAnyError::Timeout)
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, InvokeAnyError::TimedOut)
     }
 
     /// True if every task failed.
@@ -413,7 +478,7 @@ impl<F> fmt::Display for InvokeAnyError<F> {
         match self {
             InvokeAnyError::Empty => f.write_str("invoke_any needs at least one task"),
             InvokeAnyError::AllFailed(v) => write!(f, "all {} tasks failed", v.len()),
-            InvokeAnyError::Timeout => f.write_str("no task succeeded before the deadline"),
+            InvokeAnyError::TimedOut => f.write_str("no task succeeded before the deadline"),
             InvokeAnyError::Rejected(r) => write!(f, "a task was rejected ({r:?})"),
         }
     }
@@ -429,7 +494,7 @@ impl<F: fmt::Debug> Error for InvokeAnyError<F> {}
 /// A [`ThreadPool`](executor_core::ThreadPool) refuses a batch submitted from
 /// outside its workers whole, so `accepted` is then empty; an executor that
 /// queues jobs one by one (the default of
-/// [`Executor::execute_jobs`](executor_core::Executor::execute_jobs)) may have
+/// [`Executor::execute_jobs`](executor_core::integration::Executor::execute_jobs)) may have
 /// accepted a first part: those tasks run as usual.
 ///
 /// # Examples

@@ -12,7 +12,7 @@
 //! 3. spin briefly (≈15 µs at most), re-checking: tasks are often short, and
 //!    parking and unparking costs tens of microseconds;
 //! 4. register a [`Waiter`] with the cell, then
-//!    [`executor_core::wait_until`] the task is done. On a pool worker that
+//!    [`executor_core::integration::wait_until`] the task is done. On a pool worker that
 //!    wait runs only work it is owed: for an untimed wait, the jobs the
 //!    waiting task pushed onto its own deque (its subtree, which holds the
 //!    awaited task when the waiter submitted it from that worker); then it
@@ -34,10 +34,10 @@
 //! dropped `.await` is released at the same time.
 
 use crate::current;
-use crate::error::{Failure, GetTimeoutError, TaskError, WouldDeadlock};
+use crate::error::{Failure, GetTimeoutError, TaskError, WaitTimeoutError, WouldDeadlock};
 use crate::state::{StateWord, TaskState};
 use crate::task::{RawTask, TaskCore};
-use executor_core::Waiter;
+use executor_core::integration::Waiter;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -99,6 +99,15 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// A timed wait's outcome as the timeout convention has it.
+fn timed(done: Result<bool, WouldDeadlock>) -> Result<(), WaitTimeoutError> {
+    match done {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(WaitTimeoutError::TimedOut),
+        Err(e) => Err(WaitTimeoutError::WouldDeadlock(e)),
+    }
+}
+
 fn deadline_after(timeout: Duration) -> Option<Instant> {
     // A timeout too large to represent waits for as long as it takes.
     Instant::now().checked_add(timeout)
@@ -106,9 +115,9 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
 
 /// Before a non-worker thread parks: tasks are often short, so the awaited one is
 /// often done within microseconds, while registering, parking and being unparked
-/// costs tens of microseconds. The adaptive spin is `executor_core::spin_until`.
+/// costs tens of microseconds. The adaptive spin is `executor_core::integration::spin_until`.
 fn spin_until_done(state: &StateWord, deadline: Option<Instant>) -> bool {
-    executor_core::spin_until(|| state.is_done(), deadline)
+    executor_core::integration::spin_until(|| state.is_done(), deadline)
 }
 
 /// The one waiting routine (module docs). `Ok(true)`: done; `Ok(false)`: deadline.
@@ -129,7 +138,7 @@ fn wait_on<R: TaskCore + ?Sized>(
     let Some(key) = task.add_waiter(Waiter::current()) else {
         return Ok(true);
     };
-    let done = executor_core::wait_until(|| state.is_done(), deadline);
+    let done = executor_core::integration::wait_until(|| state.is_done(), deadline).is_ok();
     if !done {
         task.remove_waiter(key);
     }
@@ -265,26 +274,27 @@ impl<T> TaskHandle<T> {
         wait_on(&self.raw, None).map(|_| ())
     }
 
-    /// Blocks until the task is done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    /// Blocks until the task is done (`Ok`) or `timeout` passes.
     ///
     /// # Errors
     ///
-    /// [`WouldDeadlock`] if called from inside the task itself.
+    /// [`WaitTimeoutError::TimedOut`] when `timeout` passed first;
+    /// [`WaitTimeoutError::WouldDeadlock`] if called from inside the task itself.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use executor_futures::ExecutorService;
+    /// use executor_futures::{ExecutorService, WaitTimeoutError};
     /// let pool = executor_core::ThreadPool::new(1).unwrap();
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
     /// let handle = pool.submit(move || rx.recv().unwrap()).unwrap();
-    /// assert_eq!(handle.wait_timeout(Duration::from_millis(5)), Ok(false));
+    /// assert_eq!(handle.wait_timeout(Duration::from_millis(5)), Err(WaitTimeoutError::TimedOut));
     /// tx.send(()).unwrap();
-    /// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(true));
+    /// assert_eq!(handle.wait_timeout(Duration::from_secs(10)), Ok(()));
     /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
-        wait_on(&self.raw, deadline_after(timeout))
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitTimeoutError> {
+        timed(wait_on(&self.raw, deadline_after(timeout)))
     }
 
     /// Waits until done or `deadline` (`None`: forever). `Ok(true)`: done.
@@ -322,7 +332,7 @@ impl<T> TaskHandle<T> {
     ///
     /// # Errors
     ///
-    /// [`GetTimeoutError::Timeout`] when the deadline passes, otherwise the task's
+    /// [`GetTimeoutError::TimedOut`] when the deadline passes, otherwise the task's
     /// [`TaskError`] inside [`GetTimeoutError::Task`];
     /// [`TaskError::AlreadyTaken`] there when an earlier call took the result.
     ///
@@ -341,7 +351,7 @@ impl<T> TaskHandle<T> {
         }
         match wait_on(&self.raw, deadline_after(timeout)) {
             Ok(true) => {}
-            Ok(false) => return Err(GetTimeoutError::Timeout),
+            Ok(false) => return Err(GetTimeoutError::TimedOut),
             Err(WouldDeadlock) => return Err(GetTimeoutError::Task(TaskError::WouldDeadlock)),
         }
         self.take_result().map_err(GetTimeoutError::Task)
@@ -600,13 +610,14 @@ impl TaskRef {
         wait_on(&self.core, None).map(|_| ())
     }
 
-    /// Blocks until the task is done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    /// Blocks until the task is done (`Ok`) or `timeout` passes.
     ///
     /// # Errors
     ///
-    /// [`WouldDeadlock`] if called from inside the task itself.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
-        wait_on(&self.core, deadline_after(timeout))
+    /// [`WaitTimeoutError::TimedOut`] when `timeout` passed first;
+    /// [`WaitTimeoutError::WouldDeadlock`] if called from inside the task itself.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitTimeoutError> {
+        timed(wait_on(&self.core, deadline_after(timeout)))
     }
 }
 

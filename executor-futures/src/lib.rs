@@ -55,7 +55,7 @@
 //! assert_eq!(err.message(), Some("boom"));
 //! let (tx, rx) = std::sync::mpsc::channel::<()>();
 //! let mut slow = pool.submit(move || rx.recv().is_ok()).unwrap();
-//! assert!(slow.get_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+//! assert!(slow.get_timeout(Duration::from_millis(1)).unwrap_err().is_timed_out());
 //! tx.send(()).unwrap();
 //! assert!(slow.get().unwrap());
 //!
@@ -93,7 +93,7 @@
 //!    or dropped (cancelled): no `get` hangs on a drained task.
 //! 9. When a pool terminates, every async task spawned on it that is still
 //!    pending (waiting for a wake) is cancelled and its future dropped, before
-//!    `await_termination` returns true: no task, and no cycle of tasks awaiting
+//!    `await_termination` returns `Ok`: no task, and no cycle of tasks awaiting
 //!    each other, outlives its pool. A task keeps no pool handle of its own (only a
 //!    [`PoolRef`](executor_core::PoolRef)), so dropping the last `ThreadPool`
 //!    closes the pool even while tasks wait.
@@ -110,6 +110,7 @@ mod current;
 mod error;
 mod graph;
 mod handle;
+pub mod integration;
 mod scheduled;
 mod service;
 mod state;
@@ -123,12 +124,12 @@ pub use combinators::{all_of, all_of_or_cancel, any_of, Deps};
 pub use current::{checkpoint, current_task, is_cancelled};
 pub use error::{
     BatchRejected, Cancelled, Failure, GetTimeoutError, InvokeAnyError, PanicPayload, TaskError,
-    WouldDeadlock,
+    WaitTimeoutError, WouldDeadlock,
 };
-pub use executor_core::{RejectReason, Rejected};
+pub use executor_core::{RejectReason, Rejected, TimedOut};
 pub use graph::{BoxError, GraphError, NodeError, NodeFailed, NodeId, TaskGraph, TaskGraphBuilder};
 pub use handle::{TaskHandle, TaskId, TaskRef};
 pub use scheduled::{ScheduleError, ScheduledExecutorService, ScheduledHandle};
-pub use service::{ExecutorService, Spawner};
+pub use service::ExecutorService;
 pub use state::TaskState;
-pub use wait_set::{wait, MapError, MapResults, ReturnWhen, Waited};
+pub use wait_set::{wait, wait_timeout, MapError, MapResults, ReturnWhen, Waited};

@@ -48,7 +48,8 @@ use crate::state::TaskState;
 use crate::task::{DelayedCall, NoHook, RawTask, TaskCell};
 use crate::time::{deadline_after, next_on_grid, Sleep};
 use crate::{Callable, GetTimeoutError, TaskError, WouldDeadlock};
-use executor_core::{Executor, Job, PoolRef, Rejected, Timer, TimerKey};
+use executor_core::integration::{Executor, Job, Timer, TimerKey};
+use executor_core::{PoolRef, Rejected};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -264,12 +265,13 @@ impl<T> ScheduledHandle<T> {
         self.handle.wait()
     }
 
-    /// Blocks until done (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    /// Blocks until done (`Ok`) or `timeout` passes.
     ///
     /// # Errors
     ///
-    /// [`WouldDeadlock`] from inside the task itself.
-    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool, WouldDeadlock> {
+    /// [`WaitTimeoutError::TimedOut`](crate::WaitTimeoutError::TimedOut) when
+    /// `timeout` passed first; `WouldDeadlock` from inside the task itself.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), crate::WaitTimeoutError> {
         self.handle.wait_timeout(timeout)
     }
 
@@ -305,7 +307,7 @@ impl<T> ScheduledHandle<T> {
     /// use executor_futures::ScheduledExecutorService;
     /// let pool = executor_core::ThreadPool::new(1).unwrap();
     /// let mut h = pool.schedule(Duration::from_secs(3600), || 1).unwrap();
-    /// assert!(h.get_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// assert!(h.get_timeout(Duration::from_millis(1)).unwrap_err().is_timed_out());
     /// h.cancel();
     /// ```
     pub fn get_timeout(&mut self, timeout: Duration) -> Result<T, GetTimeoutError> {

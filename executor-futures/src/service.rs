@@ -1,5 +1,5 @@
 //! [`ExecutorService`]: `submit`, `spawn` and the bulk operations for every
-//! [`Executor`], and [`Spawner`], the `futures::task::Spawn` adapter.
+//! [`Executor`], and [`Spawner`](crate::integration::Spawner), the `futures::task::Spawn` adapter.
 
 use crate::async_task::AsyncWork;
 use crate::bulk;
@@ -8,7 +8,8 @@ use crate::handle::{TaskHandle, TaskId, TaskRef};
 use crate::task::{Call, Hook, NoHook, OnComplete, TaskCell, TaskCore, Work};
 use crate::wait_set::{refused_inputs, MapCall};
 use crate::Callable;
-use executor_core::{Executor, Job, Rejected};
+use executor_core::integration::{Executor, Job};
+use executor_core::Rejected;
 use futures_task::{FutureObj, Spawn, SpawnError};
 use std::future::Future;
 use std::sync::Arc;
@@ -144,7 +145,7 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// `invokeAll`, `invokeAny`) plus async tasks.
 ///
 /// Implemented for every `Executor` (a [`ThreadPool`](executor_core::ThreadPool),
-/// `&E`, `Arc<E>`, [`InlineExecutor`](executor_core::InlineExecutor), ...): bring
+/// `&E`, `Arc<E>`, [`InlineExecutor`](executor_core::integration::InlineExecutor), ...): bring
 /// it into scope and call `pool.submit(...)`.
 ///
 /// Every accepted task is one allocation (the task cell, which is also the job the
@@ -564,7 +565,7 @@ pub trait ExecutorService: Executor {
         }
     }
 
-    /// A [`Spawner`]: this executor as a `futures::task::Spawn`.
+    /// A [`Spawner`](crate::integration::Spawner): this executor as a `futures::task::Spawn`.
     ///
     /// # Examples
     ///
@@ -694,7 +695,7 @@ pub trait ExecutorService: Executor {
     /// # Errors
     ///
     /// As [`invoke_any`](ExecutorService::invoke_any), plus
-    /// [`InvokeAnyError::Timeout`] when no task succeeded in time (all are then
+    /// [`InvokeAnyError::TimedOut`] when no task succeeded in time (all are then
     /// cancelled).
     ///
     /// # Examples
@@ -709,7 +710,7 @@ pub trait ExecutorService: Executor {
     ///     }
     /// };
     /// let err = pool.invoke_any_timeout([never], Duration::from_millis(10)).unwrap_err();
-    /// assert!(err.is_timeout());
+    /// assert!(err.is_timed_out());
     /// ```
     fn invoke_any_timeout<I, C, T>(&self, tasks: I, timeout: Duration) -> Result<T, InvokeAnyError>
     where
@@ -722,12 +723,13 @@ pub trait ExecutorService: Executor {
 
     /// [`invoke_any`](ExecutorService::invoke_any) for callables returning
     /// `Result<T, E>`, where an `Err` counts as a failure too: the first `Ok` wins.
-    /// `timeout: None` waits as long as it takes.
+    /// Waits as long as it takes ([`invoke_any_ok_timeout`](ExecutorService::invoke_any_ok_timeout)
+    /// bounds it).
     ///
     /// # Errors
     ///
-    /// As [`invoke_any_timeout`](ExecutorService::invoke_any_timeout), with each
-    /// failure a [`Failure<E>`] (the callable's own error kept unchanged).
+    /// As [`invoke_any`](ExecutorService::invoke_any), with each failure a
+    /// [`Failure<E>`] (the callable's own error kept unchanged).
     ///
     /// # Examples
     ///
@@ -735,14 +737,43 @@ pub trait ExecutorService: Executor {
     /// use executor_futures::{ExecutorService, Failure};
     /// let pool = executor_core::ThreadPool::new(2).unwrap();
     /// let parse = |s: &'static str| move || s.parse::<u8>();
-    /// assert_eq!(pool.invoke_any_ok([parse("x"), parse("7")], None).unwrap(), 7);
-    /// let err = pool.invoke_any_ok([parse("x"), parse("y")], None).unwrap_err();
+    /// assert_eq!(pool.invoke_any_ok([parse("x"), parse("7")]).unwrap(), 7);
+    /// let err = pool.invoke_any_ok([parse("x"), parse("y")]).unwrap_err();
     /// assert!(err.failures().unwrap().iter().all(Failure::is_failed));
     /// ```
-    fn invoke_any_ok<I, C, T, E>(
+    fn invoke_any_ok<I, C, T, E>(&self, tasks: I) -> Result<T, InvokeAnyError<Failure<E>>>
+    where
+        I: IntoIterator<Item = C>,
+        C: Callable<Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        bulk::invoke_any_ok(self, tasks, None)
+    }
+
+    /// [`invoke_any_ok`](ExecutorService::invoke_any_ok) that gives up after
+    /// `timeout`, as [`invoke_any_timeout`](ExecutorService::invoke_any_timeout).
+    ///
+    /// # Errors
+    ///
+    /// As [`invoke_any_timeout`](ExecutorService::invoke_any_timeout)
+    /// ([`InvokeAnyError::TimedOut`] when no task succeeded in time), with each
+    /// failure a [`Failure<E>`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use executor_futures::ExecutorService;
+    /// let pool = executor_core::ThreadPool::new(2).unwrap();
+    /// let parse = |s: &'static str| move || s.parse::<u8>();
+    /// let first = pool.invoke_any_ok_timeout([parse("x"), parse("7")], Duration::from_secs(10));
+    /// assert_eq!(first.unwrap(), 7);
+    /// ```
+    fn invoke_any_ok_timeout<I, C, T, E>(
         &self,
         tasks: I,
-        timeout: Option<Duration>,
+        timeout: Duration,
     ) -> Result<T, InvokeAnyError<Failure<E>>>
     where
         I: IntoIterator<Item = C>,
@@ -750,14 +781,7 @@ pub trait ExecutorService: Executor {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let deadline = timeout.and_then(deadline_after);
-        bulk::invoke_any(
-            self,
-            tasks,
-            deadline,
-            |r: Result<T, E>| r.map_err(Failure::Failed),
-            Failure::Task,
-        )
+        bulk::invoke_any_ok(self, tasks, deadline_after(timeout))
     }
 }
 
@@ -779,7 +803,8 @@ impl<E: Executor + ?Sized> ExecutorService for E {}
 ///
 /// ```
 /// use futures::task::SpawnExt;
-/// use executor_futures::{ExecutorService, Spawner};
+/// use executor_futures::integration::Spawner;
+/// use executor_futures::ExecutorService;
 /// let pool = executor_core::ThreadPool::new(2).unwrap();
 /// let spawner: Spawner<_> = pool.spawner();
 /// let (tx, rx) = std::sync::mpsc::channel();

@@ -108,7 +108,7 @@ use crate::state::{
 };
 use crate::sync::{lock, lock_mut, Mutex, UnsafeCell};
 use crate::Callable;
-use executor_core::{payload_message, report_run, RunOutcome, Runnable, Waiter};
+use executor_core::integration::{payload_message, report_run, RunOutcome, Runnable, Waiter};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -491,7 +491,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     ///
     /// The caller holds the claim (`RUNNING`), which this call gives up.
     ///
-    /// Last, it reports the run to the pool (`executor_core::report_run`): a
+    /// Last, it reports the run to the pool (`executor_core::integration::report_run`): a
     /// panic that no handle will receive (none is left, or the task was
     /// cancelled while it ran) goes to the pool's panic handler with it.
     pub(crate) fn finish(self: Arc<Self>, result: Output<T>) {

@@ -19,7 +19,7 @@
 //! A timer never fires early: readiness is decided by `Instant::now() >= due` at
 //! the poll, never by the wake alone.
 
-use executor_core::{Timer, TimerKey};
+use executor_core::integration::{Timer, TimerKey};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -27,25 +27,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// `timeout`'s error: the deadline passed first (the inner future was dropped).
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use executor_futures::time::{timeout, TimedOut};
-/// let r = futures::executor::block_on(timeout(Duration::from_millis(1), std::future::pending::<()>()));
-/// assert_eq!(r, Err(TimedOut));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TimedOut;
-
-impl fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the deadline passed before the future completed")
-    }
-}
-
-impl std::error::Error for TimedOut {}
+/// The workspace's one timed-out type, [`executor_core::TimedOut`].
+pub use executor_core::TimedOut;
 
 /// `Instant::now() + d`, or `None` (due never) past what `Instant` can hold.
 pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {

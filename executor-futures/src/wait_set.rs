@@ -18,7 +18,8 @@ use crate::error::TaskError;
 use crate::handle::TaskHandle;
 use crate::state::TaskState;
 use crate::Callable;
-use executor_core::{Rejected, Waiter};
+use executor_core::integration::Waiter;
+use executor_core::Rejected;
 use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
@@ -70,7 +71,7 @@ pub enum ReturnWhen {
 /// use executor_futures::{wait, ExecutorService, ReturnWhen};
 /// let pool = executor_core::ThreadPool::new(2).unwrap();
 /// let handles = vec![pool.submit(|| 1).unwrap(), pool.submit(|| 2).unwrap()];
-/// let waited = wait(handles, ReturnWhen::AllCompleted, None);
+/// let waited = wait(handles, ReturnWhen::AllCompleted);
 /// assert_eq!((waited.done.len(), waited.not_done.len()), (2, 0));
 /// ```
 #[derive(Debug)]
@@ -87,10 +88,10 @@ struct WaitState {
     waiter: Waiter,
 }
 
-/// Waits until `return_when` holds for `handles` or `timeout` passes (`None`:
-/// no limit), then splits them into done and not done, keeping input order:
-/// Python's `concurrent.futures.wait`. A timeout is not an error: the split is
-/// returned as it stands. An empty input returns at once with two empty sets.
+/// Waits until `return_when` holds for `handles`, then splits them into done and
+/// not done, keeping input order: Python's `concurrent.futures.wait`
+/// ([`wait_timeout`] bounds the wait). An empty input returns at once with two
+/// empty sets.
 ///
 /// No thread but the caller waits: each handle gets a completion callback
 /// that counts and wakes the caller. On a pool worker the caller runs other
@@ -105,16 +106,46 @@ struct WaitState {
 /// let (tx, rx) = std::sync::mpsc::channel::<()>();
 /// let quick = pool.submit(|| 1).unwrap();
 /// let slow = pool.submit(move || { rx.recv().unwrap(); 2 }).unwrap();
-/// let w = wait(vec![quick, slow], ReturnWhen::FirstCompleted, Some(Duration::from_secs(10)));
+/// let w = wait(vec![quick, slow], ReturnWhen::FirstCompleted);
 /// assert_eq!((w.done.len(), w.not_done.len()), (1, 1));
 /// tx.send(()).unwrap();
 /// ```
-pub fn wait<T>(
+pub fn wait<T>(handles: Vec<TaskHandle<T>>, return_when: ReturnWhen) -> Waited<T> {
+    wait_deadline(handles, return_when, None)
+}
+
+/// [`wait`] that gives up after `timeout`: Python's `wait(fs, timeout,
+/// return_when)`. Like Python's, giving up is not an error: the split is
+/// returned as it stands, and `return_when` did not hold iff the handles it
+/// needed are still in `not_done` (for `AllCompleted`: `not_done` is not
+/// empty). It bounds an operation, as `invoke_all_timeout` does, rather than
+/// report a timed-out wait.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use executor_futures::{wait_timeout, ExecutorService, ReturnWhen};
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let slow = pool.submit(move || rx.recv().unwrap()).unwrap();
+/// let w = wait_timeout(vec![slow], ReturnWhen::AllCompleted, Duration::from_millis(5));
+/// assert_eq!((w.done.len(), w.not_done.len()), (0, 1)); // gave up
+/// tx.send(()).unwrap();
+/// ```
+pub fn wait_timeout<T>(
     handles: Vec<TaskHandle<T>>,
     return_when: ReturnWhen,
-    timeout: Option<Duration>,
+    timeout: Duration,
 ) -> Waited<T> {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    wait_deadline(handles, return_when, Instant::now().checked_add(timeout))
+}
+
+fn wait_deadline<T>(
+    handles: Vec<TaskHandle<T>>,
+    return_when: ReturnWhen,
+    deadline: Option<Instant>,
+) -> Waited<T> {
     let n = handles.len();
     if n > 0 {
         let state = Arc::new(WaitState {
@@ -144,7 +175,7 @@ pub fn wait<T>(
             }
         };
         if !ready() {
-            executor_core::wait_until(ready, deadline);
+            let _ = executor_core::integration::wait_until(ready, deadline);
         }
     }
     let (done, not_done) = handles.into_iter().partition(TaskHandle::is_done);
@@ -161,7 +192,6 @@ pub fn wait<T>(
 /// assert_eq!(MapError::TimedOut.to_string(), "map: the deadline passed before this result was ready");
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum MapError {
     /// The overall deadline passed before this result was ready; this call and
     /// every later one were cancelled, and the iteration ends.

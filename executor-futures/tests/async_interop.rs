@@ -199,7 +199,7 @@ fn a7_compile_time_contracts() {
     send_sync_unpin::<TaskHandle<u32>>();
     send_sync_unpin::<TaskHandle<std::cell::Cell<u32>>>(); // T: Send is enough
     send_sync_unpin::<executor_futures::TaskRef>();
-    send_sync_unpin::<executor_futures::Spawner<ThreadPool>>();
+    send_sync_unpin::<executor_futures::integration::Spawner<ThreadPool>>();
     fn error<E: std::error::Error + Send + Sync + 'static>() {}
     error::<TaskError>();
 }
@@ -322,7 +322,7 @@ fn x5_wake_after_shutdown_now_resolves_cancelled() {
             pool.shutdown_now().is_empty(),
             "idle async tasks are not queued"
         );
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         let waker = slot.lock().unwrap().take().unwrap();
         waker.wake();
         drops.assert_all_dropped_once(1);
@@ -357,7 +357,7 @@ fn async_task_woken_after_shutdown_still_finishes() {
         gate.open();
         blocker.get().unwrap();
         assert_eq!(h.get().unwrap(), 8);
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 
@@ -434,7 +434,7 @@ fn a8_waker_called_from_a_drop_during_shutdown() {
 
 #[test]
 fn spawn_on_inline_executor_and_rejection_gives_the_future_back() {
-    let inline = executor_core::InlineExecutor;
+    let inline = executor_core::integration::InlineExecutor;
     assert_eq!(inline.spawn(async { 1 }).unwrap().get().unwrap(), 1);
     assert_eq!(inline.submit(|| 2).unwrap().get().unwrap(), 2);
     let pool = ThreadPool::new(1).unwrap();
@@ -482,7 +482,7 @@ fn awaiting_own_handle_is_would_deadlock() {
         r.wait_timeout(LONG).unwrap();
         assert_eq!(r.state(), executor_futures::TaskState::Completed);
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         drops.assert_all_dropped_once(1);
     });
 }

@@ -7,7 +7,8 @@
 mod common;
 
 use common::*;
-use executor_core::{Executor, Job, Rejected, TerminationKey, ThreadPool};
+use executor_core::integration::{Executor, Job, TerminationKey};
+use executor_core::{Rejected, ThreadPool};
 use executor_futures::{ExecutorService, TaskError, TaskHandle, TaskId, TaskState};
 use futures::channel::oneshot;
 use std::future::Future;
@@ -61,7 +62,7 @@ fn m4_async_waker_cycle_is_collected() {
         assert!(!a.is_done() && !b.is_done());
         let handed_back = pool.shutdown_now();
         assert!(handed_back.is_empty(), "idle tasks are in no queue");
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         drop(pool);
         assert_eq!(tokens.live(), 0, "both futures dropped");
         tokens.assert_all_dropped_once(2);
@@ -83,8 +84,8 @@ fn m4_shutdown_now_then_drop() {
         drop(pool.shutdown_now());
         drop(pool);
         // Bounded waits: a hang fails the test.
-        assert!(a.wait_timeout(LONG).unwrap(), "A resolved");
-        assert!(b.wait_timeout(LONG).unwrap(), "B resolved");
+        assert!(a.wait_timeout(LONG).is_ok(), "A resolved");
+        assert!(b.wait_timeout(LONG).is_ok(), "B resolved");
         assert!(a.is_cancelled() && b.is_cancelled());
         until(|| tokens.live() == 0, "both futures dropped");
         tokens.assert_all_dropped_once(2);
@@ -100,7 +101,7 @@ fn m4_cycle_collected_after_shutdown() {
         let pool = ThreadPool::new(1).unwrap();
         let (a, b) = deadlocked_pair(&pool, &tokens);
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(tokens.live(), 0);
         assert!(a.is_cancelled() && b.is_cancelled());
     });
@@ -141,7 +142,7 @@ fn never_woken_idle_task_is_cancelled_at_termination() {
         idle2.wait();
         assert_eq!(tokens.live(), 1);
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(
             tokens.live(),
             0,
@@ -170,7 +171,7 @@ fn spawn_after_shutdown_is_rejected_and_not_tracked() {
             .unwrap_err();
         drop(rejected.into_inner());
         assert_eq!(tokens.live(), 0);
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 
@@ -326,11 +327,13 @@ fn freed_idle_tasks_leave_the_set() {
 /// run async tasks; nothing is tracked.
 #[test]
 fn inline_executor_still_runs_async_tasks() {
-    let h = executor_core::InlineExecutor.spawn(async { 5 }).unwrap();
+    let h = executor_core::integration::InlineExecutor
+        .spawn(async { 5 })
+        .unwrap();
     assert_eq!(h.get().unwrap(), 5);
     let tokens = DropCounter::new(1);
     let token = tokens.token(0);
-    let h = executor_core::InlineExecutor
+    let h = executor_core::integration::InlineExecutor
         .spawn(async move {
             let _token = token;
             std::future::pending::<()>().await
@@ -406,7 +409,7 @@ fn abandoned_idle_spawn_with_runs_its_hook_once_as_cancelled() {
         tokens.assert_all_dropped_once(N);
         // Nothing is left in the pool's set for its termination to cancel.
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 
@@ -495,7 +498,7 @@ fn rejected_spawn_with_never_runs_its_hook() {
         assert!(polled.try_recv().is_err());
         drop(future);
         tokens.assert_all_dropped_once(1);
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 

@@ -157,7 +157,7 @@ fn m1_no_closure_or_output_leaks() {
             assert!(h.get().is_ok());
         }
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         closures.assert_all_dropped_once(N);
         outputs.assert_all_dropped_once(N);
     });
@@ -276,7 +276,7 @@ fn hook_runs_exactly_once_on_every_path() {
         let drained = pool.shutdown_now();
         assert_eq!(drained.len(), 2, "r3's tombstone and r4");
         drop(drained);
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         drop(tx);
         let mut seen: Vec<(usize, TaskState, bool)> = rx.iter().collect();
         seen.sort_by_key(|e| e.0);
@@ -357,7 +357,7 @@ fn panics_in_drops_and_hooks_are_contained() {
         assert_eq!(r.state(), TaskState::Completed);
         assert_eq!(pool.submit(|| 2).unwrap().get().unwrap(), 2);
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }
 
@@ -393,6 +393,6 @@ fn p1_p2_panics_are_captured_and_the_pool_keeps_its_capacity() {
             h.get().unwrap();
         }
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }

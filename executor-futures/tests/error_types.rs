@@ -57,7 +57,7 @@ fn uses_question_mark(pool: &ThreadPool) -> Result<u32, BoxError> {
         three += h.get()?;
     }
     let four = pool.invoke_any([|| 4u32])?;
-    let five = pool.invoke_any_ok([|| "5".parse::<u32>()], None)?;
+    let five = pool.invoke_any_ok([|| "5".parse::<u32>()])?;
     executor_futures::checkpoint()?;
     Ok(one + two + three + four + five)
 }

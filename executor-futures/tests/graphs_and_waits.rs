@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use executor_core::ThreadPool;
 use executor_futures::{
-    is_cancelled, wait, ExecutorService, GraphError, MapError, NodeError, ReturnWhen, TaskGraph,
-    TaskHandle,
+    is_cancelled, wait, wait_timeout, ExecutorService, GraphError, MapError, NodeError, ReturnWhen,
+    TaskGraph, TaskHandle,
 };
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -160,7 +160,7 @@ fn cancelling_a_run_stops_the_nodes_not_started() {
         assert!(run.get().unwrap_err().is_cancelled());
         // The chain drains (skipping) in the background; nothing after "first" ran.
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(after.load(Ordering::SeqCst), 0);
     });
 }
@@ -240,7 +240,7 @@ fn map_with_an_expiring_timeout_cancels_what_is_unfinished() {
         assert!(results[2].as_ref().unwrap_err().is_timed_out());
         // The spinning calls were cancelled: the pool drains.
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(finished.load(Ordering::SeqCst), 2);
     });
 }
@@ -258,7 +258,7 @@ fn wait_first_completed() {
         let pool = ThreadPool::new(2).unwrap();
         let quick = pool.submit(|| 1u8).unwrap();
         let slow = pool.submit(spin_until_cancelled).unwrap();
-        let w = wait(vec![slow, quick], ReturnWhen::FirstCompleted, Some(LONG));
+        let w = wait_timeout(vec![slow, quick], ReturnWhen::FirstCompleted, LONG);
         assert_eq!(w.done.len(), 1);
         assert_eq!(w.not_done.len(), 1);
         w.not_done[0].cancel();
@@ -273,7 +273,7 @@ fn wait_first_exception_and_all_completed() {
         // A panic ends the wait early.
         let bad = pool.submit(|| -> u8 { panic!("boom") }).unwrap();
         let slow = pool.submit(spin_until_cancelled).unwrap();
-        let w = wait(vec![slow, bad], ReturnWhen::FirstException, Some(LONG));
+        let w = wait_timeout(vec![slow, bad], ReturnWhen::FirstException, LONG);
         assert_eq!((w.done.len(), w.not_done.len()), (1, 1));
         assert!(w
             .done
@@ -294,10 +294,10 @@ fn wait_first_exception_and_all_completed() {
             pool.submit(|| 2).unwrap(),
             pool.submit(|| 3).unwrap(),
         ];
-        let w = wait(hs, ReturnWhen::FirstException, Some(LONG));
+        let w = wait_timeout(hs, ReturnWhen::FirstException, LONG);
         assert_eq!((w.done.len(), w.not_done.len()), (3, 0));
         let hs: Vec<_> = (0..50u8).map(|i| pool.submit(move || i).unwrap()).collect();
-        let w = wait(hs, ReturnWhen::AllCompleted, None);
+        let w = wait(hs, ReturnWhen::AllCompleted);
         assert_eq!(w.done.len(), 50);
         let values: Vec<u8> = w.done.into_iter().map(|h| h.get().unwrap()).collect();
         assert_eq!(values, (0..50).collect::<Vec<_>>(), "input order kept");
@@ -308,13 +308,13 @@ fn wait_first_exception_and_all_completed() {
 fn wait_times_out_and_empty_returns_at_once() {
     bounded(|| {
         let pool = ThreadPool::new(1).unwrap();
-        let w = wait(Vec::<TaskHandle<u8>>::new(), ReturnWhen::AllCompleted, None);
+        let w = wait(Vec::<TaskHandle<u8>>::new(), ReturnWhen::AllCompleted);
         assert!(w.done.is_empty() && w.not_done.is_empty());
         let slow = pool.submit(spin_until_cancelled).unwrap();
-        let w = wait(
+        let w = wait_timeout(
             vec![slow],
             ReturnWhen::AllCompleted,
-            Some(Duration::from_millis(20)),
+            Duration::from_millis(20),
         );
         assert_eq!((w.done.len(), w.not_done.len()), (0, 1));
         w.not_done[0].cancel();
@@ -377,6 +377,6 @@ fn a_run_cut_by_shutdown_now_resolves() {
             Err(e) => assert!(e.is_rejected(), "{e}"),
             Ok(Ok(())) => assert_eq!(ran.load(Ordering::SeqCst), 3, "all ran before the stop"),
         }
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
     });
 }

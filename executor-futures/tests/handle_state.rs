@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use executor_core::ThreadPool;
-use executor_futures::{ExecutorService, Failure, GetTimeoutError, TaskError, TaskState};
+use executor_futures::{
+    ExecutorService, Failure, GetTimeoutError, TaskError, TaskState, WaitTimeoutError,
+};
 use std::future::Future as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -118,12 +120,12 @@ fn f4_timed_get_times_out_and_task_is_unaffected() {
             .unwrap();
         let t = Instant::now();
         let err = h.get_timeout(TIMEOUT).unwrap_err();
-        assert!(err.is_timeout(), "{err:?}");
+        assert!(err.is_timed_out(), "{err:?}");
         assert!(t.elapsed() >= TIMEOUT);
         assert!(!h.is_done());
         // try_get and wait_timeout do not disturb it either.
         assert!(h.try_get().is_none());
-        assert_eq!(h.wait_timeout(TIMEOUT), Ok(false));
+        assert_eq!(h.wait_timeout(TIMEOUT), Err(WaitTimeoutError::TimedOut));
         gate.open();
         assert_eq!(h.get().unwrap(), 11);
         assert_eq!(runs.load(Ordering::SeqCst), 1);
@@ -157,7 +159,7 @@ fn f6_cancel_before_run_never_runs_and_drops_closure() {
         gate.open();
         blocker.get().unwrap();
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         assert_eq!(log.get(0), 0);
         drops.assert_all_dropped_once(1);
     });
@@ -226,7 +228,7 @@ fn f9_cancel_running_task_discards_output_after_body_finishes() {
         gate.open();
         r.wait().unwrap();
         pool.shutdown();
-        assert!(pool.await_termination(LONG));
+        assert!(pool.await_termination(LONG).is_ok());
         // Our cancel raised the task's own flag (there is no "cancel(false)").
         assert_eq!(saw_cancel.load(Ordering::SeqCst), 1);
         drops.assert_all_dropped_once(1);
@@ -251,7 +253,7 @@ fn f10_cancel_raises_the_flag_of_a_running_task() {
         assert!(h.get().unwrap_err().is_cancelled());
         pool.shutdown();
         assert!(
-            pool.await_termination(LONG),
+            pool.await_termination(LONG).is_ok(),
             "the loop saw the flag and exited"
         );
     });
@@ -332,9 +334,9 @@ fn f14_all_waiters_wake_on_completion_and_on_cancel() {
                     std::thread::spawn(move || {
                         ready.wait();
                         let done = if i % 2 == 0 {
-                            r.wait().map(|_| true)
+                            r.wait().is_ok()
                         } else {
-                            r.wait_timeout(LONG)
+                            r.wait_timeout(LONG).is_ok()
                         };
                         (done, r.state())
                     })
@@ -348,7 +350,7 @@ fn f14_all_waiters_wake_on_completion_and_on_cancel() {
             }
             for t in outcomes {
                 let (done, state) = t.join().unwrap();
-                assert_eq!(done, Ok(true));
+                assert!(done);
                 let expected = if cancel {
                     TaskState::Cancelled
                 } else {
@@ -410,7 +412,7 @@ fn f16_completion_racing_the_deadline_never_loses_the_value() {
             let start = Instant::now();
             let v = match h.get_timeout(std::time::Duration::from_micros(600)) {
                 Ok(v) => v,
-                Err(GetTimeoutError::Timeout) => {
+                Err(GetTimeoutError::TimedOut) => {
                     assert!(start.elapsed() >= std::time::Duration::from_micros(600));
                     h.get().unwrap()
                 }
@@ -459,7 +461,7 @@ fn second_read_reports_already_taken() {
         assert!(h.try_get().unwrap().unwrap_err().is_already_taken());
         let err = h.get_timeout(LONG).unwrap_err();
         assert!(err.is_already_taken(), "{err:?}");
-        assert!(!err.is_timeout());
+        assert!(!err.is_timed_out());
         let waker = futures::task::noop_waker();
         let mut cx = std::task::Context::from_waker(&waker);
         match std::pin::Pin::new(&mut h).poll(&mut cx) {
@@ -501,7 +503,12 @@ fn would_deadlock_for_a_task_waiting_on_itself() {
         tx.send(h.task_ref()).unwrap();
         let (w, wt, done) = h.get().unwrap();
         assert_eq!(w, Err(executor_futures::WouldDeadlock));
-        assert_eq!(wt, Err(executor_futures::WouldDeadlock));
+        assert_eq!(
+            wt,
+            Err(WaitTimeoutError::WouldDeadlock(
+                executor_futures::WouldDeadlock
+            ))
+        );
         assert!(!done);
         assert!(TaskError::from(executor_futures::WouldDeadlock).is_would_deadlock());
     });

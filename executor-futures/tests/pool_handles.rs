@@ -224,7 +224,7 @@ fn task_dropping_the_last_handle_completes() {
         assert!(!observer.is_shutdown());
         tx.send(()).unwrap();
         assert_eq!(handle.get().unwrap(), 7);
-        assert!(observer.await_termination(LONG));
+        assert!(observer.await_termination(LONG).is_ok());
         assert_eq!(stopped.load(Ordering::SeqCst), 2);
     });
 }
@@ -249,7 +249,7 @@ fn task_dropping_the_last_handle_then_waiting_is_cancelled() {
             })
             .unwrap();
         drop(pool);
-        assert!(observer.await_termination(LONG));
+        assert!(observer.await_termination(LONG).is_ok());
         assert_eq!(stopped.load(Ordering::SeqCst), 2);
         tokens.assert_all_dropped_once(1);
         assert!(matches!(handle.get(), Err(TaskError::Cancelled)));
@@ -282,7 +282,7 @@ fn termination_dropping_the_last_handle_does_not_hang() {
         idle.wait();
         pool.shutdown();
         drop(pool); // not the last handle: returns at once
-        assert!(observer.await_termination(LONG));
+        assert!(observer.await_termination(LONG).is_ok());
         assert_eq!(stopped.load(Ordering::SeqCst), 2);
         tokens.assert_all_dropped_once(1);
         assert!(handle.is_cancelled());

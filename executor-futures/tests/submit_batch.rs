@@ -215,7 +215,9 @@ fn batches_racing_shutdown_now_account_for_every_task() {
                 let (v, c, r) = t.join().unwrap();
                 (values, cancelled, refused) = (values + v, cancelled + c, refused + r);
             }
-            assert!(pool.await_termination(std::time::Duration::from_secs(10)));
+            assert!(pool
+                .await_termination(std::time::Duration::from_secs(10))
+                .is_ok());
             assert_eq!(
                 values + cancelled + refused,
                 TOTAL,

@@ -60,7 +60,7 @@ fn timed_wait_on_a_queued_long_task_times_out_on_time() {
                 let t = Instant::now();
                 let r = long.get_timeout(Duration::from_millis(20));
                 let took = t.elapsed();
-                let timed_out = r.as_ref().is_err_and(|e| e.is_timeout());
+                let timed_out = r.as_ref().is_err_and(|e| e.is_timed_out());
                 // The untimed wait then gets the value (run by a spare).
                 (took, timed_out, long.get().is_ok())
             })
@@ -92,7 +92,7 @@ fn the_channel_case_returns() {
                     let r = child.get_timeout(Duration::from_millis(20));
                     tx.send(()).unwrap();
                     blocked_on_channel.get().unwrap();
-                    r.is_err_and(|e| e.is_timeout())
+                    r.is_err_and(|e| e.is_timed_out())
                 })
                 .unwrap();
             assert!(h.get().unwrap(), "{threads} threads: timed out as asked");

@@ -39,7 +39,8 @@
 //! | run `async` code on the pool | [`spawn`](ExecutorService::spawn) a future → the same [`TaskHandle`] | `CompletableFuture.supplyAsync` |
 //! | call something that blocks (I/O, a lock, `block_on`) from a task | [`block_in_place`]: the pool runs a spare worker meanwhile; or an elastic pool ([`Builder::max_threads`], [`Builder::keep_alive`]) | `ManagedBlocker`; `ThreadPoolExecutor(core, max, keepAlive)` |
 //! | stop | [`shutdown`](ThreadPool::shutdown) + [`await_termination`](ThreadPool::await_termination); [`shutdown_now`](ThreadPool::shutdown_now); [`close`](ThreadPool::close) or drop | the same names; `shutdown(wait=True)` |
-//! | let a running task notice it should stop | [`is_cancelled()`] / [`checkpoint()`] (after [`cancel`](TaskHandle::cancel)); [`is_interrupted()`] (after `shutdown_now`) | `Thread.interrupted()` |
+//! | let a running task notice it should stop | [`is_cancelled()`] / [`checkpoint()`] (after [`cancel`](TaskHandle::cancel) or `shutdown_now`) | `Thread.interrupted()` |
+//! | wait, but not forever | every timed wait is `x_timeout(d)` beside `x()` and reports [`TimedOut`] (or an error's `TimedOut` variant, `is_timed_out()`) | `TimeoutException`; `TimeoutError` |
 //!
 //! Everything above is in [`prelude`]. The methods `submit`, `spawn`,
 //! `invoke_all`, ... come from the [`ExecutorService`] trait, which the prelude
@@ -80,7 +81,9 @@
 //! | [`TaskError`] | `get` on a task that panicked or was cancelled |
 //! | [`GetTimeoutError`] | `get_timeout` ran out of time (the handle is kept) or the task failed |
 //! | [`InvokeAnyError`] | `invoke_any` had no task, every task failed, or time ran out |
-//! | [`TimedOut`], [`WaitAnyError`], [`TrySubmitError`] | completion order: a deadline passed, nothing to wait for, a bounded service is full |
+//! | [`TimedOut`] | any timed wait gave up: `await_termination`, `poll_timeout`, `as_completed_timeout`, `time::timeout`, ... (the enums below have a `TimedOut` variant and `is_timed_out()`) |
+//! | [`WaitTimeoutError`] | `wait_timeout` ran out of time, or a task waited for itself |
+//! | [`WaitAnyError`], [`TrySubmitError`] | completion order: nothing to wait for or time ran out; a bounded service is full |
 //! | [`ScopedError`] | a task spawned in a scope panicked or was cancelled |
 //!
 //! Each implements [`std::error::Error`], so `?` moves it into a
@@ -113,23 +116,23 @@ pub use executor_core;
 pub use executor_futures;
 
 pub use executor_completion::{
-    as_completed, as_completed_timeout, wait_any, AsCompleted, AsCompletedStream,
+    as_completed, as_completed_timeout, wait_any, wait_any_timeout, AsCompleted, AsCompletedStream,
     AsCompletedTimeout, Completed, CompletionService, CompletionStream, Finished, IntoIter,
     IntoStream, Iter, TimedOut, TrySubmitError, WaitAnyError,
 };
 pub use executor_core::{
-    block_in_place, current_thread_index, is_interrupted, isolate, join, scope, spawn, yield_now,
+    block_in_place, current_thread_index, execute, isolate, join, scope, yield_now,
     BroadcastContext, BuildError, Builder, JobPanic, PanicOrigin, PoolRef, RejectReason, Rejected,
-    Scope, ScopedError, ScopedHandle, Stats, ThreadPool, Timer, TimerKey, Yield,
-    DEFAULT_KEEP_ALIVE, DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE, DEFAULT_STACK_SIZE,
-    MAX_THREADS,
+    Scope, ScopedError, ScopedHandle, Stats, ThreadPool, Yield, DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_SPARES, DEFAULT_SPARE_KEEP_ALIVE, DEFAULT_STACK_SIZE, MAX_THREADS,
 };
 pub use executor_futures::{
-    all_of, all_of_or_cancel, any_of, checkpoint, current_task, is_cancelled, wait, BatchRejected,
-    BoxError, Callable, Cancelled, Deps, ExecutorService, Failure, GetTimeoutError, GraphError,
-    InvokeAnyError, MapError, MapResults, NodeError, NodeFailed, NodeId, PanicPayload, ReturnWhen,
-    ScheduleError, ScheduledExecutorService, ScheduledHandle, Spawner, TaskError, TaskGraph,
-    TaskGraphBuilder, TaskHandle, TaskId, TaskRef, TaskState, Waited, WouldDeadlock,
+    all_of, all_of_or_cancel, any_of, checkpoint, current_task, is_cancelled, wait, wait_timeout,
+    BatchRejected, BoxError, Callable, Cancelled, Deps, ExecutorService, Failure, GetTimeoutError,
+    GraphError, InvokeAnyError, MapError, MapResults, NodeError, NodeFailed, NodeId, PanicPayload,
+    ReturnWhen, ScheduleError, ScheduledExecutorService, ScheduledHandle, TaskError, TaskGraph,
+    TaskGraphBuilder, TaskHandle, TaskId, TaskRef, TaskState, WaitTimeoutError, Waited,
+    WouldDeadlock,
 };
 
 /// Timers for `async` code: [`sleep`](time::sleep), [`timeout`](time::timeout),
@@ -170,7 +173,7 @@ pub use executor_futures::time;
 ///     assert_eq!(handle.get()?, 2);
 ///     assert_eq!(service.take().map(|done| done.get()).transpose()?, Some(3));
 ///     pool.shutdown();
-///     assert!(pool.await_termination(Duration::from_secs(10)));
+///     pool.await_termination(Duration::from_secs(10))?;
 ///     Ok(())
 /// }
 /// ```
@@ -179,21 +182,22 @@ pub mod prelude {
         as_completed, Completed, CompletionService, TimedOut, TrySubmitError, WaitAnyError,
     };
     pub use executor_core::{
-        block_in_place, is_interrupted, BuildError, Builder, RejectReason, Rejected, Scope,
-        ScopedError, ThreadPool,
+        block_in_place, BuildError, Builder, RejectReason, Rejected, Scope, ScopedError, ThreadPool,
     };
     pub use executor_futures::{
         all_of, any_of, checkpoint, is_cancelled, wait, BatchRejected, Callable, Cancelled,
         ExecutorService, GetTimeoutError, GraphError, InvokeAnyError, MapError, NodeFailed,
         ReturnWhen, ScheduleError, ScheduledExecutorService, ScheduledHandle, TaskError, TaskGraph,
-        TaskHandle,
+        TaskHandle, WaitTimeoutError,
     };
 }
 
 /// For authors of other executors and libraries, not needed to use the pool:
 /// the job type a pool queues, the [`Executor`](integration::Executor) trait
 /// that `submit` and the completion service are written against, and the
-/// waiting primitives that help on a worker instead of blocking it.
+/// waiting primitives that help on a worker instead of blocking it, the pool's
+/// timer, and the `futures::task::Spawn` adapter (`Spawner`): everything of
+/// [`executor_core::integration`] and [`executor_futures::integration`].
 ///
 /// # Examples
 ///
@@ -211,10 +215,8 @@ pub mod prelude {
 /// run_on(&ThreadPool::new(1).unwrap());
 /// ```
 pub mod integration {
-    pub use executor_core::{
-        payload_message, report_run, run_pending_job, spin_until, wait_until, Exclusive, Executor,
-        InlineExecutor, Job, RunOutcome, Runnable, TerminationKey, Waiter,
-    };
+    pub use executor_core::integration::*;
+    pub use executor_futures::integration::*;
 }
 
 /// The repository's README, compiled and run as doctests (`cargo test -p executor

@@ -29,9 +29,9 @@ fn downloader(pool: &ThreadPool) -> Result<Vec<String>, BoxError> {
         .map(TaskHandle::get)
         .collect::<Result<Vec<_>, TaskError>>()?;
     pool.shutdown();
-    if !pool.await_termination(Duration::from_secs(10)) {
+    if pool.await_termination(Duration::from_secs(10)).is_err() {
         pool.shutdown_now();
-        assert!(pool.await_termination(Duration::from_secs(10)));
+        assert!(pool.await_termination(Duration::from_secs(10)).is_ok());
     }
     Ok(pages)
 }
@@ -71,7 +71,7 @@ fn every_error_boxes() -> Result<(), BoxError> {
         }
     })?;
     let timed_out: Result<(), GetTimeoutError> = slow.get_timeout(Duration::from_millis(1));
-    assert!(timed_out.unwrap_err().is_timeout());
+    assert!(timed_out.unwrap_err().is_timed_out());
     slow.cancel();
     let any: Result<u32, InvokeAnyError> = pool.invoke_any(vec![|| 7]);
     assert_eq!(any?, 7); // InvokeAnyError
@@ -133,4 +133,23 @@ fn question_mark_moves_scoped_and_non_sync_rejections_into_a_send_sync_box() {
         assert_eq!(scoped(&pool).unwrap(), 5);
         assert_eq!(non_sync(&pool).unwrap(), 3);
     });
+}
+
+/// The README's annotated form compiles: the default executor parameter of
+/// `CompletionService<T, E = ThreadPool>` no longer fights `new(&pool)`, and
+/// `pool`, `&pool` and `pool.clone()` all give a `CompletionService<T>`.
+#[test]
+fn an_annotated_completion_service_takes_the_pool_by_reference_or_by_value() {
+    let pool = ThreadPool::new(2).unwrap();
+    let by_ref: CompletionService<u32> = CompletionService::new(&pool);
+    let by_clone: CompletionService<u32> = CompletionService::new(pool.clone());
+    let bounded: CompletionService<u32> = CompletionService::bounded(&pool, 2);
+    for (i, s) in [&by_ref, &by_clone, &bounded].into_iter().enumerate() {
+        s.submit(move || i as u32).unwrap();
+        assert_eq!(s.take().unwrap().get().unwrap(), i as u32);
+    }
+    drop((by_ref, by_clone, bounded));
+    let by_value: CompletionService<u32> = CompletionService::new(pool);
+    by_value.submit(|| 7).unwrap();
+    assert_eq!(by_value.take().unwrap().get().unwrap(), 7);
 }

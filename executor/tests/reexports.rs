@@ -1,6 +1,7 @@
 //! Every public item of the three crates is reachable from the facade, at its
 //! root or in `integration`: a new `pub use` in a crate's `lib.rs` without a
-//! line in `executor/src/lib.rs` fails here, naming the item. (A source check:
+//! line in `executor/src/lib.rs` fails here, naming the item, and so does a
+//! crate's `integration` module not re-exported whole by the facade's. (A source check:
 //! the crates export everything through `pub use` lines in their `lib.rs`.)
 
 use std::collections::BTreeSet;
@@ -65,6 +66,14 @@ fn every_public_item_of_the_three_crates_is_in_the_facade() {
             if !facade.contains(&name) {
                 missing.push(format!("{krate}: {name}"));
             }
+        }
+    }
+    // The integrators' modules are re-exported whole by the facade's `integration`.
+    let source = read("src/lib.rs");
+    for krate in ["executor_core", "executor_futures"] {
+        let glob = format!("pub use {krate}::integration::*;");
+        if !source.contains(&glob) {
+            missing.push(format!("{krate}::integration (want `{glob}`)"));
         }
     }
     assert!(

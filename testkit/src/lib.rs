@@ -120,10 +120,10 @@ impl Gate {
     }
 
     /// Blocks until opened or the pool interrupts the running job
-    /// (`executor_core::is_interrupted`, raised by `shutdown_now`); returns true
+    /// (`executor_core::is_cancelled`, raised by `shutdown_now`); returns true
     /// if opened. Polls like [`Gate::wait_or_cancelled`].
     pub fn wait_or_interrupted(&self) -> bool {
-        self.wait_or(executor_core::is_interrupted, "interrupted")
+        self.wait_or(executor_core::is_cancelled, "interrupted")
     }
 
     /// Blocks until opened (true) or `stop()` holds (false); panics after LONG.
@@ -486,11 +486,11 @@ impl Accepting {
     }
 }
 
-impl executor_core::Executor for Accepting {
+impl executor_core::integration::Executor for Accepting {
     fn execute_job(
         &self,
-        job: executor_core::Job,
-    ) -> Result<(), executor_core::Rejected<executor_core::Job>> {
+        job: executor_core::integration::Job,
+    ) -> Result<(), executor_core::Rejected<executor_core::integration::Job>> {
         match self
             .left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))

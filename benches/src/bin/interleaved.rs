@@ -14,7 +14,7 @@
 //! measures): `spawn_outside` and `spawn_inside` (`N` jobs), `chained_spawn`
 //! (`N/10` links), `ping_pong` (`N/20` round trips), `round_trip` (1,000 single
 //! jobs from outside, one at a time). `executor_core_handle` is our pool spawning
-//! through a cloned handle instead of `executor_core::spawn` (see `OursHandle`).
+//! through a cloned handle instead of `executor_core::execute` (see `OursHandle`).
 //!
 //! | variable | default |
 //! |---|---|

@@ -138,7 +138,8 @@ pub(crate) struct Shared {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use executor_core::{Job, ThreadPool};
+/// use executor_core::ThreadPool;
+/// use executor_core::integration::Job;
 ///
 /// let pool = ThreadPool::new(1).unwrap();
 /// let (tx, rx) = std::sync::mpsc::channel();
@@ -406,7 +407,7 @@ impl Timer {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use executor_core::{Job, Timer};
+    /// use executor_core::integration::{Job, Timer};
     /// let (tx, rx) = std::sync::mpsc::channel();
     /// let due = Instant::now() + Duration::from_millis(1);
     /// Timer::global().schedule_job(Some(due), Job::new(move || tx.send(()).unwrap())).unwrap();
@@ -428,7 +429,8 @@ impl Timer {
     /// # Examples
     ///
     /// ```
-    /// use executor_core::{ThreadPool, Timer};
+    /// use executor_core::ThreadPool;
+    /// use executor_core::integration::Timer;
     /// let pool = ThreadPool::new(1).unwrap();
     /// let on_worker = pool.install(Timer::current);
     /// assert!(on_worker.is_same(&pool.timer()));
@@ -477,7 +479,8 @@ impl Timer {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use executor_core::{Job, ThreadPool};
+    /// use executor_core::ThreadPool;
+    /// use executor_core::integration::Job;
     /// let pool = ThreadPool::new(1).unwrap();
     /// let key = pool
     ///     .timer()
@@ -523,7 +526,7 @@ impl Timer {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use executor_core::Timer;
+    /// use executor_core::integration::Timer;
     /// let due = Instant::now() + Duration::from_millis(1);
     /// let key = Timer::global().wake_at(Some(due), std::task::Waker::noop().clone()).unwrap();
     /// while key.is_pending() {
@@ -556,7 +559,7 @@ impl TimerKey {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use executor_core::{Job, Timer};
+    /// use executor_core::integration::{Job, Timer};
     /// let far = Instant::now().checked_add(Duration::from_secs(3600));
     /// let key = Timer::global().schedule_job(far, Job::new(|| unreachable!())).unwrap();
     /// assert!(key.cancel());
@@ -584,7 +587,7 @@ impl TimerKey {
     /// # Examples
     ///
     /// ```
-    /// use executor_core::Timer;
+    /// use executor_core::integration::Timer;
     /// let key = Timer::global().wake_at(None, std::task::Waker::noop().clone()).unwrap();
     /// assert!(key.reset_waker(&std::task::Waker::noop().clone()));
     /// assert!(key.cancel());
