@@ -397,13 +397,17 @@ impl<T> Shared<T> {
         let ready = st.queue.len();
         self.ready.store(ready, Ordering::Release);
         let mut wake = Wakeups::default();
+        // Before the permit goes back: a submitter that gets the permit and
+        // raises `pending` must not see this task still counted (the in-flight
+        // bound is on `pending`, which would read cap + 1 for a moment).
+        let last = self.pending.fetch_sub(1, Ordering::AcqRel) == 1;
         if let (Some(cap), Release::OnFinish) = (self.cap, self.release) {
             // The task finished: its permit goes back now, not at `take`.
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             st.submitters
                 .notify(self.free_permits(cap), &self.submitter_epoch, &mut wake);
         }
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if last {
             // The last outstanding task: every consumer must look (one takes the
             // result, the others learn that nothing more is coming).
             st.takers.notify_all(&self.taker_epoch, &mut wake);
