@@ -302,7 +302,7 @@ impl Registry {
     #[cold]
     pub(crate) fn start_spare(&self) {
         if !self.comp.reserve_spare() {
-            tracing::debug!(pool = %self.name, max_spares = self.comp.max_spares, "spare cap reached: a blocked worker is not compensated");
+            tracing::warn!(pool = %self.name, max_spares = self.comp.max_spares, "spare cap reached: a blocked worker is not compensated (if every worker waits, the pool stalls; see Builder::max_spares)");
             return;
         }
         if self.comp.wake_idle_spare() {
