@@ -44,7 +44,27 @@
 //! ```
 //!
 //! The token handshake (who sees whom) is in `crate::sleep`; a loom model of
-//! it, restated over loom's primitives, is at the bottom of this file.
+//! it, restated over loom's primitives, is at the bottom of this file, with
+//! two models of the idle list ([`IdleList`], written against `crate::sync`
+//! so that the models run this very code): a parked spare is popped by
+//! exactly one `start_spare` and serves, or leaves by itself and exits,
+//! never both and never neither, and the reservation of every `start_spare`
+//! is served by exactly one thread (the popped spare or a new one).
+//!
+//! ## Failures
+//!
+//! Starting a spare thread can fail (the OS refuses a thread: a process or
+//! memory limit). Then the failure is reported through `tracing` at `ERROR`
+//! (never a panic), the spare's reservation and its slot (with its queues)
+//! are given back, and the blocked worker's needy token is put back, so
+//! nothing is lost. Every worker of the pool may be blocked, so nobody in
+//! the pool would ask again: a try is scheduled on the process's timer
+//! thread ([`Timer::global`](crate::integration::Timer::global)) after
+//! 1 ms, doubling with each failure in a row up to 1 s; it starts a spare if
+//! a blocked worker is still uncompensated and work is queued. While a try
+//! is scheduled, other requests leave the start to it (no failed spawn per
+//! submission). A pool that stops (`shutdown_now`) is not tried again. Tested
+//! by injecting failures (a test-only counter in this module).
 //!
 //! * A spare never takes the place of a worker that is not blocked, so the
 //!   pool runs at most `num_threads` jobs at once plus the brief overlap after
@@ -63,6 +83,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// The first delay before a failed spare start is tried again; it doubles
+/// with each failure in a row, up to [`SPARE_RETRY_MAX`].
+const SPARE_RETRY_FIRST: Duration = Duration::from_millis(1);
+
+/// The longest delay between two tries to start a spare after failures.
+const SPARE_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// The default cap on spare workers (Java's `ForkJoinPool` allows 256).
 pub const DEFAULT_MAX_SPARES: usize = 256;
@@ -97,16 +124,89 @@ pub(crate) struct Compensation {
     /// Slots whose spare retired, with their (empty) queues, for reuse.
     free: Mutex<Vec<(usize, Queues)>>,
     pub(crate) names: Mutex<Option<SpareName>>,
-    /// Spare threads retired as excess, parked for reuse (newest last).
-    idle: Mutex<Vec<Arc<IdleSpare>>>,
+    /// Spare threads retired as excess, parked for reuse.
+    idle: IdleList<std::thread::Thread>,
+    /// A retry of a failed spare start is scheduled ("Failures" in the
+    /// module docs).
+    retry_armed: AtomicBool,
+    /// Spare starts that failed in a row (the retry's backoff).
+    failures: AtomicUsize,
+    /// Tests: the next this many thread spawns fail (`start_worker`).
+    #[cfg(test)]
+    pub(crate) fail_spawns: AtomicUsize,
 }
 
-/// A spare thread parked on the idle list.
-struct IdleSpare {
-    thread: std::thread::Thread,
-    /// Set (under the idle list's lock, by the thread that popped it) when
-    /// it is to serve again; it was counted in `spares` by that thread.
-    woken: AtomicBool,
+/// The idle list of spares retired as excess ("a spare retired as excess"
+/// in the module docs), written against `crate::sync` so that the loom model
+/// at the bottom of this file checks this very code: a parked spare is
+/// either popped by exactly one `start_spare` (and serves again, counted by
+/// it) or leaves by itself (and exits), never both, never neither.
+pub(crate) struct IdleList<T> {
+    /// Newest last.
+    parked: crate::sync::Mutex<Vec<Arc<IdleEntry<T>>>>,
+}
+
+/// One parked spare: its thread (to unpark) and whether it was popped.
+pub(crate) struct IdleEntry<T> {
+    pub(crate) thread: T,
+    /// Set under the list's lock by the `start_spare` that popped it.
+    woken: crate::sync::AtomicBool,
+}
+
+impl<T> IdleEntry<T> {
+    /// Popped by a `start_spare`: serve again.
+    pub(crate) fn is_woken(&self) -> bool {
+        self.woken.load(crate::sync::Ordering::SeqCst)
+    }
+}
+
+impl<T> IdleList<T> {
+    pub(crate) fn new() -> Self {
+        IdleList {
+            parked: crate::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A spare parks: its entry goes on the list (the spare then watches
+    /// [`IdleEntry::is_woken`] between parks).
+    pub(crate) fn enter(&self, thread: T) -> Arc<IdleEntry<T>> {
+        let me = Arc::new(IdleEntry {
+            thread,
+            woken: crate::sync::AtomicBool::new(false),
+        });
+        crate::sync::lock(&self.parked).push(me.clone());
+        me
+    }
+
+    /// Takes the newest parked spare and marks it woken, under the lock: the
+    /// caller (which counted it in `spares`) unparks its thread.
+    pub(crate) fn pop(&self) -> Option<Arc<IdleEntry<T>>> {
+        let mut parked = crate::sync::lock(&self.parked);
+        let spare = parked.pop()?;
+        spare.woken.store(true, crate::sync::Ordering::SeqCst);
+        Some(spare)
+    }
+
+    /// A parked spare gives up (keep-alive over, or the pool stops): true if
+    /// it left the list (it exits); false if a `pop` took it first (it
+    /// serves again, already counted by the popper).
+    pub(crate) fn leave(&self, me: &Arc<IdleEntry<T>>) -> bool {
+        let mut parked = crate::sync::lock(&self.parked);
+        match parked.iter().position(|s| Arc::ptr_eq(s, me)) {
+            Some(i) => {
+                parked.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Calls `f` on the thread of every parked spare.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
+        for spare in crate::sync::lock(&self.parked).iter() {
+            f(&spare.thread);
+        }
+    }
 }
 
 impl Compensation {
@@ -128,20 +228,19 @@ impl Compensation {
             slots: (0..slots).map(|_| OnceLock::new()).collect(),
             free: Mutex::new(Vec::new()),
             names: Mutex::new(None),
-            idle: Mutex::new(Vec::new()),
+            idle: IdleList::new(),
+            retry_armed: AtomicBool::new(false),
+            failures: AtomicUsize::new(0),
+            #[cfg(test)]
+            fail_spawns: AtomicUsize::new(0),
         }
     }
 
     /// Wakes the newest parked spare to serve (already counted in `spares`
     /// by the caller); false if none is parked.
     fn wake_idle_spare(&self) -> bool {
-        let mut idle = crate::sync_lock(&self.idle);
-        match idle.pop() {
+        match self.idle.pop() {
             Some(spare) => {
-                // Under the lock: a spare that no longer finds itself on the
-                // list sees `woken` set (see `park_idle_spare`).
-                spare.woken.store(true, Ordering::SeqCst);
-                drop(idle);
                 spare.thread.unpark();
                 true
             }
@@ -153,9 +252,27 @@ impl Compensation {
     /// exits when it sees that (a spare popped meanwhile serves, then exits
     /// with the pool like any worker).
     pub(crate) fn wake_all_idle_spares(&self) {
-        for spare in crate::sync_lock(&self.idle).iter() {
-            spare.thread.unpark();
+        self.idle.for_each(std::thread::Thread::unpark);
+    }
+
+    /// Spawns a worker thread (tests can make it fail: `fail_spawns`).
+    fn spawn(
+        &self,
+        builder: std::thread::Builder,
+        f: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self
+            .fail_spawns
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            drop(f);
+            return Err(std::io::Error::other(
+                "thread spawn failure injected by a test",
+            ));
         }
+        builder.spawn(f).map(drop)
     }
 
     /// The stealers of every spare slot made so far.
@@ -306,10 +423,69 @@ impl Registry {
             return;
         }
         if self.comp.wake_idle_spare() {
+            self.comp.failures.store(0, Ordering::Relaxed);
             return;
         }
-        if !self.start_worker(Kind::Spare) {
+        if self.comp.retry_armed.load(Ordering::SeqCst) {
+            // Starts are failing and a try is scheduled: leave it to it
+            // rather than fail a spawn on every submission meanwhile.
             self.comp.spares.fetch_sub(1, Ordering::SeqCst);
+            self.sleep.add_needy();
+            return;
+        }
+        if self.start_worker(Kind::Spare) {
+            self.comp.failures.store(0, Ordering::Relaxed);
+            return;
+        }
+        self.comp.spares.fetch_sub(1, Ordering::SeqCst);
+        if self.lifecycle.state() < crate::lifecycle::State::Stop {
+            // The blocked worker this spare was for still counts on one: its
+            // needy token goes back, and a try later (the pool may have no
+            // running thread left to ask again).
+            self.sleep.add_needy();
+            self.arm_spare_retry();
+        }
+    }
+
+    /// Schedules a new try to start a spare after a failed start, on the
+    /// process's timer thread (every worker of this pool may be blocked),
+    /// after a delay that doubles with each failure in a row.
+    #[cold]
+    fn arm_spare_retry(&self) {
+        if self.comp.retry_armed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let failures = self.comp.failures.fetch_add(1, Ordering::Relaxed);
+        let delay = SPARE_RETRY_FIRST
+            .saturating_mul(1 << failures.min(16))
+            .min(SPARE_RETRY_MAX);
+        let registry = self.this.clone();
+        let retry = crate::job::Job::new(move || {
+            if let Some(registry) = registry.upgrade() {
+                registry.retry_spare();
+            }
+        });
+        let timer = crate::timer::Timer::global();
+        if timer
+            .schedule_job(Instant::now().checked_add(delay), retry)
+            .is_err()
+        {
+            self.comp.retry_armed.store(false, Ordering::SeqCst);
+            tracing::error!(pool = %self.name, "scheduling a new try to start a spare failed; a blocked worker stays uncompensated until the next submission");
+        }
+    }
+
+    /// The retry of [`Registry::arm_spare_retry`], on the timer's thread: if
+    /// a blocked worker is still uncompensated (a needy token is left) and
+    /// work is queued, start a spare for it.
+    fn retry_spare(&self) {
+        self.comp.retry_armed.store(false, Ordering::SeqCst);
+        if self.lifecycle.state() >= crate::lifecycle::State::Stop {
+            return;
+        }
+        tracing::debug!(pool = %self.name, "trying again to start a spare");
+        if self.shared_work_visible() && self.sleep.compensate() {
+            self.start_spare();
         }
     }
 
@@ -319,26 +495,18 @@ impl Registry {
     /// (and counted it). False: its keep-alive ran out, or the pool stopped
     /// accepting work: it exits.
     pub(crate) fn park_idle_spare(&self) -> bool {
-        let me = Arc::new(IdleSpare {
-            thread: std::thread::current(),
-            woken: AtomicBool::new(false),
-        });
-        crate::sync_lock(&self.comp.idle).push(me.clone());
+        let me = self.comp.idle.enter(std::thread::current());
         let deadline = self.comp.idle_deadline();
         loop {
-            if me.woken.load(Ordering::SeqCst) {
+            if me.is_woken() {
                 return true;
             }
             let stopping = self.lifecycle.state() >= crate::lifecycle::State::Shutdown;
             let now = Instant::now();
             if stopping || deadline.is_some_and(|d| now >= d) {
-                let mut idle = crate::sync_lock(&self.comp.idle);
-                if let Some(i) = idle.iter().position(|s| Arc::ptr_eq(s, &me)) {
-                    idle.remove(i);
-                    return false;
-                }
-                // Popped by a `start_spare`, which set `woken` under the lock.
-                return true;
+                // Not on the list any more: a `start_spare` popped it (and
+                // counted it) first, so it serves.
+                return !self.comp.idle.leave(&me);
             }
             match deadline {
                 Some(d) => std::thread::park_timeout(d.saturating_duration_since(now)),
@@ -371,19 +539,30 @@ impl Registry {
                 .filter(|name| !name.contains('\0'))
                 .unwrap_or_else(|| format!("{}-{index}", self.name))
         };
-        let spawned = std::thread::Builder::new()
+        // The queues travel through a shared cell, so that a failed spawn
+        // (which drops the closure unrun) gives them back with the slot.
+        let handoff = Arc::new(Mutex::new(Some(queues)));
+        let theirs = handoff.clone();
+        let builder = std::thread::Builder::new()
             .name(name)
-            .stack_size(self.comp.stack_size)
-            .spawn(move || crate::worker::main(me, index, queues, kind));
+            .stack_size(self.comp.stack_size);
+        let spawned = self.comp.spawn(builder, move || {
+            let queues = crate::sync_lock(&theirs).take();
+            drop(theirs);
+            if let Some(queues) = queues {
+                crate::worker::main(me, index, queues, kind);
+            }
+        });
         match spawned {
-            Ok(_detached) => {
+            Ok(()) => {
                 tracing::debug!(pool = %self.name, index, ?kind, "worker added");
                 true
             }
             Err(error) => {
-                // The closure, and the slot's queues in it, are gone: the slot
-                // is not reused (its stealers see an empty, orphaned deque).
-                tracing::error!(pool = %self.name, index, ?kind, %error, "starting a worker failed; the pool carries on at its current size");
+                tracing::error!(pool = %self.name, index, ?kind, %error, "starting a worker failed; the pool carries on at its current size and tries again later");
+                if let Some(queues) = crate::sync_lock(&handoff).take() {
+                    self.comp.give_back_slot(k, queues);
+                }
                 self.forget_workers(1);
                 false
             }
@@ -438,11 +617,257 @@ pub fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::registry::Registry;
+    use crate::worker::WorkerThread;
+    use crate::{block_in_place, ThreadPool};
+    use std::sync::atomic::Ordering;
+    use std::sync::{mpsc, Arc, Mutex, OnceLock};
+    use std::time::Duration;
+
+    /// Runs `f` on another thread; fails the test if it takes longer than
+    /// a minute (a hang) or panics.
+    fn watchdog(f: impl FnOnce() + Send + 'static) {
+        let (tx, rx) = mpsc::channel();
+        let t = std::thread::spawn(move || {
+            f();
+            let _ = tx.send(());
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => t.join().unwrap(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::panic::resume_unwind(t.join().unwrap_err())
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: hung for 60 s"),
+        }
+    }
+
+    /// `ERROR` events, as (pool, message) pairs, recorded by a global
+    /// subscriber installed on first use (it records nothing else, so the
+    /// other tests of this binary pay nothing for it).
+    fn error_events() -> Vec<(String, String)> {
+        type Log = Arc<Mutex<Vec<(String, String)>>>;
+        struct Errors(Log);
+        struct Fields(String, String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                match f.name() {
+                    "pool" => self.0 = format!("{v:?}"),
+                    "message" => self.1 = format!("{v:?}"),
+                    _ => {}
+                }
+            }
+        }
+        impl tracing::Subscriber for Errors {
+            fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+                *meta.level() == tracing::Level::ERROR
+            }
+            fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+                tracing::span::Id::from_u64(1)
+            }
+            fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+            fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+            fn event(&self, event: &tracing::Event<'_>) {
+                let mut fields = Fields(String::new(), String::new());
+                event.record(&mut fields);
+                self.0.lock().unwrap().push((fields.0, fields.1));
+            }
+            fn enter(&self, _: &tracing::span::Id) {}
+            fn exit(&self, _: &tracing::span::Id) {}
+        }
+        static EVENTS: OnceLock<Log> = OnceLock::new();
+        let events = EVENTS.get_or_init(|| {
+            let events = Arc::new(Mutex::new(Vec::new()));
+            tracing::subscriber::set_global_default(Errors(events.clone()))
+                .expect("the only global subscriber of this test binary");
+            events
+        });
+        let events = events.lock().unwrap().clone();
+        events
+    }
+
+    fn registry_of(pool: &ThreadPool) -> Arc<Registry> {
+        pool.install(|| WorkerThread::with_current(|w| w.unwrap().registry_arc().clone()))
+    }
+
+    /// Issue 17, "thread creation failing": a 1-thread pool whose only worker
+    /// blocks (in `block_in_place`, on a channel) for a task queued behind
+    /// it, while starting a spare thread fails three times. Each failure is
+    /// reported at `ERROR` (no panic), the pool tries again later from the
+    /// process's timer thread, the fourth start succeeds, the spare runs the
+    /// queued task, and the wait completes: nothing hangs, nothing is lost,
+    /// and the counts come back to zero.
+    #[test]
+    fn a_failed_spare_start_is_reported_and_retried_and_the_wait_completes() {
+        watchdog(|| {
+            let _ = error_events(); // the subscriber, before anything logs
+            let pool = ThreadPool::builder()
+                .name("spawn-fails")
+                .num_threads(1)
+                .spare_keep_alive(Duration::from_millis(20))
+                .build()
+                .unwrap();
+            let registry = registry_of(&pool);
+            registry.comp.fail_spawns.store(3, Ordering::SeqCst);
+            let (tx, rx) = mpsc::channel();
+            let (done_tx, done_rx) = mpsc::channel();
+            pool.execute(move || {
+                let v: i32 = block_in_place(|| rx.recv().unwrap());
+                done_tx.send(v).unwrap();
+            })
+            .unwrap();
+            pool.execute(move || tx.send(7).unwrap()).unwrap();
+            assert_eq!(done_rx.recv_timeout(Duration::from_secs(30)), Ok(7));
+            assert_eq!(registry.comp.fail_spawns.load(Ordering::SeqCst), 0);
+            let failures = error_events()
+                .into_iter()
+                .filter(|(pool, msg)| {
+                    pool == "spawn-fails" && msg.contains("starting a worker failed")
+                })
+                .count();
+            assert_eq!(failures, 3, "each failed start reported once");
+            pool.close();
+            let s = pool.stats();
+            // The two tasks and `registry_of`'s `install`.
+            assert_eq!((s.submitted, s.completed, s.panicked), (3, 3, 0));
+            assert_eq!((s.spares, s.blocked), (0, 0));
+            // The failed starts gave their slots back: one slot was made.
+            assert_eq!(registry.comp.slots_made(), 1);
+        });
+    }
+
+    /// A start that fails while the pool stops is not retried, and the
+    /// stopping pool terminates (the blocked worker is interrupted by
+    /// `shutdown_now`; nothing waits on a spare that never comes).
+    #[test]
+    fn a_failed_spare_start_does_not_hold_a_stopping_pool() {
+        watchdog(|| {
+            let pool = ThreadPool::builder().num_threads(1).build().unwrap();
+            let registry = registry_of(&pool);
+            registry
+                .comp
+                .fail_spawns
+                .store(usize::MAX, Ordering::SeqCst);
+            let (started_tx, started_rx) = mpsc::channel();
+            pool.execute(move || {
+                block_in_place(|| {
+                    started_tx.send(()).unwrap();
+                    while !crate::is_cancelled() {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                })
+            })
+            .unwrap();
+            started_rx.recv().unwrap();
+            pool.execute(|| ()).unwrap(); // queued behind the blocked worker
+            let handed_back = pool.shutdown_now();
+            assert_eq!(handed_back.len(), 1);
+            assert!(pool.await_termination(Duration::from_secs(30)).is_ok());
+            let s = pool.stats();
+            assert_eq!((s.spares, s.blocked), (0, 0));
+        });
+    }
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
+    use super::IdleList;
     use crate::sleep::Sleep;
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::sync::Arc;
+
+    /// The idle-spare list: a spare retired as excess parks on it, then
+    /// either is popped by a `start_spare` (which counted it in `spares`)
+    /// and serves, or gives up (keep-alive over) and exits; meanwhile a
+    /// `start_spare` (its reservation made) pops a parked spare or, finding
+    /// none, spawns a thread. Every interleaving: the reservation is served
+    /// by exactly one thread (the popped spare or a new one), the parked
+    /// spare either serves or exits (never both, never neither), and a
+    /// popped spare is always woken (its unpark follows the pop).
+    #[test]
+    fn loom_idle_spare_is_reused_once_or_retires() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let idle = Arc::new(IdleList::new());
+            let serving = Arc::new(AtomicUsize::new(0));
+            let exited = Arc::new(AtomicUsize::new(0));
+            let spare = {
+                let (idle, serving, exited) = (idle.clone(), serving.clone(), exited.clone());
+                loom::thread::spawn(move || {
+                    // `park_idle_spare`, with its keep-alive running out
+                    // after one park (loom has no timed park: a spurious
+                    // or timed-out return looks the same to the spare).
+                    let me = idle.enter(loom::thread::current());
+                    let mut parks = 0;
+                    loop {
+                        if me.is_woken() {
+                            serving.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                        if parks == 1 {
+                            if idle.leave(&me) {
+                                exited.fetch_add(1, Ordering::SeqCst);
+                            } else {
+                                serving.fetch_add(1, Ordering::SeqCst);
+                            }
+                            return;
+                        }
+                        parks += 1;
+                        loom::thread::yield_now();
+                    }
+                })
+            };
+            // `start_spare`: reuse the parked spare, or spawn a thread.
+            let spawned = match idle.pop() {
+                Some(popped) => {
+                    popped.thread.unpark();
+                    0
+                }
+                None => 1,
+            };
+            spare.join().unwrap();
+            let (serving, exited) = (
+                serving.load(Ordering::SeqCst),
+                exited.load(Ordering::SeqCst),
+            );
+            assert_eq!(
+                serving + exited,
+                1,
+                "the parked spare serves or exits, once"
+            );
+            assert_eq!(
+                serving + spawned,
+                1,
+                "the reservation is served exactly once"
+            );
+            let mut left = 0;
+            idle.for_each(|_| left += 1);
+            assert_eq!(left, 0, "nothing stays on the list");
+        });
+    }
+
+    /// Two `start_spare`s race one parked spare that gives up: at most one
+    /// pops it; the other spawns; the spare serves iff it was popped.
+    #[test]
+    fn loom_two_starts_never_share_one_idle_spare() {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(|| {
+            let idle = Arc::new(IdleList::new());
+            let me = idle.enter(());
+            let starter = {
+                let idle = idle.clone();
+                loom::thread::spawn(move || usize::from(idle.pop().is_some()))
+            };
+            let popped_here = usize::from(idle.pop().is_some());
+            let left = idle.leave(&me);
+            let popped_there = starter.join().unwrap();
+            assert_eq!(popped_here + popped_there + usize::from(left), 1);
+            assert_eq!(me.is_woken(), !left, "woken iff popped");
+        });
+    }
 
     /// A worker blocking (token, fence, look at the queue, later resume)
     /// racing a publisher (push, fence, look at the counts): exactly one of
