@@ -209,10 +209,31 @@ impl Builder {
     /// worker resumes or after [`spare_keep_alive`](Builder::spare_keep_alive)
     /// without work.
     ///
-    /// Zero turns compensation off: a blocked worker just blocks. Then a pool
-    /// whose every worker waits for work queued behind them stops for good
-    /// (a deadlock), so use zero only when the pool's tasks never wait for
-    /// each other.
+    /// **At the cap** a blocked worker is not compensated: its wait blocks,
+    /// and runs nothing unrelated. If every worker then waits for work queued
+    /// behind them, the pool stalls until one of those waits ends (an event
+    /// from outside the pool, a timed wait's deadline, or
+    /// [`shutdown_now`](crate::ThreadPool::shutdown_now), which hands the
+    /// queued work back and interrupts the running tasks). The first refusal
+    /// of such an episode is reported through `tracing` at `ERROR`, and
+    /// [`Stats`](crate::Stats) shows the stall (`blocked >= threads + spares +
+    /// extras` with `queued > 0`). Java's `ForkJoinPool` throws from the
+    /// blocking call instead; a wait here keeps its contract (see the
+    /// reasons in `compensate.rs`).
+    ///
+    /// **Zero** turns compensation off: a blocked worker just blocks. Then a
+    /// pool whose every worker waits for work queued behind them stops for
+    /// good (a deadlock), so use zero only when the pool's tasks never wait
+    /// for each other. What still completes: an untimed wait first runs the jobs the
+    /// waiting task pushed onto its own worker's deque, so a task that
+    /// submits children from its worker and waits for them completes at any
+    /// depth. What is detected, with any cap: only a task waiting for
+    /// itself. `executor-futures`' handle waits return `WouldDeadlock` when
+    /// the awaited task runs on the waiting thread below the waiter (the
+    /// waiter is that task, or runs nested inside its wait). Not detected
+    /// (the wait blocks): a wait for a task queued behind blocked workers, a
+    /// cycle of waits across workers, a wait on a channel or lock that a
+    /// queued task would release.
     ///
     /// # Examples
     ///

@@ -51,6 +51,29 @@
 //! never both and never neither, and the reservation of every `start_spare`
 //! is served by exactly one thread (the popped spare or a new one).
 //!
+//! ## At the cap
+//!
+//! With `max_spares` spares live, a blocked worker is not compensated: its
+//! wait blocks like any wait and still runs nothing unrelated (the waiting
+//! rule holds at the cap too). If every worker then waits for work queued
+//! behind them, the pool stalls until one wait ends: an event from outside
+//! the pool (the I/O or the thread a worker waits for), a timed wait's
+//! deadline, or `shutdown_now` (queued work handed back, running tasks
+//! interrupted). It does not stall silently: the first refusal of an
+//! episode (since the spares were last below the cap) is reported through
+//! `tracing` at `ERROR`, once, and [`Stats`](crate::Stats) shows it
+//! (`blocked >= threads + spares + extras` with `queued > 0`).
+//!
+//! Java's `ForkJoinPool` throws `RejectedExecutionException` ("Thread limit
+//! exceeded replacing blocked worker") from the blocking call at its cap,
+//! unless a `saturate` predicate given to its constructor says to block
+//! (`tryCompensate`). Not chosen: `block_in_place` has no error to return,
+//! and a handle's `get` would fail for a task that completes a moment later
+//! when the I/O its workers wait for ends (Java users wrap
+//! `CompletableFuture.get` in polling loops to survive that exception);
+//! tokio blocks silently at `max_blocking_threads`. Blocking with a report
+//! keeps every wait's contract and leaves the size of the cap to the user.
+//!
 //! ## Failures
 //!
 //! Starting a spare thread can fail (the OS refuses a thread: a process or
@@ -72,7 +95,9 @@
 //! * A spare cap of 0 turns compensation off: blocked waits just block. Then a
 //!   pool whose every worker waits for work still queued behind them stops
 //!   (deadlock); waits still run the jobs the waiting task queued on its own
-//!   deque, so nested waits for one's own children complete.
+//!   deque, so nested waits for one's own children complete. The only
+//!   deadlock detected (with any cap) is a task waiting for itself: see
+//!   [`Builder::max_spares`](crate::Builder::max_spares).
 //! * Spares exit with the pool like its workers (they count in the termination
 //!   protocol's live workers); no spare starts once the pool is stopping.
 
@@ -131,6 +156,9 @@ pub(crate) struct Compensation {
     retry_armed: AtomicBool,
     /// Spare starts that failed in a row (the retry's backoff).
     failures: AtomicUsize,
+    /// A spare was refused at the cap since the spares last dropped below
+    /// it: one report per such episode ("At the cap" in the module docs).
+    saturated: AtomicBool,
     /// Tests: the next this many thread spawns fail (`start_worker`).
     #[cfg(test)]
     pub(crate) fail_spawns: AtomicUsize,
@@ -231,6 +259,7 @@ impl Compensation {
             idle: IdleList::new(),
             retry_armed: AtomicBool::new(false),
             failures: AtomicUsize::new(0),
+            saturated: AtomicBool::new(false),
             #[cfg(test)]
             fail_spawns: AtomicUsize::new(0),
         }
@@ -343,7 +372,13 @@ impl Compensation {
                 .spares
                 .compare_exchange_weak(s, s + 1, Ordering::SeqCst, Ordering::SeqCst)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    // Below the cap again: the next refusal is a new episode.
+                    if self.saturated.load(Ordering::Relaxed) {
+                        self.saturated.store(false, Ordering::Relaxed);
+                    }
+                    return true;
+                }
                 Err(now) => s = now,
             }
         }
@@ -419,7 +454,11 @@ impl Registry {
     #[cold]
     pub(crate) fn start_spare(&self) {
         if !self.comp.reserve_spare() {
-            tracing::warn!(pool = %self.name, max_spares = self.comp.max_spares, "spare cap reached: a blocked worker is not compensated (if every worker waits, the pool stalls; see Builder::max_spares)");
+            // Reported once per episode at the cap: a pool that sits there
+            // would otherwise log on every submission.
+            if !self.comp.saturated.swap(true, Ordering::Relaxed) {
+                tracing::error!(pool = %self.name, max_spares = self.comp.max_spares, blocked = self.comp.blocked(), "spare cap reached: a blocked worker is not compensated; if every worker waits for work queued behind them, the pool stalls until one of them resumes (see Builder::max_spares)");
+            }
             return;
         }
         if self.comp.wake_idle_spare() {
