@@ -49,6 +49,25 @@ fn coarse(n: u64, each: bool) -> u64 {
     a + b
 }
 
+/// One run of `workload` ("fib_fine" or "fib_coarse") as `variant` (the
+/// table in the module docs).
+fn run(pool: &ThreadPool, workload: &str, variant: &str) -> u64 {
+    let each = variant == "isolated_each";
+    let fine_grained = workload == "fib_fine";
+    let body = move || {
+        if fine_grained {
+            fine(black_box(FINE), each)
+        } else {
+            coarse(black_box(COARSE), each)
+        }
+    };
+    if variant == "isolated_root" {
+        pool.install(|| isolate(body))
+    } else {
+        pool.install(body)
+    }
+}
+
 fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
@@ -58,63 +77,30 @@ fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
 fn main() {
     let rounds = env_usize("EXECUTOR_ISOLATE_ROUNDS", 9);
     let pool = ThreadPool::new(env_usize("EXECUTOR_ISOLATE_THREADS", 2)).unwrap();
-    type Row = (&'static str, &'static str, Box<dyn Fn() -> u64>, u64);
-    let p = pool.clone();
-    let p2 = pool.clone();
-    let p3 = pool.clone();
-    let p4 = pool.clone();
-    let p5 = pool.clone();
-    let p6 = pool.clone();
-    let rows: Vec<Row> = vec![
-        (
-            "fib_fine",
-            "plain",
-            Box::new(move || p.install(|| fine(black_box(FINE), false))),
-            fib_joins(FINE),
-        ),
-        (
-            "fib_fine",
-            "isolated_root",
-            Box::new(move || p2.install(|| isolate(|| fine(black_box(FINE), false)))),
-            fib_joins(FINE),
-        ),
-        (
-            "fib_fine",
-            "isolated_each",
-            Box::new(move || p3.install(|| fine(black_box(FINE), true))),
-            fib_joins(FINE),
-        ),
-        (
-            "fib_coarse",
-            "plain",
-            Box::new(move || p4.install(|| coarse(black_box(COARSE), false))),
-            fib_calls(COARSE),
-        ),
-        (
-            "fib_coarse",
-            "isolated_root",
-            Box::new(move || p5.install(|| isolate(|| coarse(black_box(COARSE), false)))),
-            fib_calls(COARSE),
-        ),
-        (
-            "fib_coarse",
-            "isolated_each",
-            Box::new(move || p6.install(|| coarse(black_box(COARSE), true))),
-            fib_calls(COARSE),
-        ),
-    ];
+    let mut rows = Vec::new();
+    for workload in ["fib_fine", "fib_coarse"] {
+        for variant in ["plain", "isolated_root", "isolated_each"] {
+            rows.push((workload, variant));
+        }
+    }
     if let Ok(k) = std::env::var("EXECUTOR_ISOLATE_ROW") {
         // One run of one row (for `valgrind --tool=callgrind`).
         let k: usize = k.parse().expect("a row index");
-        black_box(rows[k].2());
+        let (workload, variant) = rows[k];
+        black_box(run(&pool, workload, variant));
         return;
     }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
     for round in 0..=rounds {
-        for (k, (_, _, run, per)) in rows.iter().enumerate() {
+        for (k, &(workload, variant)) in rows.iter().enumerate() {
+            let per = if workload == "fib_fine" {
+                fib_joins(FINE)
+            } else {
+                fib_calls(COARSE)
+            };
             let t = Instant::now();
-            let r = run();
-            let ns = t.elapsed().as_nanos() as f64 / *per as f64;
+            let r = run(&pool, workload, variant);
+            let ns = t.elapsed().as_nanos() as f64 / per as f64;
             assert!(r == fib_iter(FINE) || r == fib_iter(COARSE));
             if round > 0 {
                 times[k].push(ns);
@@ -124,7 +110,7 @@ fn main() {
     println!("| workload | variant | ns per op (median) | p25-p75 | / plain |");
     println!("|---|---|---|---|---|");
     let mut plain = 0.0;
-    for ((w, v, _, _), t) in rows.iter().zip(times.iter_mut()) {
+    for ((w, v), t) in rows.iter().zip(times.iter_mut()) {
         let (m, a, b) = quartiles(t);
         if *v == "plain" {
             plain = m;
