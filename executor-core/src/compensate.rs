@@ -86,8 +86,11 @@
 //! 1 ms, doubling with each failure in a row up to 1 s; it starts a spare if
 //! a blocked worker is still uncompensated and work is queued. While a try
 //! is scheduled, other requests leave the start to it (no failed spawn per
-//! submission). A pool that stops (`shutdown_now`) is not tried again. Tested
-//! by injecting failures (a test-only counter in this module).
+//! submission). A pool that stops (`shutdown_now`) is not tried again. If
+//! the timer's own thread cannot start (its first entry starts it), that is
+//! reported too and the start waits for the next request for a spare (a
+//! submission, a worker blocking). Tested by injecting failures (a
+//! test-only counter in this module).
 //!
 //! * A spare never takes the place of a worker that is not blocked, so the
 //!   pool runs at most `num_threads` jobs at once plus the brief overlap after
@@ -504,13 +507,18 @@ impl Registry {
                 registry.retry_spare();
             }
         });
-        let timer = crate::timer::Timer::global();
-        if timer
-            .schedule_job(Instant::now().checked_add(delay), retry)
-            .is_err()
-        {
+        let due = Instant::now().checked_add(delay);
+        // The global timer starts its thread with its first entry and
+        // panics if it cannot: the same shortage may refuse that thread, and
+        // this runs inside a submission or a blocking call.
+        let scheduled = crate::registry::quietly(|| {
+            crate::timer::Timer::global()
+                .schedule_job(due, retry)
+                .is_ok()
+        });
+        if scheduled != Some(true) {
             self.comp.retry_armed.store(false, Ordering::SeqCst);
-            tracing::error!(pool = %self.name, "scheduling a new try to start a spare failed; a blocked worker stays uncompensated until the next submission");
+            tracing::error!(pool = %self.name, "scheduling a new try to start a spare failed; a blocked worker stays uncompensated until the next request for a spare");
         }
     }
 
