@@ -855,21 +855,27 @@ mod loom_tests {
     use super::*;
     use loom::sync::atomic::AtomicUsize as LoomUsize;
 
+    /// A manual timer holding one job due now that counts its runs.
+    fn one_due_job() -> (Timer, Instant, Arc<LoomUsize>, TimerKey) {
+        let t = Timer::manual();
+        let ran = Arc::new(LoomUsize::new(0));
+        let r = ran.clone();
+        let now = Instant::now();
+        let key = t
+            .schedule_job(
+                Some(now),
+                Job::new(move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                }),
+            )
+            .unwrap();
+        (t, now, ran, key)
+    }
+
     #[test]
     fn loom_schedule_cancel_fire() {
         loom::model(|| {
-            let t = Timer::manual();
-            let ran = Arc::new(LoomUsize::new(0));
-            let r = ran.clone();
-            let now = Instant::now();
-            let key = t
-                .schedule_job(
-                    Some(now),
-                    Job::new(move || {
-                        r.fetch_add(1, Ordering::SeqCst);
-                    }),
-                )
-                .unwrap();
+            let (t, now, ran, key) = one_due_job();
             let firer = {
                 let t = t.clone();
                 loom::thread::spawn(move || t.fire_now(now))
@@ -889,18 +895,7 @@ mod loom_tests {
     #[test]
     fn loom_driver_and_worker_fire_once() {
         loom::model(|| {
-            let t = Timer::manual();
-            let ran = Arc::new(LoomUsize::new(0));
-            let r = ran.clone();
-            let now = Instant::now();
-            let key = t
-                .schedule_job(
-                    Some(now),
-                    Job::new(move || {
-                        r.fetch_add(1, Ordering::SeqCst);
-                    }),
-                )
-                .unwrap();
+            let (t, now, ran, key) = one_due_job();
             let driver = {
                 let t = t.clone();
                 loom::thread::spawn(move || t.fire_now(now))
