@@ -486,6 +486,7 @@ impl Registry {
     /// checked first: a claim pushes its jobs before it lowers the count.
     pub(crate) fn shared_work_visible(&self) -> bool {
         self.batched.load(Ordering::SeqCst) > 0
+            || self.timer.has_fired()
             || !self.injector.is_empty()
             || self.outside.iter().any(|s| !s.is_empty())
             || self.stealers.iter().any(|s| !s.is_empty())
@@ -573,6 +574,7 @@ impl Registry {
             }
         };
         let mut out = Vec::new();
+        self.timer.drain_fired(&mut out);
         drain(&|| self.injector.steal(), &mut out);
         let listed = std::mem::take(&mut *crate::sync_lock(&self.batches));
         for batch in &listed {
@@ -858,7 +860,8 @@ impl Registry {
                     .stealers()
                     .map(|(_, s)| s.deque.len() + s.outside.len())
                     .sum::<usize>()
-                + self.broadcasts.iter().map(Injector::len).sum::<usize>(),
+                + self.broadcasts.iter().map(Injector::len).sum::<usize>()
+                + self.timer.fired_len(),
             ..Stats::default()
         };
         let mut requeued = self.requeued_outside.load(Ordering::Relaxed);

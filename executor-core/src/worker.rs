@@ -3,11 +3,13 @@
 //!
 //! Each worker owns a LIFO deque (jobs its own jobs submit stay on it while hot)
 //! and a FIFO buffer of outside jobs, and finds work in this order: its deque,
-//! its buffer, a peer's buffer (a batch, the oldest half), the injector (taking
-//! a batch into its buffer), then a peer's deque (one job, the oldest; peers
-//! tried from a random start). Every 61st look starts at its buffer and the
-//! injector instead, so a worker whose own jobs keep spawning cannot starve
-//! outside submissions.
+//! the pool timer's fired jobs (delayed jobs now due; with none, it fires due
+//! timers itself if the timer thread is late: `crate::timer`, "Fired jobs go
+//! first"), its buffer, a peer's buffer (a batch, the oldest half), the
+//! injector (taking a batch into its buffer), then a peer's deque (one job,
+//! the oldest; peers tried from a random start). Every 61st look starts at
+//! the fired jobs, its buffer and the injector instead, so a worker whose own
+//! jobs keep spawning cannot starve outside submissions or due timers.
 //!
 //! **Outside work is FIFO.** A batch taken from the injector (or claimed from a
 //! batch ticket) goes into the FIFO buffer in submission order, so its owner
@@ -282,13 +284,19 @@ impl WorkerThread {
         }
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
+        let timer = &self.registry.timer;
         if tick % 61 == 0 {
-            if let Some(job) = self.outside.pop().or_else(|| self.steal_injector(false)) {
+            if let Some(job) = timer
+                .take_fired()
+                .or_else(|| self.outside.pop())
+                .or_else(|| self.steal_injector(false))
+            {
                 return Some(job);
             }
         }
         self.deque
             .pop()
+            .or_else(|| timer.take_fired())
             .or_else(|| self.outside.pop())
             .or_else(|| self.steal_outside_peers())
             .or_else(|| self.steal_injector(first_look))

@@ -34,6 +34,83 @@ fn a_delayed_job_runs_on_the_pool_never_before_its_deadline() {
     });
 }
 
+/// Blocks the pool's only worker until the returned sender is dropped or sent to.
+fn block_the_worker(pool: &ThreadPool) -> std::sync::mpsc::Sender<()> {
+    let (release, blocked) = channel::<()>();
+    let (started_tx, started) = channel();
+    pool.execute(move || {
+        started_tx.send(()).unwrap();
+        let _ = blocked.recv();
+    })
+    .unwrap();
+    started.recv_timeout(LONG).unwrap();
+    release
+}
+
+/// Waits until the timer handed its due entries over (its heap is empty).
+fn until_fired(timer: &Timer) {
+    while timer.pending() > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_due_job_starts_before_outside_jobs_queued_earlier() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        let release = block_the_worker(&pool);
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for i in 0..100 {
+            let order = order.clone();
+            pool.execute(move || order.lock().unwrap().push(i)).unwrap();
+        }
+        let o = order.clone();
+        pool.timer()
+            .schedule_job(later(1), Job::new(move || o.lock().unwrap().push(-1)))
+            .unwrap();
+        until_fired(&pool.timer());
+        release.send(()).unwrap();
+        pool.shutdown();
+        assert!(pool.await_termination(LONG).is_ok());
+        let order = order.lock().unwrap();
+        assert_eq!(order.len(), 101);
+        assert_eq!(order[0], -1, "the due job went first");
+        assert!(
+            order[1..].windows(2).all(|w| w[0] < w[1]),
+            "outside jobs in FIFO order"
+        );
+    });
+}
+
+#[test]
+fn a_fired_job_not_yet_started_is_handed_back_by_shutdown_now() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        let release = block_the_worker(&pool);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        pool.timer()
+            .schedule_job(
+                later(1),
+                Job::new(move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                }),
+            )
+            .unwrap();
+        until_fired(&pool.timer());
+        assert_eq!(pool.stats().queued, 1, "fired, waiting for the worker");
+        let handed_back = pool.shutdown_now();
+        assert_eq!(handed_back.len(), 1);
+        drop(release);
+        assert!(pool.await_termination(LONG).is_ok());
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "never ran");
+        for job in handed_back {
+            job.run();
+        }
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "runs once, by its new owner");
+    });
+}
+
 #[test]
 fn shutdown_holds_termination_for_a_pending_job_without_spinning() {
     bounded(|| {

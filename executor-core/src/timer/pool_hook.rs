@@ -8,8 +8,8 @@
 //!                │    the workers do not exit while one is pending (they sleep)
 //!                ├─ execute_delayed_after_shutdown(false): dropped unrun (task cancelled)
 //!                └─ due never: dropped unrun (it could never run)
-//!   shutdown_now() ─ every pending job (and any the stopped pool refused) is handed
-//!                    back with the queued jobs, under the drain lock
+//!   shutdown_now() ─ every pending job (and any the stopped pool refused, and the fired
+//!                    ones no worker took) is handed back with the queued jobs
 //!   termination ─── the timer stops: what is left is dropped, wakers are woken,
 //!                    the driver thread exits
 //! ```
@@ -18,8 +18,9 @@
 //!
 //! 1. After `shutdown`, a worker exits only when no delayed job is pending
 //!    ([`PoolTimer::holds`] is false) besides the usual conditions (see
-//!    `registry.rs`). A due job is pushed to the injector *before* the pending
-//!    count drops, so a worker that reads zero sees the push (SeqCst on both).
+//!    `registry.rs`). A due job is pushed to the fired queue *before* the
+//!    pending count drops, so a worker that reads zero sees the push (SeqCst on
+//!    both; the registry counts the fired queue as visible work).
 //!    A schedule counts its job *before* it checks that the pool is RUNNING, so
 //!    a worker that sees SHUTDOWN after that check also sees the count: a job
 //!    accepted while `shutdown` races it is held like the others.
@@ -32,7 +33,9 @@
 
 use super::{Shared, Timer};
 use crate::job::Job;
+use crate::lifecycle::State;
 use crate::registry::{quietly, Registry};
+use crossbeam_deque::{Injector, Steal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -42,6 +45,9 @@ pub(crate) struct PoolTimer {
     shared: OnceLock<Arc<Shared>>,
     /// `Builder::execute_delayed_after_shutdown(false)`.
     cancel_delayed_on_shutdown: AtomicBool,
+    /// Due jobs handed to the workers, in deadline order, not taken yet
+    /// ("Fired jobs go first" in the timer's module docs).
+    fired: Injector<Job>,
 }
 
 impl std::fmt::Debug for PoolTimer {
@@ -65,6 +71,87 @@ impl PoolTimer {
     pub(crate) fn set_execute_delayed_after_shutdown(&self, execute: bool) {
         self.cancel_delayed_on_shutdown
             .store(!execute, Ordering::Relaxed);
+    }
+
+    /// Hands the due jobs of one look (deadline order) to the workers: pushed
+    /// to the fired queue inside the submission handshake, accepted until STOP
+    /// as a re-queue is (so `shutdown_now`'s drain, after its wait for
+    /// quiescence, finds every accepted one); refused ones go to `refused`.
+    /// Called under the timer's lock, before the pending count drops
+    /// (invariant 1); the caller then calls [`PoolTimer::notify_fired`].
+    pub(crate) fn hand_over(
+        &self,
+        registry: &Registry,
+        jobs: &mut Vec<Job>,
+        refused: &mut Vec<Job>,
+    ) {
+        let n = jobs.len() as u64;
+        match registry.lifecycle.begin_submit_n(n, State::Shutdown) {
+            Ok(()) => {
+                for job in jobs.drain(..) {
+                    self.fired.push(job);
+                }
+                registry.lifecycle.end_submit_n(n);
+            }
+            Err(state) => refused.extend(
+                jobs.drain(..)
+                    .map(|job| registry.reject(job, state).into_inner()),
+            ),
+        }
+    }
+
+    /// After [`PoolTimer::hand_over`], outside the timer's lock: wakes a
+    /// sleeping worker unless one searches (the sleep protocol's publisher
+    /// side; a woken worker that finds more fired jobs wakes the next).
+    /// `on_worker`: a worker fired them ([`PoolTimer::take_fired`]) and takes
+    /// one itself, so a lone job wakes nobody.
+    pub(crate) fn notify_fired(&self, registry: &Registry, on_worker: bool) {
+        if on_worker && self.fired.len() <= 1 {
+            return;
+        }
+        registry.spare_wanted(registry.sleep.notify_one());
+    }
+
+    /// A fired job for a worker, before its outside work (see `worker.rs`);
+    /// with none, the worker fires due timers itself if the driver is late
+    /// ("Workers fire too" in the timer's module docs).
+    #[inline]
+    pub(crate) fn take_fired(&self) -> Option<Job> {
+        if self.fired.is_empty() && !self.shared.get().is_some_and(|s| s.help_fire()) {
+            return None;
+        }
+        self.steal_fired()
+    }
+
+    #[cold]
+    fn steal_fired(&self) -> Option<Job> {
+        loop {
+            match self.fired.steal() {
+                Steal::Success(job) => return Some(job),
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
+        }
+    }
+
+    /// True if a fired job waits for a worker (a snapshot; part of the
+    /// registry's "work visible" for the sleep re-check and the exit test).
+    #[inline]
+    pub(crate) fn has_fired(&self) -> bool {
+        !self.fired.is_empty()
+    }
+
+    /// Fired jobs waiting for a worker (statistics).
+    pub(crate) fn fired_len(&self) -> usize {
+        self.fired.len()
+    }
+
+    /// Takes the fired jobs no worker took (the registry's queue drain:
+    /// `shutdown_now` hands them back, termination runs them).
+    pub(crate) fn drain_fired(&self, out: &mut Vec<Job>) {
+        while let Some(job) = self.steal_fired() {
+            out.push(job);
+        }
     }
 
     /// True while a delayed job is pending (invariant 1).
