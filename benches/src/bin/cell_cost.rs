@@ -1,0 +1,153 @@
+//! The instruction cost of the typed-task path, for callgrind (deterministic
+//! whatever the machine's load): `n` tasks submitted from outside to a
+//! 1-worker pool, the pool drained (`shutdown` + `await_termination`, so no
+//! spinning is counted), then every handle read with `get` in order.
+//!
+//! ```text
+//! cargo build --release -p benches --bin cell_cost
+//! valgrind --tool=callgrind target/release/cell_cost submit 100000
+//! ```
+//!
+//! Modes: `submit` (`submit` in a loop), `batch` (one `submit_all`),
+//! `completion` (a `CompletionService`, `take` of every result), `async` (an
+//! async task per job, collected with `get`).
+
+use executor_completion::CompletionService;
+use executor_core::ThreadPool;
+use executor_futures::ExecutorService;
+use std::hint::black_box;
+use std::time::Duration;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "submit".into());
+    let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    if mode == "wall" {
+        return wall(n);
+    }
+    if mode == "baton" {
+        return baton(n);
+    }
+    let pool = ThreadPool::new(1).expect("pool");
+    let sum: u64 = match mode.as_str() {
+        "submit" => {
+            let handles: Vec<_> = (0..n)
+                .map(|i| pool.submit(move || black_box(i) * 2).unwrap())
+                .collect();
+            drain(&pool);
+            handles.into_iter().map(|h| h.get().unwrap()).sum()
+        }
+        "batch" => {
+            let handles = pool
+                .submit_all((0..n).map(|i| move || black_box(i) * 2))
+                .unwrap();
+            drain(&pool);
+            handles.into_iter().map(|h| h.get().unwrap()).sum()
+        }
+        "async" => {
+            let handles: Vec<_> = (0..n)
+                .map(|i| pool.spawn(async move { black_box(i) * 2 }).unwrap())
+                .collect();
+            drain(&pool);
+            handles.into_iter().map(|h| h.get().unwrap()).sum()
+        }
+        "completion" => {
+            let service = CompletionService::new(pool.clone());
+            for i in 0..n {
+                service.submit(move || black_box(i) * 2).unwrap();
+            }
+            drain(&pool);
+            (0..n).map(|_| service.take().unwrap().get().unwrap()).sum()
+        }
+        "completion_batch" => {
+            let service = CompletionService::new(pool.clone());
+            service
+                .submit_all((0..n).map(|i| move || black_box(i) * 2))
+                .unwrap();
+            drain(&pool);
+            (0..n).map(|_| service.take().unwrap().get().unwrap()).sum()
+        }
+        other => panic!("unknown mode {other}"),
+    };
+    assert_eq!(sum, n * (n - 1));
+    println!("{mode} {n}: ok");
+}
+
+/// `baton`: two async tasks pass a token back and forth `n` times through
+/// `futures` channels (each hop is a wake of the other task), timed.
+fn baton(n: u64) {
+    use futures::channel::mpsc;
+    use futures::{SinkExt, StreamExt};
+    let pool = ThreadPool::new(2).expect("pool");
+    let rounds = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let (mut to_b, mut b_rx) = mpsc::channel::<u64>(1);
+        let (mut to_a, mut a_rx) = mpsc::channel::<u64>(1);
+        let start = std::time::Instant::now();
+        let b = pool
+            .spawn(async move {
+                while let Some(v) = b_rx.next().await {
+                    if to_a.send(v + 1).await.is_err() {
+                        break;
+                    }
+                }
+            })
+            .unwrap();
+        let a = pool
+            .spawn(async move {
+                let mut v = 0;
+                for _ in 0..n {
+                    to_b.send(v).await.unwrap();
+                    v = a_rx.next().await.unwrap();
+                }
+                v
+            })
+            .unwrap();
+        assert_eq!(a.get().unwrap(), n);
+        b.get().unwrap();
+        times.push(start.elapsed().as_nanos() as f64 / n as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "baton {n}: median {:.1} ns/round trip ({:.1}-{:.1})",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
+}
+
+/// `wall`: submit_collect's loop on 2 workers, timed (for `perf record`).
+fn wall(n: u64) {
+    let pool = ThreadPool::new(2).expect("pool");
+    let rounds = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let start = std::time::Instant::now();
+        let handles: Vec<_> = (0..n)
+            .map(|i| pool.submit(move || black_box(i) * 2).unwrap())
+            .collect();
+        let sum: u64 = handles.into_iter().map(|h| h.get().unwrap()).sum();
+        times.push(start.elapsed().as_nanos() as f64 / n as f64);
+        assert_eq!(sum, n * (n - 1));
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "wall {n}: median {:.1} ns/task ({:.1}-{:.1})",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
+}
+
+fn drain(pool: &ThreadPool) {
+    pool.shutdown();
+    pool.await_termination(Duration::from_secs(60))
+        .expect("terminated");
+}
