@@ -306,6 +306,12 @@ impl<T, H: Hook<T>> Drop for Tail<T, H> {
     fn drop(&mut self) {
         // The last access: `&mut` needs no lock (no atomic RMW).
         let aux = lock_mut(&mut self.aux);
+        if aux.waiters.is_none() && (!H::PRESENT || aux.hook.is_none()) {
+            // The usual end: nothing registered, no hook left (none, or taken
+            // when the task became done). Returning here skips building and
+            // dropping an empty `Dependents` (~40 instructions per task).
+            return;
+        }
         // Continuations registered on a task that never became done (the same
         // reasoning as for the hook): they fire now, seeing a cancelled stand-in.
         let dependents = aux

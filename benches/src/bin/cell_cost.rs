@@ -28,6 +28,9 @@ fn main() {
     if mode == "baton" {
         return baton(n);
     }
+    if mode == "first" {
+        return first(n as usize);
+    }
     let pool = ThreadPool::new(1).expect("pool");
     let sum: u64 = match mode.as_str() {
         "submit" => {
@@ -117,6 +120,48 @@ fn baton(n: u64) {
         times[times.len() / 2],
         times[0],
         times[times.len() - 1]
+    );
+}
+
+/// `first`: completion_first's `executor_core_batch` row (one
+/// `CompletionService::submit_all` of `n` skewed busy tasks, 2 workers), timed
+/// from before the service is built to the first result taken; prints the
+/// median and the time the `submit_all` call alone took.
+fn first(n: usize) {
+    use benches::completion::{spin, Work};
+    let pool = ThreadPool::new(2).expect("pool");
+    let work = Work::new(n, 50_000, 2);
+    let rounds = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let (mut firsts, mut submits) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let start = std::time::Instant::now();
+        let service = CompletionService::new(&pool);
+        let tasks = work.durations.iter().enumerate().map(|(i, &ns)| {
+            move || {
+                spin(ns);
+                i as u64
+            }
+        });
+        service.submit_all(tasks).expect("pool accepts");
+        submits.push(start.elapsed().as_secs_f64() * 1e6);
+        let mut got = service.take().unwrap().get().unwrap();
+        firsts.push(start.elapsed().as_secs_f64() * 1e6);
+        while let Some(done) = service.take() {
+            got += done.get().unwrap();
+        }
+        assert_eq!(got as usize, n * (n - 1) / 2);
+    }
+    firsts.sort_by(f64::total_cmp);
+    submits.sort_by(f64::total_cmp);
+    println!(
+        "first {n}: median {:.0} µs to the first result ({:.0}-{:.0}), submit_all {:.0} µs",
+        firsts[firsts.len() / 2],
+        firsts[0],
+        firsts[firsts.len() - 1],
+        submits[submits.len() / 2]
     );
 }
 
