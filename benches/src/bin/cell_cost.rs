@@ -82,10 +82,7 @@ fn baton(n: u64) {
     use futures::channel::mpsc;
     use futures::{SinkExt, StreamExt};
     let pool = ThreadPool::new(2).expect("pool");
-    let rounds = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let rounds = rounds();
     let mut times = Vec::new();
     for _ in 0..rounds {
         let (mut to_b, mut b_rx) = mpsc::channel::<u64>(1);
@@ -114,13 +111,7 @@ fn baton(n: u64) {
         b.get().unwrap();
         times.push(start.elapsed().as_nanos() as f64 / n as f64);
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "baton {n}: median {:.1} ns/round trip ({:.1}-{:.1})",
-        times[times.len() / 2],
-        times[0],
-        times[times.len() - 1]
-    );
+    report(&format!("baton {n}"), "ns/round trip", times);
 }
 
 /// `first`: completion_first's `executor_core_batch` row (one
@@ -131,10 +122,7 @@ fn first(n: usize) {
     use benches::completion::{spin, Work};
     let pool = ThreadPool::new(2).expect("pool");
     let work = Work::new(n, 50_000, 2);
-    let rounds = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let rounds = rounds();
     let (mut firsts, mut submits) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let start = std::time::Instant::now();
@@ -168,10 +156,7 @@ fn first(n: usize) {
 /// `wall`: submit_collect's loop on 2 workers, timed (for `perf record`).
 fn wall(n: u64) {
     let pool = ThreadPool::new(2).expect("pool");
-    let rounds = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let rounds = rounds();
     let mut times = Vec::new();
     for _ in 0..rounds {
         let start = std::time::Instant::now();
@@ -182,9 +167,22 @@ fn wall(n: u64) {
         times.push(start.elapsed().as_nanos() as f64 / n as f64);
         assert_eq!(sum, n * (n - 1));
     }
+    report(&format!("wall {n}"), "ns/task", times);
+}
+
+/// The timed modes' rounds: `ROUNDS` from the environment, default 20.
+fn rounds() -> usize {
+    std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+}
+
+/// Sorts `times` and prints its median and range after `what`.
+fn report(what: &str, unit: &str, mut times: Vec<f64>) {
     times.sort_by(f64::total_cmp);
     println!(
-        "wall {n}: median {:.1} ns/task ({:.1}-{:.1})",
+        "{what}: median {:.1} {unit} ({:.1}-{:.1})",
         times[times.len() / 2],
         times[0],
         times[times.len() - 1]
