@@ -242,7 +242,9 @@ impl<T> TaskHandle<T> {
     /// assert!(queued.get().unwrap_err().is_cancelled());
     /// ```
     pub fn cancel(&self) -> bool {
-        self.raw.clone().cancel()
+        // A done task stays done: refuse it without the two reference-count
+        // RMWs (clone, drop) of the cancel path.
+        !self.is_done() && self.raw.clone().cancel()
     }
 
     /// A cloneable, untyped reference to the task (to cancel or wait for it from
@@ -547,7 +549,9 @@ impl TaskRef {
 
     /// Cancels the task; see [`TaskHandle::cancel`].
     pub fn cancel(&self) -> bool {
-        self.core.clone().cancel()
+        // As `TaskHandle::cancel`: a done task is refused at once. A completion
+        // service's drop cancels every task it still lists, most of them done.
+        !self.is_done() && self.core.clone().cancel()
     }
 
     /// Runs the task on the calling thread, now, if it has not started: Java's

@@ -92,6 +92,36 @@
 //! * **Where**: on whatever thread released the last reference (the dropper of
 //!   the `TaskRef`, of a waker, or the runner after the poll), with the panic
 //!   caught like every other hook's (`quietly`). No lock of this crate is held.
+//!
+//! ## What a task costs, and why the cell is still one `Arc` (measured)
+//!
+//! `submit` + `get` of a callable from outside (issue 21's `submit_collect`)
+//! does these atomic RMWs on the cell: the `Arc` clone for the job (submitter),
+//! the claim CAS and the terminal CAS (runner), the runner's `Arc` decrement,
+//! and the handle's strong and weak decrements when it frees the cell
+//! (consumer); the pool's submission adds its own. `benches/src/bin/cell_cost.rs`
+//! counts instructions with callgrind (1,115 per task for `submit` in a loop,
+//! 1,013 with `submit_all`, after the cheap free of a cell with nothing
+//! registered in `Tail::drop`, which saved ~47).
+//!
+//! The largest single cost is not here but in the allocator. Sampled with
+//! `perf` on 2 workers (`cell_cost wall`), the submitting thread is the
+//! bottleneck and spends about a third of its time in glibc's `malloc`/`free`
+//! of cells (`_int_malloc`, `_int_free`, `malloc_consolidate`); in a
+//! `CompletionService::submit_all` (completion_first) malloc is 63% of the
+//! submitting thread's instructions. A per-thread free list of cells would
+//! not remove it for these workloads: they hold the whole batch (10,000 or
+//! 100,000 cells) before any is freed, so only a cache as large as the batch
+//! helps. Emulated with glibc's own per-thread cache: `GLIBC_TUNABLES=
+//! glibc.malloc.tcache_count=65535` made `cell_cost wall` 186 → 161, 200 →
+//! 169, 206 → 169 ns per task (3 alternating pairs); `tcache_count=1024` (a
+//! bounded cache of 1,024 cells) changed nothing (193/223, 187/186, 184/186).
+//! A cache holding a batch's peak for good is a policy for the application's
+//! allocator (a global allocator such as mimalloc or jemalloc), not for a
+//! library; and recycling cells here at all needs a reference count of our
+//! own, since `std`'s `Arc` takes no custom allocator on stable Rust (every
+//! `Arc<TaskCell>` of this crate, and `Job::from_runnable`, would change). Not
+//! done.
 
 // The stage is guarded by the state word instead of a mutex (see above): measured
 // with callgrind, the slot mutex cost three lock/unlock pairs (six atomic RMWs,
@@ -306,6 +336,12 @@ impl<T, H: Hook<T>> Drop for Tail<T, H> {
     fn drop(&mut self) {
         // The last access: `&mut` needs no lock (no atomic RMW).
         let aux = lock_mut(&mut self.aux);
+        if aux.waiters.is_none() && (!H::PRESENT || aux.hook.is_none()) {
+            // The usual end: nothing registered, no hook left (none, or taken
+            // when the task became done). Returning here skips building and
+            // dropping an empty `Dependents` (~40 instructions per task).
+            return;
+        }
         // Continuations registered on a task that never became done (the same
         // reasoning as for the hook): they fire now, seeing a cancelled stand-in.
         let dependents = aux
