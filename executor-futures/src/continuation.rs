@@ -65,7 +65,9 @@
 //!   with its first ready successor (`graph.rs`). Any other one goes on the
 //!   worker's own deque, where siblings can steal it (a wavefront cell makes
 //!   two ready: one runs here, one is stolen). Fired by another thread (a
-//!   canceller, a registrant that found the upstream done), a continuation
+//!   canceller, a registrant that found the upstream done), or by a waiter
+//!   that ran the task it waits for on its own thread ([`waiter_runs`]: the
+//!   wait must return once its task is done, DESIGN.md §2), a continuation
 //!   goes on the deque on a worker, or runs at once on a thread off the pool.
 //!   A pool that was shut down refuses it: it resolves as
 //!   [`TaskError::Rejected`], reported in its handle, never lost.
@@ -426,6 +428,7 @@ std::thread_local! {
         Firing {
             active: Cell::new(false),
             next_open: Cell::new(false),
+            waiting: Cell::new(false),
             next: Cell::new(None),
             queue: RefCell::new(VecDeque::new()),
         }
@@ -438,6 +441,7 @@ loom::thread_local! {
     static FIRING: Firing = Firing {
         active: Cell::new(false),
         next_open: Cell::new(false),
+        waiting: Cell::new(false),
         next: Cell::new(None),
         queue: RefCell::new(VecDeque::new()),
     };
@@ -450,6 +454,9 @@ struct Firing {
     /// It was started by a task's runner on a worker: the first continuation
     /// it makes ready may run next, here ([`run_next`]).
     next_open: Cell<bool>,
+    /// A waiter runs the task it waits for on this thread ([`waiter_runs`]):
+    /// nothing runs next here, so the wait returns as soon as its task is done.
+    waiting: Cell<bool>,
     /// That continuation.
     next: Cell<Option<Job>>,
     /// Work queued behind the running firing, first in first out (the buffer
@@ -471,7 +478,9 @@ fn enter(by: Firer) -> Enter {
     let outermost = FIRING.try_with(|firing| {
         let outermost = !firing.active.replace(true);
         if outermost {
-            firing.next_open.set(by == Firer::Runner);
+            firing
+                .next_open
+                .set(by == Firer::Runner && !firing.waiting.get());
         }
         outermost
     });
@@ -517,7 +526,7 @@ pub(crate) fn trampoline(f: impl FnOnce() + Send + 'static) {
 fn run_next<R: Runnable>(cell: Arc<R>) -> Result<(), Arc<R>> {
     let mut cell = Some(cell);
     let _ = FIRING.try_with(|firing| {
-        if firing.next_open.get() {
+        if firing.next_open.get() && !firing.waiting.get() {
             match firing.next.take() {
                 None => firing.next.set(cell.take().map(Job::from_runnable)),
                 kept => firing.next.set(kept),
@@ -528,6 +537,23 @@ fn run_next<R: Runnable>(cell: Arc<R>) -> Result<(), Arc<R>> {
         None => Ok(()),
         Some(cell) => Err(cell),
     }
+}
+
+/// Runs `f`, a waiter running the task it waits for on its own thread
+/// (`TaskCore::run_inline`), with nothing kept to run next: a continuation the
+/// task makes ready is queued, so the wait returns once its task is done and
+/// never runs work it is not owed (DESIGN.md §2, the waiting rule).
+pub(crate) fn waiter_runs<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = FIRING.try_with(|firing| firing.waiting.set(self.0));
+        }
+    }
+    let _restore = FIRING
+        .try_with(|firing| Restore(firing.waiting.replace(true)))
+        .ok();
+    f()
 }
 
 /// Runs the trampoline's queue, then the continuation kept to run next, until

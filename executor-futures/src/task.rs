@@ -651,7 +651,8 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
 
     fn run_inline(self: Arc<Self>) -> bool {
         if W::RUN_INLINE && self.state.transition_to_running() == Claim::Claimed {
-            W::run(self);
+            // A waiter: its task's continuations are queued, not run next here.
+            continuation::waiter_runs(|| W::run(self));
             true
         } else {
             false

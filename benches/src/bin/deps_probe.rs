@@ -6,6 +6,8 @@
 //! ```
 //!
 //! * `sa`: the `wavefront` row's `submit_after` variant on a `size`×`size` grid.
+//! * `sa_gated`: `sa` with cell (0, 0) after a gated task: the grid is built
+//!   before anything runs, then released (build and run timed apart).
 //! * `graph`: the same grid through a `TaskGraph` (built once).
 //! * `chain`: `size` `then` continuations behind a gated head (the `chain` row).
 //! * `spawn_chain`: `size` jobs, each spawning the next (`executor_core::execute`).
@@ -47,6 +49,11 @@ fn want(n: usize) -> u64 {
     seq[n * n - 1]
 }
 
+/// True in `sa_gated` mode (read by the gate task).
+fn mode_gated() -> bool {
+    std::env::args().nth(1).as_deref() == Some("sa_gated")
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("sa");
@@ -54,13 +61,13 @@ fn main() {
     let iters: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5);
     let threads: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2);
     let pool = executor_core::ThreadPool::new(threads).expect("pool");
-    let n = if mode == "sa" || mode == "graph" {
+    let n = if mode.starts_with("sa") || mode == "graph" {
         size
     } else {
         1
     };
     let cells: Arc<Vec<AtomicU64>> = Arc::new((0..n * n).map(|_| AtomicU64::new(0)).collect());
-    let expected = if mode == "sa" || mode == "graph" {
+    let expected = if mode.starts_with("sa") || mode == "graph" {
         want(n)
     } else {
         0
@@ -86,7 +93,17 @@ fn main() {
     for _ in 0..iters {
         let start = Instant::now();
         let units = match mode {
-            "sa" => {
+            "sa" | "sa_gated" => {
+                let (tx, rx) = std::sync::mpsc::channel::<()>();
+                let gate = pool
+                    .submit(move || {
+                        if mode_gated() {
+                            // Released when the sender is dropped.
+                            let _ = rx.recv();
+                        }
+                    })
+                    .expect("pool open")
+                    .task_ref();
                 let mut above: Vec<TaskRef> = Vec::with_capacity(n);
                 let mut last: Option<TaskHandle<()>> = None;
                 for i in 0..n {
@@ -96,7 +113,7 @@ fn main() {
                         let c = cells.clone();
                         let body = move |_: Vec<()>| compute(&c, n, k);
                         let h = match (i, j) {
-                            (0, 0) => pool.submit_after(Vec::<TaskRef>::new(), body),
+                            (0, 0) => pool.submit_after([gate.clone()], body),
                             (0, _) => pool.submit_after([row[j - 1].clone()], body),
                             (_, 0) => pool.submit_after([above[0].clone()], body),
                             _ => pool.submit_after([row[j - 1].clone(), above[j].clone()], body),
@@ -106,7 +123,16 @@ fn main() {
                     }
                     above = row;
                 }
+                let built = start.elapsed();
+                drop(tx);
                 last.expect("n > 0").get().expect("last cell");
+                if mode == "sa_gated" {
+                    eprintln!(
+                        "  build {:.1} ns/cell, run {:.1} ns/cell",
+                        built.as_nanos() as f64 / (n * n) as f64,
+                        (start.elapsed() - built).as_nanos() as f64 / (n * n) as f64
+                    );
+                }
                 assert_eq!(cells[n * n - 1].load(Ordering::Relaxed), expected);
                 n * n
             }
