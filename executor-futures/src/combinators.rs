@@ -32,7 +32,7 @@
 #![allow(unsafe_code)]
 
 use crate::continuation::{
-    register_task, schedule, schedule_on, ContShared, Continuation, Link, Links,
+    register_on, register_task, schedule, schedule_on, ContShared, Continuation, Link, Links,
 };
 use crate::error::TaskError;
 use crate::handle::{TaskHandle, TaskRef};
@@ -243,9 +243,8 @@ impl<T: Send + 'static> Deps<T> {
         match &self.kind {
             DepsKind::Handles(handles) => {
                 for (i, h) in handles.as_slice().iter().enumerate() {
-                    let raw = h.raw();
                     // SAFETY: slot `i` once (this function's contract).
-                    unsafe { register_task(&**raw, &|| raw.clone().into_core(), cont.clone(), i) };
+                    unsafe { register_on(h.raw(), cont.clone(), i) };
                 }
             }
             DepsKind::Refs(refs, _) => {

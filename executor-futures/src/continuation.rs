@@ -41,10 +41,12 @@
 //! An embedded link holds its own cell (an `Arc`) while listed, so the firing
 //! thread reads the link, takes the `Arc` out, then tells the cell; a slot is
 //! registered once, ever (the contract of `register_task`). Measured with
-//! callgrind on `deps_probe` (1 worker): the aux mutex, the boxed waiter list
-//! and its `Vec` cost the `chain` row 46% and `submit_after`'s wavefront 30%
-//! of their instructions per task (together with the trampoline's work queue,
-//! which used to be allocated per firing, and the run-next slot below).
+//! callgrind on a 1-worker pool (2026-12-07): the aux mutex with its boxed
+//! waiter list, the trampoline's queue allocated per firing and the deque
+//! round trip per continuation (replaced by the run-next slot below) were
+//! 46% of the `chain` row's instructions per link and 30% of the `submit_after`
+//! wavefront's per cell; glibc's malloc, freeing on a worker what the
+//! submitting thread allocated, was most of the rest.
 //!
 //! ## What firing does
 //!
@@ -354,6 +356,20 @@ pub(crate) unsafe fn register_task<C: TaskCore + ?Sized>(
 ) {
     // SAFETY: forwarded from this function's contract.
     register(upstream, core, unsafe { Registration::task(cont, slot) });
+}
+
+/// [`register_task`] on the task of a handle's cell.
+///
+/// # Safety
+///
+/// As for [`register_task`].
+pub(crate) unsafe fn register_on<T>(
+    upstream: &Arc<dyn RawTask<T>>,
+    cont: Arc<dyn Continuation>,
+    slot: usize,
+) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { register_task(&**upstream, &|| upstream.clone().into_core(), cont, slot) };
 }
 
 /// Who fires a done task's dependents.
@@ -878,7 +894,7 @@ where
     fn wait_for<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>, inner: &Arc<dyn RawTask<U>>) {
         // SAFETY: slot 1 is registered once: here, after the function ran
         // (slot 0 was the upstream).
-        unsafe { register_task(&**inner, &|| inner.clone().into_core(), cell, 1) };
+        unsafe { register_on(inner, cell, 1) };
     }
 }
 
@@ -941,14 +957,7 @@ impl<T: Send + 'static> TaskHandle<T> {
             NoHook,
         );
         // SAFETY: the new cell's only slot, registered once.
-        unsafe {
-            register_task(
-                &*upstream,
-                &|| upstream.clone().into_core(),
-                cell.clone(),
-                0,
-            )
-        };
+        unsafe { register_on(&upstream, cell.clone(), 0) };
         TaskHandle::from_raw(cell)
     }
 
@@ -982,14 +991,7 @@ impl<T: Send + 'static> TaskHandle<T> {
             NoHook,
         );
         // SAFETY: slot 0 (the upstream) of the new cell, registered once.
-        unsafe {
-            register_task(
-                &*upstream,
-                &|| upstream.clone().into_core(),
-                cell.clone(),
-                0,
-            )
-        };
+        unsafe { register_on(&upstream, cell.clone(), 0) };
         TaskHandle::from_raw(cell)
     }
 }
