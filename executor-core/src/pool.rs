@@ -552,6 +552,27 @@ where
     })
 }
 
+/// True when the calling thread is a worker of a pool that accepts new work:
+/// [`execute`] would queue a job now rather than refuse it. For a layer that
+/// may run a small ready job in place of queueing it on this worker (saving the
+/// push, the pop and the wake of a sibling) and must still refuse it once the
+/// pool was shut down (`executor_futures`' continuations). False off the pool.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::integration::can_execute;
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// assert!(!can_execute()); // not a worker
+/// assert!(pool.install(can_execute));
+/// ```
+#[inline]
+pub fn can_execute() -> bool {
+    WorkerThread::with_current(|w| {
+        w.is_some_and(|w| w.registry().lifecycle.state() <= State::Running)
+    })
+}
+
 /// A handle to a [`ThreadPool`] that does not keep it open: made by
 /// [`ThreadPool::downgrade`], it submits to the pool like a `ThreadPool` does, but
 /// is not counted among the handles whose last drop closes the pool. Once the

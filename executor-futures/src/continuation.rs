@@ -6,29 +6,47 @@
 //!
 //! ## Registration and firing
 //!
-//! A continuation is a [`Dependent`] pushed on the upstream cell's list (in its
-//! aux mutex, next to blocked threads and the waker), exactly like a waiter:
+//! A continuation is a [`Link`] pushed on the upstream cell's **dependents
+//! list**: a lock-free stack (one `AtomicPtr` in the cell, no lock, no
+//! allocation for a continuation cell, whose links are embedded in it, one per
+//! upstream slot; an `on_complete` callback's link is boxed with it). The
+//! state word's `DEPENDENTS` bit tells the completer to look at the list:
 //!
 //! ```text
-//!  registrant (then / on_complete / all_of ...)      completer (runner, canceller, abandoner)
-//!  ──────────────────────────────────────────       ──────────────────────────────────────────
-//!  lock aux                                          CAS state → COMPLETE | CANCELLED (RMW)
-//!  done? ── yes ─▶ unlock, fire it here ◀─┐          saw WAITING? ── no ─▶ nothing to fire
-//!  push dependent                         │             │ yes
-//!  set WAITING (RMW) ── saw DONE? ─ yes ──┘ (pop it     lock aux, take the whole list, unlock
-//!  unlock                                   back first) fire every dependent, in order,
-//!                                                        through the trampoline (below)
+//!  registrant (then / on_complete / all_of ...)       completer (runner, canceller, abandoner)
+//!  ───────────────────────────────────────────       ──────────────────────────────────────────
+//!  s = load state; done? ── yes ─▶ fire it here       CAS state → COMPLETE | CANCELLED (RMW)
+//!  CAS-push link on head; head CLOSED? ─▶ fire here   wake waiters, call the hook
+//!  s had DEPENDENTS? ── yes ─▶ registered             saw DEPENDENTS? ── no ─▶ nothing to fire
+//!  fetch_or DEPENDENTS (RMW) ── saw DONE? ─ no ─▶       │ yes
+//!    registered                    │ yes               swap head ← CLOSED: take the stack
+//!                                  ▼                   fire it, oldest first, through the
+//!               swap head ← CLOSED, fire what it took  trampoline (below)
 //! ```
 //!
-//! The two RMWs on the state word (terminal CAS, `set_waiting`) are totally
-//! ordered: either the registrant sees the terminal bit (and fires the
-//! dependent itself, after taking it back out of the list under the lock), or
-//! the completer sees `WAITING` and takes the list, which holds the dependent
-//! because it was pushed before `WAITING` was set. A dependent is in the list
-//! or in the registrant's hands, never both: it fires **exactly once**
-//! (`loom_registration_vs_completion_fires_once`). A task that can never become
-//! done (an async task nothing can wake, freed) fires its list when its cell
-//! is freed, with a cancelled stand-in (`task.rs`, "Freed before done").
+//! The two RMWs on the state word (terminal CAS, `fetch_or DEPENDENTS`) are
+//! totally ordered, and nothing clears either bit. If the registrant's RMW came
+//! first (or it saw `DEPENDENTS` set by an earlier registrant, before the
+//! terminal CAS: its load lacked `DONE`), the completer sees `DEPENDENTS` and
+//! swaps the list out after its CAS. Otherwise the registrant sees `DONE` and
+//! swaps it out itself. Every swap leaves `CLOSED`, so a push either lands
+//! before a swap (and that swap takes it) or sees `CLOSED` (and its registrant
+//! fires it at once): each link is taken by **exactly one** thread, and only
+//! after the task is done, so it fires exactly once
+//! (`loom_registration_vs_completion_fires_once`,
+//! `loom_two_registrants_vs_completion_fire_once_each`). A task that can never
+//! become done (an async task nothing can wake, freed) fires its list when its
+//! cell is freed, with a cancelled stand-in (`task.rs`, "Freed before done").
+//!
+//! An embedded link holds its own cell (an `Arc`) while listed, so the firing
+//! thread reads the link, takes the `Arc` out, then tells the cell; a slot is
+//! registered once, ever (the contract of `register_task`). Measured with
+//! callgrind on a 1-worker pool (2026-12-07): the aux mutex with its boxed
+//! waiter list, the trampoline's queue allocated per firing and the deque
+//! round trip per continuation (replaced by the run-next slot below) were
+//! 46% of the `chain` row's instructions per link and 30% of the `submit_after`
+//! wavefront's per cell; glibc's malloc, freeing on a worker what the
+//! submitting thread allocated, was most of the rest.
 //!
 //! ## What firing does
 //!
@@ -41,10 +59,20 @@
 //!   `NOTIFIED`, so nothing can claim it. Firing tells it an upstream is done;
 //!   when it is ready it moves to `NOTIFIED` (`transition_to_notified`, which
 //!   also makes a second readiness, or a cancelled cell, a no-op) and is
-//!   queued: on the firing worker's own deque when the firing thread is a pool
-//!   worker (no handle to the pool is kept), otherwise it runs at once on the
-//!   firing thread. A queue that refuses it (the pool was shut down) resolves it
-//!   as [`TaskError::Rejected`]: reported in its handle, never lost.
+//!   queued. On a pool worker whose pool accepts work, when the firing was
+//!   started by the **runner** of the upstream (the worker that just finished
+//!   it), the first continuation made ready is kept to **run next on that
+//!   worker**, right after the firing (after the upstream's waiters and hook):
+//!   no push, no pop, no sibling woken to steal it, the way a graph run goes on
+//!   with its first ready successor (`graph.rs`). Any other one goes on the
+//!   worker's own deque, where siblings can steal it (a wavefront cell makes
+//!   two ready: one runs here, one is stolen). Fired by another thread (a
+//!   canceller, a registrant that found the upstream done), or by a waiter
+//!   that ran the task it waits for on its own thread ([`waiter_runs`]: the
+//!   wait must return once its task is done, DESIGN.md §2), a continuation
+//!   goes on the deque on a worker, or runs at once on a thread off the pool.
+//!   A pool that was shut down refuses it: it resolves as
+//!   [`TaskError::Rejected`], reported in its handle, never lost.
 //! * Errors travel down as values: an upstream that panicked hands its payload
 //!   to the downstream handle; one that was cancelled (or rejected, or whose
 //!   result was already taken) resolves the downstream the same way without
@@ -54,10 +82,14 @@
 //! ## No recursion
 //!
 //! Firing can complete another task, whose own firing completes another, and
-//! so on (a chain of a million `then`s cancelled at its head, or completed
-//! inline off the pool). The **trampoline** keeps the stack flat: the first
-//! firing on a thread drains a thread-local queue in a loop; a firing nested in
-//! it is queued, not run (`chain_of_a_million_then_links_does_not_grow_the_stack`).
+//! so on (a chain of a million `then`s run on one worker, cancelled at its
+//! head, or completed inline off the pool). The **trampoline** keeps the stack
+//! flat: the first firing on a thread runs, then drains a thread-local queue
+//! (of [`Job`]s: a continuation cell is queued without an allocation) and the
+//! run-next slot in a loop. A firing nested in it fires its continuations in
+//! place (telling a continuation its upstream is done only queues it, so this
+//! cannot recurse) and queues its callbacks and the cells it would run
+//! (`chain_of_a_million_then_links_does_not_grow_the_stack`).
 
 // The stage accessors of `TaskCell` are `unsafe` (see `task.rs`); each use here
 // is by the thread that holds the claim, as in `async_task.rs`.
@@ -66,69 +98,227 @@
 use crate::error::TaskError;
 use crate::handle::{TaskHandle, TaskRef};
 use crate::state::{AfterPoll, Notify};
-use crate::sync::{lock, Mutex};
-use crate::task::{drop_quietly, Hook, NoHook, TaskCell, TaskCore, Work};
-use executor_core::integration::{payload_message, Executor, Job, Runnable};
-use std::cell::RefCell;
+use crate::sync::{lock, AtomicPtr, Mutex, Ordering, UnsafeCell};
+use crate::task::{drop_quietly, Hook, NoHook, RawTask, TaskCell, TaskCore, Work};
+use executor_core::integration::{can_execute, payload_message, Executor, Job, Runnable};
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
-/// What a task cell fires when it is done (module docs).
+/// What an entry of a cell's dependents list fires when the cell is done
+/// (module docs).
 pub(crate) enum Dependent {
     /// An `on_complete` callback; gets the done task.
     Callback(Box<dyn FnOnce(TaskRef) + Send>),
-    /// A continuation cell waiting for this task as its upstream number `slot`.
-    Task(Arc<dyn Continuation>, usize),
+    /// A continuation cell waiting for this task as its upstream number `slot`
+    /// (a `u32`: a link is four words).
+    Task(Arc<dyn Continuation>, u32),
 }
 
-/// The dependents registered on one cell, in registration order: the first two
-/// inline (a wavefront cell has two successors), the rest in a `Vec`. They
-/// live in the cell's boxed waiter list, so a cell nobody depends on pays
-/// nothing for them.
-#[derive(Default)]
-pub(crate) struct Dependents {
-    inline: [Option<Dependent>; 2],
-    more: Vec<Dependent>,
+/// One entry of a dependents list (module docs): embedded in the continuation
+/// cell it belongs to (one per upstream slot, so registering allocates
+/// nothing), or boxed on its own for an `on_complete` callback.
+pub(crate) struct Link {
+    /// The entry pushed before this one (the list is a stack). Written by the
+    /// registrant before the push publishes the link; read and rewritten by
+    /// the thread that drained the list.
+    next: UnsafeCell<*const Link>,
+    /// What to fire. Written by the registrant before the push; taken by the
+    /// firing thread. An embedded link's target holds its own cell while the
+    /// link is listed, so the link outlives its stay in the list.
+    target: UnsafeCell<Option<Dependent>>,
 }
 
-impl Dependents {
-    pub(crate) fn push(&mut self, dependent: Dependent) {
-        match self.inline.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => *slot = Some(dependent),
-            None => self.more.push(dependent),
-        }
-    }
+// SAFETY: a link's fields are only touched by the thread that owns the link at
+// the time: its registrant until the push (a `Release` CAS) publishes it, then
+// the one thread whose swap (`Acquire`) took it off the list (module docs).
+// What it holds is `Send` (`Dependent`'s closures and continuations are).
+unsafe impl Send for Link {}
+// SAFETY: as above: shared references to a link never touch its fields
+// concurrently.
+unsafe impl Sync for Link {}
 
-    /// Takes back the dependent pushed last.
-    pub(crate) fn pop(&mut self) -> Option<Dependent> {
-        self.more
-            .pop()
-            .or_else(|| self.inline[1].take())
-            .or_else(|| self.inline[0].take())
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.inline[0].is_none()
-    }
-
-    fn one(dependent: Dependent) -> Self {
-        Dependents {
-            inline: [Some(dependent), None],
-            more: Vec::new(),
+impl Link {
+    pub(crate) fn new() -> Link {
+        Link {
+            next: UnsafeCell::new(std::ptr::null()),
+            target: UnsafeCell::new(None),
         }
     }
 }
 
-impl IntoIterator for Dependents {
-    type Item = Dependent;
-    type IntoIter = std::iter::Chain<
-        std::iter::Flatten<std::array::IntoIter<Option<Dependent>, 2>>,
-        std::vec::IntoIter<Dependent>,
-    >;
+/// The links of a join cell (`combinators.rs`), one per upstream slot: inline
+/// for up to two upstreams (a wavefront cell), boxed beyond.
+pub(crate) enum Links {
+    Inline([Link; 2]),
+    Heap(Box<[Link]>),
+}
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.inline.into_iter().flatten().chain(self.more)
+impl Links {
+    pub(crate) fn new(slots: usize) -> Links {
+        if slots <= 2 {
+            Links::Inline([Link::new(), Link::new()])
+        } else {
+            Links::Heap((0..slots).map(|_| Link::new()).collect())
+        }
+    }
+
+    pub(crate) fn get(&self, slot: usize) -> &Link {
+        match self {
+            Links::Inline(links) => &links[slot],
+            Links::Heap(links) => &links[slot],
+        }
+    }
+}
+
+/// A link ready to be pushed: its target is written, nobody else holds it.
+pub(crate) struct Registration(NonNull<Link>);
+
+impl Registration {
+    /// An `on_complete` callback, in a link of its own.
+    fn callback(callback: Box<dyn FnOnce(TaskRef) + Send>) -> Registration {
+        let link = Box::new(Link::new());
+        // SAFETY: the link was just allocated; this thread is its only user.
+        link.target
+            .with_mut(|t| unsafe { *t = Some(Dependent::Callback(callback)) });
+        Registration(NonNull::from(Box::leak(link)))
+    }
+
+    /// Continuation `cont` waiting for an upstream as its number `slot`: the
+    /// link embedded in `cont` for that slot, which holds `cont` while listed.
+    ///
+    /// # Safety
+    ///
+    /// `slot` of `cont` is registered once, ever (each upstream slot of a
+    /// continuation cell has one upstream).
+    unsafe fn task(cont: Arc<dyn Continuation>, slot: usize) -> Registration {
+        let slot32 = u32::try_from(slot).expect("fewer than 2^32 upstreams");
+        let link = NonNull::from(cont.link(slot));
+        // SAFETY: the slot was never registered (this function's contract), so
+        // no other thread holds its link; the `Arc` moved in keeps the link's
+        // cell alive until the target is taken back out by the firing thread.
+        unsafe {
+            link.as_ref()
+                .target
+                .with_mut(|t| *t = Some(Dependent::Task(cont, slot32)));
+        }
+        Registration(link)
+    }
+}
+
+/// The list head, for a [`DepList`] that is done: nothing can be pushed any more.
+fn closed() -> *mut Link {
+    NonNull::<Link>::dangling().as_ptr()
+}
+
+/// A task cell's dependents: a lock-free stack of [`Link`]s (module docs).
+pub(crate) struct DepList {
+    head: AtomicPtr<Link>,
+}
+
+impl DepList {
+    pub(crate) fn new() -> DepList {
+        DepList {
+            head: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Pushes `reg`; gives it back if the list was closed (the task is done).
+    pub(crate) fn push(&self, reg: Registration) -> Result<(), Registration> {
+        let link = reg.0.as_ptr();
+        let mut head = self.head.load(Ordering::Acquire);
+        loop {
+            if head == closed() {
+                return Err(reg);
+            }
+            // SAFETY: the registration owns the link until the CAS below
+            // publishes it.
+            unsafe { (*link).next.with_mut(|n| *n = head) };
+            match self
+                .head
+                .compare_exchange_weak(head, link, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    /// Closes the list (the task is done) and takes what it held. Any thread
+    /// may call it, any number of times: each link is taken by exactly one.
+    pub(crate) fn close(&self) -> Drained {
+        let head = self.head.swap(closed(), Ordering::AcqRel);
+        Drained::from_stack(head)
+    }
+
+    /// True if links are listed and were never drained (for a cell being
+    /// freed: `&mut`, nothing races).
+    pub(crate) fn is_pending(&mut self) -> bool {
+        let head = self.head.load(Ordering::Acquire);
+        !head.is_null() && head != closed()
+    }
+}
+
+/// Links taken off a dependents list, oldest first, to be fired by their
+/// taker ([`fire_all`]). It owns what its links hold: dropped unfired (only by
+/// an unwind), it releases them.
+pub(crate) struct Drained(*const Link);
+
+impl Drained {
+    /// Reverses the taken stack into registration order.
+    fn from_stack(mut head: *const Link) -> Drained {
+        let mut oldest_first: *const Link = std::ptr::null();
+        while !head.is_null() && head != closed().cast_const() {
+            let link = head;
+            // SAFETY: the swap that returned the stack made this thread the
+            // owner of every link in it (`Acquire`: the registrants' writes
+            // are visible).
+            head = unsafe {
+                (*link)
+                    .next
+                    .with_mut(|n| std::mem::replace(&mut *n, oldest_first))
+            };
+            oldest_first = link;
+        }
+        Drained(oldest_first)
+    }
+
+    /// A registration that found its upstream done: fired by its registrant.
+    pub(crate) fn one(reg: Registration) -> Drained {
+        // SAFETY: the registration owns its link (it was not pushed).
+        unsafe { reg.0.as_ref().next.with_mut(|n| *n = std::ptr::null()) };
+        Drained(reg.0.as_ptr())
+    }
+
+    /// Takes the oldest dependent off (freeing a callback's own link).
+    fn pop(&mut self) -> Option<Dependent> {
+        let link = self.0;
+        if link.is_null() {
+            return None;
+        }
+        // SAFETY: this thread owns every link of the drained list (see
+        // `from_stack`). An embedded link stays valid while its target (which
+        // holds its cell) is still in it: `next` is read before the target is
+        // taken out. A callback's link was boxed by `Registration::callback`
+        // and is freed once, here, after its target was taken.
+        unsafe {
+            self.0 = (*link).next.with_mut(|n| *n);
+            let target = (*link).target.with_mut(|t| (*t).take());
+            if let Some(Dependent::Callback(_)) = target {
+                drop(Box::from_raw(link.cast_mut()));
+            }
+            target
+        }
+    }
+}
+
+impl Drop for Drained {
+    fn drop(&mut self) {
+        while let Some(dependent) = self.pop() {
+            drop_quietly(dependent);
+        }
     }
 }
 
@@ -136,47 +326,104 @@ impl IntoIterator for Dependents {
 pub(crate) trait Continuation: Send + Sync + 'static {
     /// Upstream number `slot` is done; `state` is its terminal state word.
     fn upstream_done(self: Arc<Self>, slot: usize, state: usize);
+    /// The link this cell registers on its upstream number `slot`.
+    fn link(&self, slot: usize) -> &Link;
 }
 
-/// Registers `dependent` on `upstream`, or fires it at once if `upstream` is done.
-pub(crate) fn register<C: TaskCore + ?Sized>(
+/// Registers `reg` on `upstream`, or fires it (with whatever a racing
+/// completion left to this thread) if `upstream` is done. `core` makes the
+/// upstream's task reference (for callbacks fired here).
+fn register<C: TaskCore + ?Sized>(
     upstream: &C,
-    dependent: Dependent,
-    core: impl FnOnce() -> Arc<dyn TaskCore>,
+    core: &dyn Fn() -> Arc<dyn TaskCore>,
+    reg: Registration,
 ) {
-    if let Err(dependent) = upstream.add_dependent(dependent) {
-        fire_all(core(), Dependents::one(dependent));
+    if let Err(drained) = upstream.add_dependent(reg) {
+        fire_all(upstream.state_word().load(), core, drained, Firer::Other);
     }
 }
 
 /// Registers continuation `cont` as waiting for `upstream` as its number `slot`.
-pub(crate) fn register_task<C: TaskCore + ?Sized>(
+///
+/// # Safety
+///
+/// `slot` of `cont` is registered once, ever.
+pub(crate) unsafe fn register_task<C: TaskCore + ?Sized>(
     upstream: &C,
+    core: &dyn Fn() -> Arc<dyn TaskCore>,
     cont: Arc<dyn Continuation>,
     slot: usize,
 ) {
-    if let Err(dependent) = upstream.add_dependent(Dependent::Task(cont, slot)) {
-        let state = upstream.state_word().load();
-        if let Dependent::Task(cont, slot) = dependent {
-            trampoline(move || cont.upstream_done(slot, state));
+    // SAFETY: forwarded from this function's contract.
+    register(upstream, core, unsafe { Registration::task(cont, slot) });
+}
+
+/// [`register_task`] on the task of a handle's cell.
+///
+/// # Safety
+///
+/// As for [`register_task`].
+pub(crate) unsafe fn register_on<T>(
+    upstream: &Arc<dyn RawTask<T>>,
+    cont: Arc<dyn Continuation>,
+    slot: usize,
+) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { register_task(&**upstream, &|| upstream.clone().into_core(), cont, slot) };
+}
+
+/// Who fires a done task's dependents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Firer {
+    /// The worker that ran the task to its end: a continuation made ready now
+    /// may run next on this thread, in place of being queued (module docs).
+    Runner,
+    /// Anyone else (a canceller, a registrant that found the task done, the
+    /// last owner of a freed cell): ready continuations are queued.
+    Other,
+}
+
+/// Fires `drained`, taken off the list of a task that is done with state word
+/// `state`, in registration order; `core` makes that task's reference for the
+/// callbacks. Trampolined (module docs, "No recursion").
+pub(crate) fn fire_all(
+    state: usize,
+    core: &dyn Fn() -> Arc<dyn TaskCore>,
+    drained: Drained,
+    by: Firer,
+) {
+    match enter(by) {
+        Enter::Outermost(drain) => {
+            fire_now(state, core, drained, false);
+            drain.run();
         }
+        // A continuation's `upstream_done` never runs a cell (it queues it, or
+        // hands it to the trampoline), so firing in place cannot recurse;
+        // callbacks, which may, are queued.
+        Enter::Nested => fire_now(state, core, drained, true),
+        Enter::NoQueue => fire_now(state, core, drained, false),
     }
 }
 
-/// Fires the dependents of `upstream`, which is done, in registration order.
-pub(crate) fn fire_all(upstream: Arc<dyn TaskCore>, dependents: Dependents) {
-    trampoline(move || {
-        let state = upstream.state_word().load();
-        for dependent in dependents {
-            match dependent {
-                Dependent::Callback(callback) => {
-                    let task = TaskRef::from_core(upstream.clone());
+fn fire_now(
+    state: usize,
+    core: &dyn Fn() -> Arc<dyn TaskCore>,
+    mut drained: Drained,
+    nested: bool,
+) {
+    while let Some(dependent) = drained.pop() {
+        match dependent {
+            Dependent::Callback(callback) => {
+                let task = TaskRef::from_core(core());
+                if nested {
+                    queue(Job::new(move || run_callback(move || callback(task))));
+                } else {
                     run_callback(move || callback(task));
                 }
-                Dependent::Task(cont, slot) => cont.upstream_done(slot, state),
             }
+            Dependent::Task(cont, slot) => cont.upstream_done(slot as usize, state),
         }
-    });
+    }
 }
 
 /// Runs an `on_complete` callback, containing and reporting its panic.
@@ -190,77 +437,174 @@ fn run_callback(callback: impl FnOnce()) {
     }
 }
 
-/// A firing queued by the trampoline.
-type Queued = Box<dyn FnOnce()>;
-
 #[cfg(not(loom))]
 std::thread_local! {
-    /// The trampoline's queue: `Some` while a firing runs on this thread.
-    static FIRING: RefCell<Option<VecDeque<Queued>>> = const { RefCell::new(None) };
+    /// The trampoline's state on this thread.
+    static FIRING: Firing = const {
+        Firing {
+            active: Cell::new(false),
+            next_open: Cell::new(false),
+            waiting: Cell::new(false),
+            next: Cell::new(None),
+            queue: RefCell::new(VecDeque::new()),
+        }
+    };
 }
 
 // Under loom, per model thread (loom's threads share one OS thread).
 #[cfg(loom)]
 loom::thread_local! {
-    static FIRING: RefCell<Option<VecDeque<Queued>>> = RefCell::new(None);
+    static FIRING: Firing = Firing {
+        active: Cell::new(false),
+        next_open: Cell::new(false),
+        waiting: Cell::new(false),
+        next: Cell::new(None),
+        queue: RefCell::new(VecDeque::new()),
+    };
 }
 
-/// Runs `f` now, unless a firing already runs on this thread: then `f` is queued
-/// and that firing runs it when `f`'s caller has returned (module docs, "No
-/// recursion").
-pub(crate) fn trampoline(f: impl FnOnce() + 'static) {
-    let mut f = Some(f);
-    let outermost = FIRING.try_with(|slot| {
-        let mut slot = slot.borrow_mut();
-        match slot.as_mut() {
-            Some(queue) => {
-                queue.push_back(Box::new(f.take().expect("not taken yet")));
-                false
-            }
-            None => {
-                *slot = Some(VecDeque::new());
-                true
-            }
+/// The trampoline's per-thread state (module docs, "No recursion").
+struct Firing {
+    /// A firing runs on this thread.
+    active: Cell<bool>,
+    /// It was started by a task's runner on a worker: the first continuation
+    /// it makes ready may run next, here ([`run_next`]).
+    next_open: Cell<bool>,
+    /// A waiter runs the task it waits for on this thread ([`waiter_runs`]):
+    /// nothing runs next here, so the wait returns as soon as its task is done.
+    waiting: Cell<bool>,
+    /// That continuation.
+    next: Cell<Option<Job>>,
+    /// Work queued behind the running firing, first in first out (the buffer
+    /// is kept between firings).
+    queue: RefCell<VecDeque<Job>>,
+}
+
+/// How a firing enters the trampoline.
+enum Enter {
+    /// No firing runs on this thread: run now, then drain the queue.
+    Outermost(Drain),
+    /// A firing runs on this thread: queue.
+    Nested,
+    /// The thread is being torn down (no queue any more): run now.
+    NoQueue,
+}
+
+fn enter(by: Firer) -> Enter {
+    let outermost = FIRING.try_with(|firing| {
+        let outermost = !firing.active.replace(true);
+        if outermost {
+            firing
+                .next_open
+                .set(by == Firer::Runner && !firing.waiting.get());
         }
+        outermost
     });
     match outermost {
-        Ok(false) => {}
-        Ok(true) => {
-            let drain = Drain;
-            (f.take().expect("not queued"))();
-            drain.run();
-        }
-        // The thread is being torn down: no queue any more, run it here.
-        Err(_) => (f.take().expect("not taken"))(),
+        Ok(true) => Enter::Outermost(Drain),
+        Ok(false) => Enter::Nested,
+        Err(_) => Enter::NoQueue,
     }
 }
 
-/// Drains the trampoline's queue; also on unwind, so a queued firing is never lost.
+/// Queues work behind the firing running on this thread ([`Enter::Nested`]).
+fn queue(job: Job) {
+    FIRING.with(|firing| {
+        debug_assert!(firing.active.get(), "a firing runs on this thread");
+        firing.queue.borrow_mut().push_back(job);
+    });
+}
+
+/// Runs `job` now, unless a firing already runs on this thread: then it is
+/// queued and that firing runs it when `job`'s caller has returned (module
+/// docs, "No recursion"). Dropped unrun (only if the thread unwinds), the job
+/// is abandoned as a job is.
+pub(crate) fn run_trampolined(job: Job) {
+    match enter(Firer::Other) {
+        Enter::Outermost(drain) => {
+            job.run();
+            drain.run();
+        }
+        Enter::Nested => queue(job),
+        Enter::NoQueue => job.run(),
+    }
+}
+
+/// [`run_trampolined`] for a closure.
+pub(crate) fn trampoline(f: impl FnOnce() + Send + 'static) {
+    run_trampolined(Job::new(f));
+}
+
+/// Keeps the ready continuation `cell` to run next on this worker, after the
+/// firing in progress (module docs, "What firing does"); gives it back if
+/// there is no such firing (not one started by a runner) or it already keeps
+/// one.
+fn run_next<R: Runnable>(cell: Arc<R>) -> Result<(), Arc<R>> {
+    let mut cell = Some(cell);
+    let _ = FIRING.try_with(|firing| {
+        if firing.next_open.get() && !firing.waiting.get() {
+            match firing.next.take() {
+                None => firing.next.set(cell.take().map(Job::from_runnable)),
+                kept => firing.next.set(kept),
+            }
+        }
+    });
+    match cell {
+        None => Ok(()),
+        Some(cell) => Err(cell),
+    }
+}
+
+/// Runs `f`, a waiter running the task it waits for on its own thread
+/// (`TaskCore::run_inline`), with nothing kept to run next: a continuation the
+/// task makes ready is queued, so the wait returns once its task is done and
+/// never runs work it is not owed (DESIGN.md §2, the waiting rule).
+pub(crate) fn waiter_runs<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = FIRING.try_with(|firing| firing.waiting.set(self.0));
+        }
+    }
+    let _restore = FIRING
+        .try_with(|firing| Restore(firing.waiting.replace(true)))
+        .ok();
+    f()
+}
+
+/// Runs the trampoline's queue, then the continuation kept to run next, until
+/// both are empty; also on unwind, so that nothing queued is lost.
 struct Drain;
 
 impl Drain {
-    fn next() -> Option<Queued> {
+    fn next() -> Option<Job> {
         FIRING
-            .try_with(|slot| slot.borrow_mut().as_mut().and_then(VecDeque::pop_front))
+            .try_with(|firing| {
+                let queued = firing.queue.borrow_mut().pop_front();
+                queued.or_else(|| firing.next.take())
+            })
             .ok()
             .flatten()
     }
 
     fn run(self) {
-        while let Some(f) = Self::next() {
-            f();
+        while let Some(job) = Self::next() {
+            job.run();
         }
     }
 }
 
 impl Drop for Drain {
     fn drop(&mut self) {
-        while let Some(f) = Self::next() {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        while let Some(job) = Self::next() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || job.run())) {
                 drop_quietly(payload);
             }
         }
-        let _ = FIRING.try_with(|slot| *slot.borrow_mut() = None);
+        let _ = FIRING.try_with(|firing| {
+            firing.next_open.set(false);
+            firing.active.set(false);
+        });
     }
 }
 
@@ -268,7 +612,9 @@ impl Drop for Drain {
 /// (reported by its handle instead of a plain `Cancelled`), and the cell's own
 /// bookkeeping `extra`.
 pub(crate) struct ContShared<X> {
-    error: Mutex<Option<TaskError>>,
+    /// Boxed: set on error paths only, and a `TaskError` is five words that
+    /// every continuation cell would carry (a `then` cell is a third smaller).
+    error: Mutex<Option<Box<TaskError>>>,
     pub(crate) extra: X,
 }
 
@@ -282,7 +628,9 @@ impl<X> ContShared<X> {
 
     /// For [`Work::cancelled_error`].
     pub(crate) fn cancelled_error(&self) -> TaskError {
-        lock(&self.error).take().unwrap_or(TaskError::Cancelled)
+        lock(&self.error)
+            .take()
+            .map_or(TaskError::Cancelled, |error| *error)
     }
 }
 
@@ -336,7 +684,7 @@ fn set_error<W: ContWork<T>, T: Send + 'static, H: Hook<T>>(
     cell: &TaskCell<W, T, H>,
     error: TaskError,
 ) {
-    *lock(&cell.shared().error) = Some(error);
+    *lock(&cell.shared().error) = Some(Box::new(error));
 }
 
 /// Queues a `NOTIFIED` continuation cell: on this worker's deque, or runs it
@@ -347,10 +695,21 @@ where
     T: Send + 'static,
     H: Hook<T>,
 {
-    if executor_core::current_thread_index().is_none() {
-        trampoline(move || Runnable::run(cell));
+    let cell = if can_execute() {
+        // On a worker of a pool that accepts work: run it next, here, if this
+        // firing was started by a runner and keeps none yet.
+        match run_next(cell) {
+            Ok(()) => return,
+            Err(cell) => cell,
+        }
+    } else if executor_core::current_thread_index().is_none() {
+        // Off the pool: run it here (trampolined).
+        run_trampolined(Job::from_runnable(cell));
         return;
-    }
+    } else {
+        // Shut down: `execute` refuses it (reported below).
+        cell
+    };
     let keep = cell.clone();
     // One word (an `Option<Arc<_>>`): queued without an allocation.
     let guard = AbandonUnrun(Some(cell));
@@ -400,7 +759,7 @@ where
         Err(error) => {
             let record = !error.is_cancelled();
             if record {
-                *lock(&cell.shared().error) = Some(error);
+                set_error(&cell, error);
             }
             if !TaskCore::cancel(cell.clone()) && record {
                 // Cancelled by its handle meanwhile: that is what it reports.
@@ -425,7 +784,8 @@ where
     F: FnOnce(T) -> U + Send + 'static,
 {
     const RUN_INLINE: bool = true;
-    type Shared = ContShared<()>;
+    /// The link on the upstream.
+    type Shared = ContShared<Link>;
 
     fn run<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>) {
         // SAFETY: `run` is called by the thread that won the claim.
@@ -452,6 +812,10 @@ where
     fn upstream_done(self: Arc<Self>, _slot: usize, _state: usize) {
         schedule(self);
     }
+
+    fn link(&self, _slot: usize) -> &Link {
+        &self.shared().extra
+    }
 }
 
 /// The work of [`TaskHandle::and_then`]: first the function, then the handle it
@@ -468,7 +832,8 @@ where
     F: FnOnce(T) -> TaskHandle<U> + Send + 'static,
 {
     const RUN_INLINE: bool = true;
-    type Shared = ContShared<()>;
+    /// The links on the upstream (slot 0) and on the inner task (slot 1).
+    type Shared = ContShared<[Link; 2]>;
 
     fn run<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>) {
         // SAFETY: `run` is called by the thread that won the claim.
@@ -502,7 +867,7 @@ where
                 unsafe { cell.put_work(AndThen::Second { inner }) };
                 match cell.state().transition_to_idle() {
                     // Idle, waiting for the inner task: it makes this cell ready.
-                    AfterPoll::Wait => Self::wait_for(cell, &*inner_core),
+                    AfterPoll::Wait => Self::wait_for(cell, &inner_core),
                     AfterPoll::Requeue => unreachable!("only the inner task readies it now"),
                     AfterPoll::Cancelled => {
                         // SAFETY: cancelled while running: the canceller left the
@@ -526,8 +891,10 @@ where
     U: Send + 'static,
     F: FnOnce(T) -> TaskHandle<U> + Send + 'static,
 {
-    fn wait_for<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>, inner: &dyn crate::task::RawTask<U>) {
-        register_task(inner, cell, 1);
+    fn wait_for<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>, inner: &Arc<dyn RawTask<U>>) {
+        // SAFETY: slot 1 is registered once: here, after the function ran
+        // (slot 0 was the upstream).
+        unsafe { register_on(inner, cell, 1) };
     }
 }
 
@@ -541,14 +908,19 @@ where
     fn upstream_done(self: Arc<Self>, _slot: usize, _state: usize) {
         schedule(self);
     }
+
+    fn link(&self, slot: usize) -> &Link {
+        &self.shared().extra[slot]
+    }
 }
 
 impl<T: Send + 'static> TaskHandle<T> {
     /// A continuation: when this task completes, `f` maps its value, as a new
     /// task with its own handle (Java's `thenApply`). Nothing blocks meanwhile:
-    /// `f` is registered on this task and queued by the thread that completes
-    /// it, on that worker's own deque (run at once on the calling thread if this
-    /// task is done already and the caller is not a pool worker).
+    /// `f` is registered on this task, and the worker that completes it runs
+    /// `f` next (or queues it on its own deque, if it made another continuation
+    /// ready first); it runs at once on the calling thread if this task is done
+    /// already and the caller is not a pool worker.
     ///
     /// Errors travel down as values: if this task panicked, the new handle
     /// reports the same panic (payload kept); if it was cancelled, the new task
@@ -579,8 +951,13 @@ impl<T: Send + 'static> TaskHandle<T> {
         F: FnOnce(T) -> U + Send + 'static,
     {
         let upstream = self.raw().clone();
-        let cell = TaskCell::new_deferred(Then { upstream: self, f }, ContShared::new(()), NoHook);
-        register_task(&*upstream, cell.clone(), 0);
+        let cell = TaskCell::new_deferred(
+            Then { upstream: self, f },
+            ContShared::new(Link::new()),
+            NoHook,
+        );
+        // SAFETY: the new cell's only slot, registered once.
+        unsafe { register_on(&upstream, cell.clone(), 0) };
         TaskHandle::from_raw(cell)
     }
 
@@ -610,10 +987,11 @@ impl<T: Send + 'static> TaskHandle<T> {
         let upstream = self.raw().clone();
         let cell = TaskCell::new_deferred(
             AndThen::First { upstream: self, f },
-            ContShared::new(()),
+            ContShared::new([Link::new(), Link::new()]),
             NoHook,
         );
-        register_task(&*upstream, cell.clone(), 0);
+        // SAFETY: slot 0 (the upstream) of the new cell, registered once.
+        unsafe { register_on(&upstream, cell.clone(), 0) };
         TaskHandle::from_raw(cell)
     }
 }
@@ -654,9 +1032,11 @@ impl<T> TaskHandle<T> {
         F: FnOnce(TaskRef) + Send + 'static,
     {
         let raw = self.raw();
-        register(&**raw, Dependent::Callback(Box::new(callback)), || {
-            self.task_ref().core().clone()
-        });
+        register(
+            &**raw,
+            &|| raw.clone().into_core(),
+            Registration::callback(Box::new(callback)),
+        );
     }
 }
 
@@ -680,8 +1060,8 @@ impl TaskRef {
     {
         register(
             &**self.core(),
-            Dependent::Callback(Box::new(callback)),
-            || self.core().clone(),
+            &|| self.core().clone(),
+            Registration::callback(Box::new(callback)),
         );
     }
 }
@@ -710,15 +1090,49 @@ mod loom_model {
             let core: Arc<dyn TaskCore> = cell.clone();
             register(
                 &*cell,
-                Dependent::Callback(Box::new(move |task| {
+                &|| core.clone(),
+                Registration::callback(Box::new(move |task| {
                     assert!(task.is_done(), "fired before the task was done");
                     f.fetch_add(1, StdOrdering::SeqCst);
                 })),
-                move || core,
             );
             runner.join().unwrap();
             cancel.join().unwrap();
             assert_eq!(fired.load(StdOrdering::SeqCst), 1, "fired exactly once");
+        });
+    }
+
+    /// Two registrants race the completion on the lock-free list: the second
+    /// may find `DEPENDENTS` set and skip its RMW, either may drain the list
+    /// itself; each callback still fires exactly once, after the task is
+    /// done, and in registration order when one registrant did both.
+    #[test]
+    fn loom_two_registrants_vs_completion_fire_once_each() {
+        loom::model(|| {
+            let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
+            let job: Arc<dyn Runnable> = cell.clone();
+            let runner = thread::spawn(move || job.run());
+            let fired = Arc::new(AtomicUsize::new(0));
+            let callback = |fired: Arc<AtomicUsize>, bit: usize| {
+                Registration::callback(Box::new(move |task: TaskRef| {
+                    assert!(task.is_done(), "fired before the task was done");
+                    let prev = fired.fetch_or(bit, StdOrdering::SeqCst);
+                    assert_eq!(prev & bit, 0, "fired twice");
+                }))
+            };
+            let other = {
+                let cell = cell.clone();
+                let fired = fired.clone();
+                thread::spawn(move || {
+                    let core: Arc<dyn TaskCore> = cell.clone();
+                    register(&*cell, &|| core.clone(), callback(fired, 1));
+                })
+            };
+            let core: Arc<dyn TaskCore> = cell.clone();
+            register(&*cell, &|| core.clone(), callback(fired.clone(), 2));
+            runner.join().unwrap();
+            other.join().unwrap();
+            assert_eq!(fired.load(StdOrdering::SeqCst), 3, "each fired once");
         });
     }
 

@@ -29,6 +29,7 @@
 //! | `CANCELLED` | terminal: cancelled (while pending, idle or running) | cancel, abandon | never |
 //! | `JOIN_INTEREST` | a handle (or the completion hook) will read the output | creation | dropping the handle |
 //! | `WAITING` | a waiter or a waker was registered: the completer must lock and wake | registration | never |
+//! | `DEPENDENTS` | a continuation or callback was pushed on the dependents list: the completer must drain it | registration | never |
 //!
 //! Invariants:
 //!
@@ -41,7 +42,9 @@
 //! 4. A registration sets `WAITING` with an RMW *after* pushing the waiter under the
 //!    slot lock; the terminal transition is an RMW too. Whichever comes second sees
 //!    the other: either the registrant sees the terminal bit (and does not wait) or
-//!    the completer sees `WAITING` (and wakes it). No wake-up is lost.
+//!    the completer sees `WAITING` (and wakes it). No wake-up is lost. `DEPENDENTS`
+//!    works the same way for the lock-free dependents list (`continuation.rs`,
+//!    where a registrant that finds it set already skips the RMW).
 //!
 //! Every transition uses `AcqRel` on success (it publishes what the thread wrote
 //! before it, e.g. the output, and acquires what the previous owner wrote) and
@@ -57,6 +60,7 @@ pub(crate) const PANICKED: usize = 1 << 4;
 pub(crate) const CANCELLED: usize = 1 << 5;
 pub(crate) const JOIN_INTEREST: usize = 1 << 6;
 pub(crate) const WAITING: usize = 1 << 7;
+pub(crate) const DEPENDENTS: usize = 1 << 8;
 
 /// Either terminal bit.
 pub(crate) const DONE: usize = COMPLETE | CANCELLED;
@@ -302,6 +306,12 @@ impl StateWord {
     /// Sets `WAITING` (after registering a waiter); returns the previous state.
     pub(crate) fn set_waiting(&self) -> usize {
         self.update(|s| Some(s | WAITING)).unwrap_or_else(|s| s)
+    }
+
+    /// Sets `DEPENDENTS` (after pushing on the dependents list); returns the
+    /// previous state. One `fetch_or`: it never fails, so no CAS loop.
+    pub(crate) fn set_dependents(&self) -> usize {
+        self.0.fetch_or(DEPENDENTS, Ordering::AcqRel)
     }
 }
 

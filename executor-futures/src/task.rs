@@ -128,13 +128,13 @@
 // ~110 instructions) per task.
 #![allow(unsafe_code)]
 
-use crate::continuation::{self, Dependent, Dependents};
+use crate::continuation::{self, DepList, Drained, Firer, Registration};
 use crate::current;
 use crate::error::{PanicPayload, TaskError};
 use crate::handle::{TaskHandle, TaskId};
 use crate::state::{
-    Cancel, Claim, Finish, StateWord, CANCELLED, COMPLETE, DONE, INITIAL, JOIN_INTEREST, PANICKED,
-    WAITING,
+    Cancel, Claim, Finish, StateWord, CANCELLED, COMPLETE, DEPENDENTS, DONE, INITIAL,
+    JOIN_INTEREST, PANICKED, WAITING,
 };
 use crate::sync::{lock, lock_mut, Mutex, UnsafeCell};
 use crate::Callable;
@@ -235,9 +235,11 @@ pub(crate) trait TaskCore: Send + Sync {
     fn add_waiter(&self, waiter: Waiter) -> Option<u64>;
     /// Removes a waiter registered with `add_waiter` (after a timeout).
     fn remove_waiter(&self, key: u64);
-    /// Registers a continuation, fired once when the task is done; gives it
-    /// back if the task is done already (the caller fires it then).
-    fn add_dependent(&self, dependent: Dependent) -> Result<(), Dependent>;
+    /// Pushes a continuation or callback on the dependents list, fired once
+    /// when the task is done (`continuation.rs`). If the task is done already,
+    /// gives back what the caller must fire now: its own registration, and
+    /// whatever else a racing completion left behind.
+    fn add_dependent(&self, reg: Registration) -> Result<(), Drained>;
 }
 
 /// The typed face of a cell, for [`TaskHandle<T>`].
@@ -284,16 +286,13 @@ impl<W, T> Stage<W, T> {
     }
 }
 
-/// Blocked threads, the latest waker and the registered continuations; boxed on
-/// first use, so a task nobody waits for does not carry it.
+/// Blocked threads and the latest waker; boxed on first use, so a task nobody
+/// waits for does not carry it.
 #[derive(Default)]
 struct Waiters {
     threads: Vec<(u64, Waiter)>,
     next_key: u64,
     waker: Option<Waker>,
-    /// Continuations and `on_complete` callbacks (`continuation.rs`): fired
-    /// once, by the thread that made the task terminal, after the wake-ups.
-    dependents: Dependents,
 }
 
 /// What the aux mutex guards (module docs).
@@ -324,6 +323,10 @@ pub(crate) struct TaskCell<W: Work<T>, T, H: Hook<T>> {
 struct Tail<T, H: Hook<T>> {
     id: TaskId,
     aux: Mutex<Aux<H>>,
+    /// Continuations and `on_complete` callbacks (`continuation.rs`): a
+    /// lock-free list, fired once, by the thread that made the task terminal,
+    /// after the wake-ups.
+    dependents: DepList,
     output: PhantomData<fn() -> T>,
 }
 
@@ -335,26 +338,21 @@ impl<T, H: Hook<T>> Drop for Tail<T, H> {
     /// more: it is abandoned.
     fn drop(&mut self) {
         // The last access: `&mut` needs no lock (no atomic RMW).
-        let aux = lock_mut(&mut self.aux);
-        if aux.waiters.is_none() && (!H::PRESENT || aux.hook.is_none()) {
-            // The usual end: nothing registered, no hook left (none, or taken
-            // when the task became done). Returning here skips building and
-            // dropping an empty `Dependents` (~40 instructions per task).
-            return;
-        }
+        let hook = if H::PRESENT {
+            lock_mut(&mut self.aux).hook.take()
+        } else {
+            None
+        };
         // Continuations registered on a task that never became done (the same
-        // reasoning as for the hook): they fire now, seeing a cancelled stand-in.
-        let dependents = aux
-            .waiters
-            .as_mut()
-            .map(|w| std::mem::take(&mut w.dependents))
-            .unwrap_or_default();
-        let hook = if H::PRESENT { aux.hook.take() } else { None };
-        if !dependents.is_empty() {
+        // reasoning as for the hook: every terminal transition drains the
+        // list): they fire now, seeing a cancelled stand-in.
+        if self.dependents.is_pending() {
+            let dependents = self.dependents.close();
             // Untyped: the callbacks see a `TaskRef`, and a continuation cell
             // never leaves its upstream (it holds the upstream's handle).
-            let stand_in = TaskCell::<Gone, (), NoHook>::abandoned(self.id);
-            continuation::fire_all(stand_in, dependents);
+            let stand_in: Arc<dyn TaskCore> = TaskCell::<Gone, (), NoHook>::abandoned(self.id);
+            let state = stand_in.state_word().load();
+            continuation::fire_all(state, &|| stand_in.clone(), dependents, Firer::Other);
         }
         if let Some(hook) = hook {
             hook.abandoned(self.id);
@@ -385,6 +383,7 @@ impl<T: Send + 'static> TaskCell<Gone, T, NoHook> {
                     hook: None,
                     waiters: None,
                 }),
+                dependents: DepList::new(),
                 output: PhantomData,
             },
         })
@@ -442,6 +441,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                     hook: Some(hook),
                     waiters: None,
                 }),
+                dependents: DepList::new(),
                 output: PhantomData,
             },
         })
@@ -561,8 +561,8 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                     let output = unsafe { self.take_output_owned() };
                     unobserved = unobserved.or(dispose(output));
                 }
-                if prev & WAITING != 0 || H::PRESENT {
-                    self.notify_done(prev);
+                if prev & (WAITING | DEPENDENTS) != 0 || H::PRESENT {
+                    self.notify_done(prev, Firer::Runner);
                 }
             }
         }
@@ -571,10 +571,12 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         }
     }
 
-    /// Called by the thread that made the task terminal: wakes every waiter and
-    /// the waker (if the terminal CAS saw `WAITING`), then calls the hook.
+    /// Called by the thread that made the task terminal (`by`): wakes every
+    /// waiter and the waker (if the terminal CAS saw `WAITING`), calls the hook,
+    /// then fires the dependents (if it saw `DEPENDENTS`: last, because a
+    /// runner may go on with a continuation made ready, `continuation.rs`).
     #[inline(never)]
-    fn notify_done(self: &Arc<Self>, prev: usize) {
+    fn notify_done(self: &Arc<Self>, prev: usize, by: Firer) {
         if prev & WAITING != 0 {
             let waiters = lock(&self.tail.aux).waiters.take();
             if let Some(mut waiters) = waiters {
@@ -584,10 +586,6 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 if let Some(waker) = waiters.waker.take() {
                     quietly(move || waker.wake());
                 }
-                if !waiters.dependents.is_empty() {
-                    let dependents = std::mem::take(&mut waiters.dependents);
-                    continuation::fire_all(self.clone(), dependents);
-                }
             }
         }
         if H::PRESENT {
@@ -596,6 +594,11 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 let handle = TaskHandle::from_raw(self.clone() as Arc<dyn RawTask<T>>);
                 quietly(move || hook.complete(handle));
             }
+        }
+        if prev & DEPENDENTS != 0 {
+            let dependents = self.tail.dependents.close();
+            let state = self.state.load();
+            continuation::fire_all(state, &|| self.clone(), dependents, by);
         }
     }
 
@@ -623,7 +626,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         match outcome {
             Cancel::Refused => false,
             Cancel::WasRunning { prev } => {
-                self.notify_done(prev);
+                self.notify_done(prev, Firer::Other);
                 true
             }
             Cancel::WasIdle { prev } => {
@@ -632,7 +635,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 let work = unsafe { self.take_work() };
                 drop_quietly(work);
                 W::retire(&self.shared);
-                self.notify_done(prev);
+                self.notify_done(prev, Firer::Other);
                 true
             }
         }
@@ -678,7 +681,8 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
 
     fn run_inline(self: Arc<Self>) -> bool {
         if W::RUN_INLINE && self.state.transition_to_running() == Claim::Claimed {
-            W::run(self);
+            // A waiter: its task's continuations are queued, not run next here.
+            continuation::waiter_runs(|| W::run(self));
             true
         } else {
             false
@@ -707,22 +711,24 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
         Some(key)
     }
 
-    fn add_dependent(&self, dependent: Dependent) -> Result<(), Dependent> {
-        // The same protocol as `add_waiter` (invariant 4 in `state.rs`).
-        let mut aux = lock(&self.tail.aux);
-        if self.state.is_done() {
-            return Err(dependent);
+    fn add_dependent(&self, reg: Registration) -> Result<(), Drained> {
+        // Invariant 4 in `state.rs`, lock-free (`continuation.rs`, "Registration
+        // and firing").
+        let s = self.state.load();
+        if s & DONE != 0 {
+            return Err(Drained::one(reg));
         }
-        aux.waiters().dependents.push(dependent);
-        if self.state.set_waiting() & DONE != 0 {
-            // Done between the check and the RMW: the completer may have taken
-            // the list before the push; if the entry is still here, it is ours.
-            let mine = aux.waiters().dependents.pop();
-            drop(aux);
-            return match mine {
-                Some(d) => Err(d),
-                None => Ok(()),
-            };
+        self.tail.dependents.push(reg).map_err(Drained::one)?;
+        if s & DEPENDENTS != 0 {
+            // Set before the terminal CAS (it lacked DONE when read, and the
+            // bit is never cleared): the completer will drain the list, and
+            // either takes this link or closed the list before the push.
+            return Ok(());
+        }
+        if self.state.set_dependents() & DONE != 0 {
+            // Done before the RMW: the completer may not have seen DEPENDENTS;
+            // drain the list here (a swap: each link goes to one drainer).
+            return Err(self.tail.dependents.close());
         }
         Ok(())
     }

@@ -431,3 +431,61 @@ fn a_chain_whose_head_is_handed_back_by_shutdown_now_resolves() {
         assert!(pool.await_termination(LONG).is_ok());
     });
 }
+
+#[test]
+fn a_worker_runs_the_next_continuation_itself_but_a_waiter_does_not() {
+    bounded(|| {
+        let pool = ThreadPool::new(1).unwrap();
+        // A chain completed on the only worker: every link runs there, one
+        // after the other (the runner keeps the next one), in order.
+        let (gate, head) = gated(&pool, 0u32);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut h = head;
+        for i in 1..=50u32 {
+            let order = order.clone();
+            h = h.then(move |x| {
+                order
+                    .lock()
+                    .unwrap()
+                    .push((i, executor_core::current_thread_index()));
+                x + 1
+            });
+        }
+        gate.open();
+        assert_eq!(h.get().unwrap(), 50);
+        let order = order.lock().unwrap();
+        assert!(order.iter().map(|(i, _)| *i).eq(1..=50));
+        assert!(order.iter().all(|(_, w)| *w == Some(0)));
+
+        // A task on the worker waits for `b`, which has not started (the only
+        // worker runs the waiter): the wait runs `b` itself, and returns as
+        // soon as `b` is done; `b`'s continuation is queued, not run inside
+        // the wait (the waiting rule).
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let p = pool.clone();
+        let outer = pool
+            .submit(move || {
+                let b = p.submit(|| 1u32).unwrap();
+                let r2 = r.clone();
+                let c = b.task_ref();
+                let after = {
+                    let (tx, rx) = channel();
+                    c.on_complete(move |_| tx.send(()).unwrap());
+                    rx
+                };
+                let cont = p.submit_after([c], move |_| {
+                    r2.fetch_add(1, Ordering::SeqCst);
+                });
+                assert!(b.task_ref().try_run(), "the waiter runs b");
+                after.recv().unwrap();
+                let during_wait = r.load(Ordering::SeqCst);
+                (during_wait, cont)
+            })
+            .unwrap();
+        let (during_wait, cont) = outer.get().unwrap();
+        assert_eq!(during_wait, 0, "the continuation ran inside the wait");
+        cont.get().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    });
+}
