@@ -101,8 +101,10 @@
 //! and the handle's strong and weak decrements when it frees the cell
 //! (consumer); the pool's submission adds its own. `benches/src/bin/cell_cost.rs`
 //! counts instructions with callgrind (1,115 per task for `submit` in a loop,
-//! 1,013 with `submit_all`, after the cheap free of a cell with nothing
-//! registered in `Tail::drop`, which saved ~47).
+//! 1,013 with `submit_all`, measured on the branch that made `Tail::drop`
+//! free a cell with nothing registered without building an empty list: ~47
+//! saved; the lock-free dependents list merged after it keeps that path a
+//! single load).
 //!
 //! The largest single cost is not here but in the allocator. Sampled with
 //! `perf` on 2 workers (`cell_cost wall`), the submitting thread is the
