@@ -39,22 +39,45 @@
 //! the time per job of `spawn_outside` and cut a `submit` loop's by a
 //! quarter (see the constant).
 //!
-//! **No LIFO slot.** tokio keeps a task's latest spawn in a slot that only
-//! its own worker takes, so a chain of spawns stays on one core. Such a slot
-//! cannot be stolen: a job that spawns a child and then runs for a second
-//! keeps the child waiting that second while other workers sit idle (tokio
-//! issue #4941 reports every worker but one stalled by CPU-heavy tasks).
-//! Our jobs are closures that may run as long as they like, so a spawn from
-//! a job goes onto the deque, where any idle worker can steal it. The price
-//! is paid by chains of spawns (each job spawns the next): `compare
-//! --workloads chained_spawn --rounds 9` with `--threads 1` and then 2 timed
-//! a link at 45 ns on one worker and 149 ns on two (rayon: 84 and 251 ns). Counted in a scratch program
-//! (100,000 links, 2 workers), the idle worker stole about 6% of the links,
-//! one every 3 µs or so, well inside its 50 µs of searching. So it kept
-//! searching, pulling the deque's cache line away, instead of parking. Go's
-//! `runnext` keeps both properties: a thief takes the newest job only after a
-//! short delay in which its owner made no progress. But that delay would also
-//! slow the steal of a `join`'s `b`, which fork-join needs at once. Not tried.
+//! **Steal delay for a lone job.** In a chain of spawns (each job spawns the
+//! next: `chained_spawn`, `ping_pong`) the owner pushes a job and pops it back
+//! a few tens of nanoseconds later. An idle worker that steals it moves the
+//! chain to its own core, and the loser turns searcher and steals it back
+//! later: `compare --workloads chained_spawn` timed a link at 45 ns on one
+//! worker and 142-149 ns on two (Java's ForkJoinPool: 37 ns, using 1.27 CPUs
+//! of 2 where we used 2.00); in a scratch count the idle worker stole about
+//! 6% of the links. tokio's answer, a LIFO slot only its owner takes, cannot
+//! be stolen: a job that spawns a child and then runs for a second keeps the
+//! child waiting that second while other workers idle (tokio issue #4941),
+//! and our jobs are closures that may run as long as they like. Go's
+//! `runnext` keeps both properties, and so does this rule: a thief takes a
+//! peer's **lone** job (the deque holds one, the newest) only if that peer
+//! has finished no job for at least [`LONE_STEAL_DELAY`] (the peer's count
+//! of finished jobs, which its `run_job` writes anyway, is the clock). A
+//! chain's owner finishes a job every link, so its lone job stays; a job that
+//! spawned a child and keeps running finishes nothing, so the child is stolen
+//! after the delay (test: `a_lone_child_of_a_running_job_is_stolen`). A
+//! thief that saw the count move rests for that delay without looking at
+//! that deque at all, so it no longer pulls the lines the chain's owner
+//! writes on every push and pop; one that saw no move keeps looking, so a
+//! job looping over spawns (`spawn_inside`), whose deque soon holds two
+//! jobs, is stolen from as before. Once the delay has passed without
+//! progress, that peer's lone jobs are stolen at once, with no clock read,
+//! until its count moves. (A first version read the clock at every look at
+//! a lone job: the thief of `spawn_inside` then took 36% of the jobs
+//! instead of 50%, and the row got slower.) A deque of two jobs or more is
+//! stolen from at once (its oldest job is not the owner's next), which is
+//! what fork-join needs: a `join`'s `b` alone on a busy owner's deque waits
+//! the delay, a microsecond against the tens a wake-up takes. The price:
+//! a chain whose links are shorter than the delay but spawn their successor
+//! early runs on one core (as under Go's `runnext`); stealing such links did
+//! not pay before either. The thief keeps searching meanwhile (a sleeper's
+//! re-check still sees the lone job), so no worker sleeps while work it can
+//! reach is queued. Measured on 2 CPUs under load (other builds running):
+//! see the commit message. On 16-64 cores each searcher keeps one note per
+//! peer; what could not be measured here is whether many searchers that each
+//! read a chain owner's counters once per delay slow it: that is one read
+//! per searcher per microsecond, against one per poll before.
 //!
 //! When it finds nothing it becomes a searcher, spins with backoff and then yields
 //! for up to `SEARCH_BEFORE_PARK` (50 µs), then sleeps through [`crate::sleep`].
@@ -110,6 +133,16 @@ const STREAM_BATCH: usize = 8;
 /// to wait again: a submitter that waits for each job's result (round_trip)
 /// pays one wait in this many jobs, not one per job.
 const STREAM_RETRY_LOOKS: u32 = 64;
+
+/// How long a thief leaves a peer's lone job alone, and does not look at
+/// that peer's deque, while that peer keeps finishing jobs ("Steal delay for
+/// a lone job" in the module docs). About what moving a job to another core
+/// costs (a steal, the job's cache lines, the loser's search): a chain whose
+/// links are shorter than this gains nothing from being spread and stays on
+/// its owner's core; one whose links are longer is stolen from as before. A
+/// `join`'s `b` alone on its owner's deque waits this long, against the tens
+/// of microseconds of a wake-up. Go's `runnext` steal waits 3 µs.
+const LONE_STEAL_DELAY: Duration = Duration::from_micros(1);
 
 thread_local! {
     /// The worker running on this thread, if any: set by [`main`] to the
@@ -171,6 +204,10 @@ pub(crate) struct WorkerThread {
     chasing: Cell<bool>,
     /// First looks left without a stream wait, after a wait in vain.
     stream_skip: Cell<u32>,
+    /// Per peer (the pool's workers, by index): when this worker last saw a
+    /// lone job on that peer's deque and left it there, and the peer's count
+    /// of finished jobs then ("Steal delay for a lone job" in the module docs).
+    lone: Box<[Cell<Option<LoneSeen>>]>,
     /// What the job being run reported (`crate::stats`).
     run_report: RunReport,
     /// The deque's length when the running job started: what lies above it
@@ -182,6 +219,31 @@ pub(crate) struct WorkerThread {
     /// Inside `isolate`: fork-join waits too run only the running job's own
     /// subtree (above the floor), then block.
     isolated: Cell<bool>,
+}
+
+/// A lone job left on a peer's deque ("Steal delay for a lone job" in the
+/// module docs).
+#[derive(Clone, Copy)]
+struct LoneSeen {
+    /// The peer's count of finished jobs when this worker noted it.
+    done: u64,
+    /// When.
+    since: Instant,
+    /// What the note means now.
+    state: Lone,
+}
+
+/// The state of a [`LoneSeen`] note.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lone {
+    /// Noted; the delay has not passed without progress yet.
+    Noted,
+    /// The count had moved since the previous note: the peer runs a chain,
+    /// so its deque is not looked at until the delay has passed.
+    Resting,
+    /// The delay passed without progress: the peer's lone jobs are stolen
+    /// at once until its count moves.
+    Due,
 }
 
 /// Counts a worker as blocked while it lives (see `crate::compensate`).
@@ -384,13 +446,19 @@ impl WorkerThread {
         let stealers = &self.registry.stealers;
         let n = stealers.len();
         let start = (self.next_random() % n as u64) as usize;
+        let mut now = None;
         loop {
             let mut retry = false;
             for k in 0..n {
                 let victim = (start + k) % n;
-                // An empty check is cheap; a steal attempt pins an epoch.
-                if victim == self.index || stealers[victim].is_empty() {
+                if victim == self.index || self.lone_resting(victim, &mut now) {
                     continue;
+                }
+                // A length check is cheap; a steal attempt pins an epoch.
+                match stealers[victim].len() {
+                    0 => continue,
+                    1 if !self.lone_due(victim, &mut now) => continue,
+                    _ => {}
                 }
                 // One job at a time (as rayon does): a batch would carry off the
                 // pending halves of several of the victim's joins, which the
@@ -420,6 +488,72 @@ impl WorkerThread {
             }
             if !retry {
                 return None;
+            }
+        }
+    }
+
+    /// True within [`LONE_STEAL_DELAY`] of seeing `victim` finish jobs while
+    /// a lone job sat on its deque: this worker does not look at that deque
+    /// again until then, so that a chain's owner is not slowed by a searcher
+    /// reading the lines it writes on every job. `now`: the time, read at most
+    /// once per search, and only while a rest may be on.
+    #[inline]
+    fn lone_resting(&self, victim: usize, now: &mut Option<Instant>) -> bool {
+        let seen = &self.lone[victim];
+        match seen.get() {
+            Some(mut note) if note.state == Lone::Resting => {
+                let now = *now.get_or_insert_with(Instant::now);
+                if now.saturating_duration_since(note.since) < LONE_STEAL_DELAY {
+                    return true;
+                }
+                note.state = Lone::Noted;
+                seen.set(Some(note));
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the lone job on `victim`'s deque may be stolen now: only if
+    /// `victim` finished no job for at least [`LONE_STEAL_DELAY`] (see the
+    /// module docs). A first look notes `victim`'s count of finished jobs and
+    /// the time; a look that finds the count moved notes it again and rests
+    /// (`lone_resting`). Until the delay passes without progress the thief
+    /// keeps looking, so a deque that grows to two jobs (a loop of spawns) is
+    /// stolen from at once; once it has passed, lone jobs are stolen at once
+    /// (no clock read) until the count moves. Reads the victim's counters line.
+    #[cold]
+    fn lone_due(&self, victim: usize, now: &mut Option<Instant>) -> bool {
+        let done = self.registry.counters[victim].completed();
+        let seen = &self.lone[victim];
+        match seen.get() {
+            Some(note) if note.done == done => {
+                if note.state == Lone::Due {
+                    return true;
+                }
+                let now = *now.get_or_insert_with(Instant::now);
+                let due = now.saturating_duration_since(note.since) >= LONE_STEAL_DELAY;
+                if due {
+                    seen.set(Some(LoneSeen {
+                        state: Lone::Due,
+                        ..note
+                    }));
+                }
+                due
+            }
+            last => {
+                let now = *now.get_or_insert_with(Instant::now);
+                seen.set(Some(LoneSeen {
+                    done,
+                    since: now,
+                    // The count moved since the last look: a chain.
+                    state: if last.is_some() {
+                        Lone::Resting
+                    } else {
+                        Lone::Noted
+                    },
+                }));
+                false
             }
         }
     }
@@ -685,6 +819,9 @@ pub(crate) fn main(registry: Arc<Registry>, index: usize, queues: Queues, kind: 
         tick: Cell::new(0),
         chasing: Cell::new(false),
         stream_skip: Cell::new(0),
+        lone: (0..registry.num_threads())
+            .map(|_| Cell::new(None))
+            .collect(),
         run_report: RunReport::new(),
         floor: Cell::new(0),
         blocked: Cell::new(false),

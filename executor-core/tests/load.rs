@@ -81,3 +81,67 @@ fn submissions_to_a_pool_that_keeps_falling_asleep() {
         assert_eq!(done.load(Ordering::SeqCst), 100_000);
     });
 }
+
+/// The steal delay for a lone job (worker.rs): a job that spawns one child and
+/// then runs until that child has run (tokio issue #4941's shape) is not left
+/// waiting: its owner finishes no job meanwhile, so the idle worker steals the
+/// child after the delay. Repeated, with the idle worker awake or asleep.
+#[test]
+fn a_lone_child_of_a_running_job_is_stolen() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        for round in 0..200 {
+            let child_ran = Arc::new(AtomicUsize::new(0));
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let c = child_ran.clone();
+            pool.execute(move || {
+                let c2 = c.clone();
+                executor_core::execute(move || {
+                    c2.store(1, Ordering::SeqCst);
+                })
+                .unwrap();
+                // Runs until the child ran: only the other worker can run it.
+                while c.load(Ordering::SeqCst) == 0 {
+                    std::hint::spin_loop();
+                }
+                done_tx.send(()).unwrap();
+            })
+            .unwrap();
+            done_rx.recv().unwrap();
+            if round % 20 == 0 {
+                // Long enough for the idle worker to park.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        pool.close();
+        assert_eq!(pool.stats().completed, 400);
+    });
+}
+
+fn link(log: Arc<RunLog>, i: usize, n: usize) {
+    log.mark(i);
+    if i + 1 < n {
+        executor_core::execute(move || link(log, i + 1, n)).unwrap();
+    }
+}
+
+/// A chain of 200,000 jobs, each spawned by the previous one (its closure is
+/// two words: a recycled block, see job.rs), on 2 and on 4 workers: every link
+/// runs once, whether its owner runs it or a thief takes it.
+#[test]
+fn a_chain_of_spawns_runs_every_link_once() {
+    bounded_for(LONG * 6, || {
+        for threads in [2, 4] {
+            let pool = ThreadPool::new(threads).unwrap();
+            let n = 200_000;
+            let log = RunLog::new(n);
+            let l = log.clone();
+            pool.execute(move || link(l, 0, n)).unwrap();
+            while pool.stats().completed < n as u64 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            pool.close();
+            log.assert_all(1);
+        }
+    });
+}
