@@ -602,8 +602,14 @@ fn a_hundred_thousand_timers_racing_cancel_and_shutdown_now_are_accounted_exactl
                         assert_eq!(ran.get(i), 1, "task {i}: Ok but not run once");
                     }
                     Err(TaskError::Cancelled) => {
+                        // A cancel (or `shutdown_now`'s interrupt) that lands
+                        // between the claim and the end of the body ends the
+                        // task `Cancelled` although its body ran (`TaskState::
+                        // Cancelled`'s docs; Java's `FutureTask` does the same):
+                        // at most once, never twice. About 1 run in 15 hits
+                        // that window for one of the 100,000 tasks.
                         cancelled += 1;
-                        assert_eq!(ran.get(i), 0, "task {i}: cancelled but ran");
+                        assert!(ran.get(i) <= 1, "task {i}: cancelled and ran twice");
                     }
                     Err(e) => panic!("task {i}: {e}"),
                 },
