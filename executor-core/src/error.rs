@@ -143,6 +143,10 @@ pub enum RejectReason {
     Stopped,
     /// [`execute`](crate::execute) was called on a thread that is not a pool worker.
     NotInPool,
+    /// A delayed task's timer needed its thread (it starts with the first
+    /// entry that has a deadline) and the operating system refused to start
+    /// it. Nothing was left pending; scheduling again tries again.
+    NoTimerThread,
 }
 
 /// A submission the pool refused; owns the task, which the caller gets back with
@@ -241,6 +245,9 @@ impl<T> fmt::Display for Rejected<T> {
             }
             RejectReason::NotInPool => f.write_str(
                 "task rejected: spawn was called outside a pool (use ThreadPool::execute)",
+            ),
+            RejectReason::NoTimerThread => f.write_str(
+                "task rejected: the timer thread could not be started (the system refused a thread)",
             ),
         }
     }

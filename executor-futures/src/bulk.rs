@@ -6,8 +6,10 @@
 //!   waits for the handles *in input order*
 //!   (on a pool worker each wait runs a not-yet-started task inline, so a 1-thread
 //!   pool can call it from a task). With a deadline, one timer entry cancels the
-//!   tasks not done by then (`scheduled::cancel_at`), so every returned handle is
-//!   done.
+//!   tasks not done by then (`scheduled::try_cancel_at`), so every returned handle is
+//!   done. If no timer thread can be started (the system refused a thread), the
+//!   calling thread keeps the deadline itself with timed waits and cancels the
+//!   stragglers when it passes.
 //! * `invoke_any` submits everything with a completion hook that pushes each done
 //!   handle into a small queue (a one-shot completion service) and waits for
 //!   arrivals with [`executor_core::integration::wait_until`] (on a worker: running only the
@@ -53,10 +55,24 @@ where
     };
     // The deadline is one timer entry that cancels the stragglers (no waiting
     // thread keeps time); every wait is then untimed, and ends by the deadline.
-    let deadline = deadline.map(|due| {
+    let entry = deadline.map(|due| {
         let tasks = handles.iter().map(TaskHandle::task_ref).collect();
-        crate::scheduled::cancel_at(tasks, Some(due))
+        crate::scheduled::try_cancel_at(tasks, Some(due))
     });
+    if let (Some(due), Some(None)) = (deadline, &entry) {
+        // No timer thread could be started: this thread keeps the deadline
+        // (timed waits run nothing inline) and cancels the stragglers itself.
+        for handle in &handles {
+            if !matches!(handle.wait_deadline(Some(due)), Ok(true)) {
+                break;
+            }
+        }
+        for handle in &handles {
+            handle.cancel();
+        }
+        return Ok(handles);
+    }
+    let deadline = entry.flatten();
     for handle in &handles {
         // A fresh task never runs below us on this thread, so no WouldDeadlock.
         // With a deadline a worker does not claim a task inline (a body that

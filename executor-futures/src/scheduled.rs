@@ -352,7 +352,12 @@ impl Wake for CancelOnWake {
         if self.due.is_none_or(|due| Instant::now() < due) {
             // Woken before the deadline: its pool's timer stopped (the pool
             // terminated). The deadline moves to the process-wide timer.
-            let _ = Timer::global().wake_at(self.due, Waker::from(self.clone()));
+            if Timer::global()
+                .wake_at(self.due, Waker::from(self.clone()))
+                .is_err()
+            {
+                tracing::error!("no timer thread could be started: a task deadline (cancel_after) moved off a terminated pool is dropped");
+            }
             return;
         }
         for task in &self.tasks {
@@ -365,12 +370,11 @@ impl Wake for CancelOnWake {
 /// [`Timer`]'s thread. Cancel the key to disarm (unless the pool whose timer
 /// holds it terminated meanwhile: the deadline then moved to the global timer
 /// and stays armed; cancelling a done task changes nothing).
-pub(crate) fn cancel_at(tasks: Vec<TaskRef>, due: Option<Instant>) -> TimerKey {
+/// `None` when no timer thread could be started (the system refused a thread):
+/// the caller keeps the deadline itself, or reports it.
+pub(crate) fn try_cancel_at(tasks: Vec<TaskRef>, due: Option<Instant>) -> Option<TimerKey> {
     let waker = Waker::from(Arc::new(CancelOnWake { tasks, due }));
-    Timer::current()
-        .wake_at(due, waker)
-        .or_else(|waker| Timer::global().wake_at(due, waker))
-        .unwrap_or_else(|_| unreachable!("the global timer never stops"))
+    crate::time::try_register(due, waker).ok()
 }
 
 impl<T> TaskHandle<T> {
@@ -392,7 +396,9 @@ impl<T> TaskHandle<T> {
     /// assert!(stuck.get().unwrap_err().is_cancelled());
     /// ```
     pub fn cancel_after(&self, delay: Duration) -> TimerKey {
-        cancel_at(vec![self.task_ref()], deadline_after(delay))
+        try_cancel_at(vec![self.task_ref()], deadline_after(delay)).unwrap_or_else(|| {
+            panic!("cancel_after: no timer thread could be started (the system refused a thread)")
+        })
     }
 }
 

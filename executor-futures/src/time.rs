@@ -23,12 +23,29 @@ use executor_core::integration::{Timer, TimerKey};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// `timeout`'s error: the deadline passed first (the inner future was dropped).
 /// The workspace's one timed-out type, [`executor_core::TimedOut`].
 pub use executor_core::TimedOut;
+
+/// Registers `waker` for `due` with the timer of where we run now, or with the
+/// process-wide one when that timer has stopped (its pool terminated). `Err`
+/// only when no timer thread could be started (the system refused a thread).
+pub(crate) fn try_register(due: Option<Instant>, waker: Waker) -> Result<TimerKey, Waker> {
+    Timer::current()
+        .wake_at(due, waker)
+        .or_else(|waker| Timer::global().wake_at(due, waker))
+}
+
+/// [`try_register`], panicking with a clear message when no timer thread
+/// could be started.
+pub(crate) fn register(due: Option<Instant>, waker: Waker) -> TimerKey {
+    try_register(due, waker).unwrap_or_else(|_| {
+        panic!("no timer thread could be started (the system refused a thread): a deadline cannot be kept")
+    })
+}
 
 /// `Instant::now() + d`, or `None` (due never) past what `Instant` can hold.
 pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
@@ -55,6 +72,13 @@ impl fmt::Debug for Sleep {
 /// Waits for `duration`: ready once `duration` has passed since this call.
 /// `Duration::ZERO` is ready at once; a duration too large for `Instant` never.
 ///
+/// # Panics
+///
+/// A poll before the deadline panics if the timer's thread (started with the
+/// first deadline of a pool's timer, or of the process-wide one) could not be
+/// started because the system refused a thread: the sleep could never end. On
+/// a pool, the task then ends panicked with that message.
+///
 /// # Examples
 ///
 /// ```
@@ -77,6 +101,10 @@ pub fn sleep(duration: Duration) -> Sleep {
 }
 
 /// Waits until `deadline`; a past deadline is ready at once.
+///
+/// # Panics
+///
+/// As [`sleep`]'s, when no timer thread can be started.
 ///
 /// # Examples
 ///
@@ -152,11 +180,7 @@ impl Future for Sleep {
         }
         // Not registered yet, or the entry fired early because its pool's timer
         // stopped: register with the timer of where we run now.
-        let key = Timer::current()
-            .wake_at(Some(due), cx.waker().clone())
-            .or_else(|waker| Timer::global().wake_at(Some(due), waker))
-            .unwrap_or_else(|_| unreachable!("the global timer never stops"));
-        this.key = Some(key);
+        this.key = Some(register(Some(due), cx.waker().clone()));
         Poll::Pending
     }
 }

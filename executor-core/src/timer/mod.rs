@@ -53,6 +53,18 @@
 //! terminates; the global one lives as long as the process. A pool's workers
 //! also fire due entries they pass by ("Workers fire too" below).
 //!
+//! ### When the driver thread cannot start
+//!
+//! Spawning the driver can fail (the system refuses a thread: a thread or
+//! memory limit). Then nothing may stay in the heap, since no thread would
+//! ever fire it: the entry that asked for the driver is taken back out under
+//! the same lock, the driver stays `NotStarted`, and the caller gets the entry
+//! back (`schedule_job`: [`Rejected`] with `RejectReason::NoTimerThread` and
+//! the job; `wake_at`: the waker), with one ERROR event. The next entry with a
+//! deadline tries to start the driver again, so the timer recovers once
+//! threads are available. Entries already pending always have a driver: it is
+//! started by the first of them.
+//!
 //! ## Fired jobs go first
 //!
 //! A pool's due jobs are not submitted to the injector: they go to the pool's
@@ -182,6 +194,17 @@ struct Queue {
     published: u64,
 }
 
+/// Why [`Shared::insert`] handed an entry back.
+enum Refusal {
+    /// The timer stopped (its pool terminated).
+    Stopped,
+    /// The pool's lifecycle check refused it.
+    Lifecycle(Lifecycle),
+    /// The driver thread could not be spawned (see "When the driver thread
+    /// cannot start" in the module docs).
+    NoThread,
+}
+
 pub(crate) struct Shared {
     queue: Mutex<Queue>,
     cv: Condvar,
@@ -195,6 +218,9 @@ pub(crate) struct Shared {
     /// lock, only when it changes (`Queue::published`).
     next_due: CachePadded<AtomicU64>,
     base: Instant,
+    /// Tests: the next this many driver spawns fail (`spawn_driver`).
+    #[cfg(test)]
+    fail_spawns: AtomicUsize,
 }
 
 /// A timer: a queue of deadlines and the thread that fires them (module docs).
@@ -265,6 +291,8 @@ impl Shared {
             jobs: AtomicUsize::new(0),
             next_due: CachePadded::new(AtomicU64::new(NO_DEADLINE)),
             base: Instant::now(),
+            #[cfg(test)]
+            fail_spawns: AtomicUsize::new(0),
         })
     }
 
@@ -290,10 +318,10 @@ impl Shared {
         due: Option<Instant>,
         entry: Entry,
         check: impl FnOnce() -> Result<(), Lifecycle>,
-    ) -> Result<Key, (Entry, Option<Lifecycle>)> {
+    ) -> Result<Key, (Entry, Refusal)> {
         let mut q = lock(&self.queue);
         if q.stopped {
-            return Err((entry, None));
+            return Err((entry, Refusal::Stopped));
         }
         // Counted before the lifecycle check (both SeqCst): a worker that sees
         // SHUTDOWN after this check saw RUNNING also sees the count, so it does
@@ -307,7 +335,7 @@ impl Shared {
             if is_job {
                 self.jobs_gone(1);
             }
-            return Err((entry, Some(state)));
+            return Err((entry, Refusal::Lifecycle(state)));
         }
         let (key, earliest) = q.heap.insert(due, entry);
         if earliest {
@@ -316,8 +344,20 @@ impl Shared {
         if let Some(due) = due {
             match q.driver {
                 Driver::NotStarted => {
+                    if let Err(e) = self.spawn_driver() {
+                        // Nothing may wait in a heap that no thread fires:
+                        // the entry comes back out, and the next entry with
+                        // a deadline tries to start the driver again.
+                        let entry = q.heap.remove(key).expect("inserted under this lock");
+                        self.publish_next(&mut q);
+                        drop(q);
+                        if is_job {
+                            self.jobs_gone(1);
+                        }
+                        tracing::error!(timer = %self.name, error = %e, "the timer thread could not be started; the timer entry is refused");
+                        return Err((entry, Refusal::NoThread));
+                    }
                     q.driver = Driver::Running;
-                    self.spawn_driver();
                 }
                 Driver::Sleeping(until) if earliest && until.is_none_or(|u| due < u) => {
                     q.driver = Driver::Running;
@@ -329,21 +369,28 @@ impl Shared {
         Ok(key)
     }
 
-    /// Starts the driver thread (called once, under the lock; a pool's driver
-    /// joins the pool's threads, so `close` joins it).
-    fn spawn_driver(self: &Arc<Self>) {
-        let me = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(self.name.clone())
-            .spawn(move || me.drive());
-        match spawned {
-            Ok(handle) => {
-                if let Some(registry) = self.registry() {
-                    crate::sync_lock(&registry.threads).push(handle);
-                }
-            }
-            Err(e) => panic!("spawning the timer thread {:?} failed: {e}", self.name),
+    /// Starts the driver thread (under the lock; a pool's driver joins the
+    /// pool's threads, so `close` joins it). The driver stays `NotStarted` on
+    /// an error.
+    fn spawn_driver(self: &Arc<Self>) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self
+            .fail_spawns
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(std::io::Error::other(
+                "timer thread spawn failure injected by a test",
+            ));
         }
+        let me = self.clone();
+        let handle = std::thread::Builder::new()
+            .name(self.name.clone())
+            .spawn(move || me.drive())?;
+        if let Some(registry) = self.registry() {
+            crate::sync_lock(&registry.threads).push(handle);
+        }
+        Ok(())
     }
 
     /// Removes an entry; `None` if it fired or was removed.
@@ -629,11 +676,11 @@ impl Timer {
     ///
     /// # Errors
     ///
-    /// [`Rejected`] holding `job` when the pool is shut down (or terminated).
-    ///
-    /// # Panics
-    ///
-    /// If the timer thread cannot be spawned (the first timer with a deadline).
+    /// [`Rejected`] holding `job` when the pool is shut down (or terminated),
+    /// or, with [`RejectReason::NoTimerThread`], when the entry has a deadline
+    /// and the timer's thread, which starts with its first such entry, could
+    /// not be started (the operating system refused a thread). Nothing is left
+    /// pending then; the next entry with a deadline tries again.
     ///
     /// # Examples
     ///
@@ -662,8 +709,14 @@ impl Timer {
         };
         match self.shared.insert(due, Entry::Job(job), check) {
             Ok(key) => Ok(self.key(key)),
-            Err((Entry::Job(job), state)) => {
-                let state = state.unwrap_or(Lifecycle::Terminated);
+            Err((Entry::Job(job), Refusal::NoThread)) => {
+                Err(Rejected::new(job, RejectReason::NoTimerThread))
+            }
+            Err((Entry::Job(job), refusal)) => {
+                let state = match refusal {
+                    Refusal::Lifecycle(state) => state,
+                    _ => Lifecycle::Terminated,
+                };
                 Err(match &registry {
                     Some(r) => r.reject(job, state),
                     None => Rejected::new(job, RejectReason::Shutdown),
@@ -680,7 +733,10 @@ impl Timer {
     /// # Errors
     ///
     /// The waker back when the timer has stopped (its pool terminated): use
-    /// [`Timer::global`] then.
+    /// [`Timer::global`] then; or when `due` is an instant and the timer's
+    /// thread, which starts with its first entry with a deadline, could not be
+    /// started (the operating system refused a thread: nothing is left
+    /// pending, and the next entry with a deadline tries again).
     ///
     /// # Examples
     ///
@@ -829,6 +885,77 @@ mod tests {
         assert_eq!(t.fire_now(now + Duration::from_secs(120)), 0);
         assert_eq!(t.shared.jobs(), 1, "the due-never job is still pending");
         assert_eq!(ran.load(Ordering::SeqCst), 1);
+    }
+
+    /// A timer like the global one (jobs run on its thread), private to a test.
+    fn inline_timer() -> Timer {
+        Timer::from_shared(Shared::new("test-inline-timer".into(), Sink::Inline))
+    }
+
+    #[test]
+    fn a_driver_that_cannot_start_hands_the_entry_back_and_the_next_entry_starts_it() {
+        let t = inline_timer();
+        t.shared.fail_spawns.store(1, Ordering::SeqCst);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tx2 = tx.clone();
+        let due = Some(Instant::now());
+        let err = t
+            .schedule_job(due, Job::new(move || tx2.send("first").unwrap()))
+            .unwrap_err();
+        assert_eq!(err.reason(), RejectReason::NoTimerThread);
+        assert!(err
+            .to_string()
+            .contains("timer thread could not be started"));
+        assert_eq!(t.pending(), 0, "nothing is left in a heap no thread fires");
+        assert_eq!(t.shared.jobs(), 0);
+        assert_eq!(lock(&t.shared.queue).driver, Driver::NotStarted);
+        // The job comes back runnable.
+        err.into_inner().run();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok("first"));
+        // A waker entry is handed back the same way.
+        t.shared.fail_spawns.store(1, Ordering::SeqCst);
+        assert!(t.wake_at(due, std::task::Waker::noop().clone()).is_err());
+        assert_eq!(t.pending(), 0);
+        // Due never needs no thread, so it does not try.
+        t.shared.fail_spawns.store(1, Ordering::SeqCst);
+        let never = t.schedule_job(None, Job::new(|| ())).unwrap();
+        assert!(never.cancel());
+        t.shared.fail_spawns.store(0, Ordering::SeqCst);
+        // The next entry with a deadline starts the driver, which fires it.
+        t.schedule_job(due, Job::new(move || tx.send("second").unwrap()))
+            .unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok("second"));
+    }
+
+    #[test]
+    fn a_pool_whose_timer_thread_cannot_start_rejects_and_still_terminates() {
+        let pool = crate::ThreadPool::new(1).unwrap();
+        let timer = pool.timer();
+        timer.shared.fail_spawns.store(1, Ordering::SeqCst);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let err = timer
+            .schedule_job(
+                Some(Instant::now()),
+                Job::new(move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                }),
+            )
+            .unwrap_err();
+        assert_eq!(err.reason(), RejectReason::NoTimerThread);
+        drop(err); // dropped unrun
+        let (tx, rx) = std::sync::mpsc::channel();
+        timer
+            .schedule_job(
+                Some(Instant::now() + Duration::from_millis(1)),
+                Job::new(move || tx.send(()).unwrap()),
+            )
+            .unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        pool.shutdown();
+        assert!(pool.await_termination(Duration::from_secs(10)).is_ok());
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        assert_eq!(timer.shared.jobs(), 0);
     }
 
     #[test]
