@@ -109,8 +109,9 @@ fn now_ns() -> u64 {
 /// When the last trip's job started (`now_ns`).
 static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Submit-to-start and start-to-resume medians of `trips` trips, in ns.
-fn split(trips: usize, mut trip: impl FnMut()) -> (u64, u64) {
+/// Submit-to-start and start-to-resume of `trips` trips, in ns: median,
+/// 99th percentile and mean of each.
+fn split(trips: usize, mut trip: impl FnMut()) -> ([u64; 3], [u64; 3]) {
     let (mut to_start, mut to_resume) = (Vec::new(), Vec::new());
     for _ in 0..trips {
         let t0 = now_ns();
@@ -120,9 +121,12 @@ fn split(trips: usize, mut trip: impl FnMut()) -> (u64, u64) {
         to_start.push(t1.saturating_sub(t0));
         to_resume.push(t2.saturating_sub(t1));
     }
-    to_start.sort_unstable();
-    to_resume.sort_unstable();
-    (to_start[trips / 2], to_resume[trips / 2])
+    let stats = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        let mean = v.iter().sum::<u64>() / v.len() as u64;
+        [v[v.len() / 2], v[v.len() * 99 / 100], mean]
+    };
+    (stats(to_start), stats(to_resume))
 }
 
 fn measure(name: &str, trips: usize, mut trip: impl FnMut()) {
@@ -141,7 +145,7 @@ fn measure(name: &str, trips: usize, mut trip: impl FnMut()) {
     let per = |a: u64, b: u64| (b - a) as f64 / trips as f64;
     let (to_start, to_resume) = split(trips, &mut trip);
     println!(
-        "{name:>24}: medians: submit to job start {to_start} ns, job start to waiter resumed {to_resume} ns"
+        "{name:>24}: median/p99/mean ns: submit to job start {to_start:?}, job start to waiter resumed {to_resume:?}"
     );
     println!(
         "{name:>24}: {ns:8.0} ns/trip; ctx switches per trip: all vol {:.2} invol {:.2}; main vol {:.2} invol {:.2}",
