@@ -156,32 +156,67 @@ fn measure(name: &str, trips: usize, mut trip: impl FnMut()) {
     );
 }
 
-fn run<P: Peer>(trips: usize, latch: &str, threads: usize) {
+/// The latches a round trip can wait on.
+trait Latch: Sync + 'static {
+    fn arm(&self, n: usize);
+    fn done(&self);
+    fn wait(&self);
+}
+
+impl Latch for Countdown {
+    fn arm(&self, n: usize) {
+        Countdown::arm(self, n);
+    }
+    fn done(&self) {
+        Countdown::done(self);
+    }
+    fn wait(&self) {
+        Countdown::wait(self);
+    }
+}
+
+impl Latch for Locked {
+    fn arm(&self, n: usize) {
+        Locked::arm(self, n);
+    }
+    fn done(&self) {
+        Locked::done(self);
+    }
+    fn wait(&self) {
+        Locked::wait(self);
+    }
+}
+
+impl Latch for Parked {
+    fn arm(&self, n: usize) {
+        Parked::arm(self, n);
+    }
+    fn done(&self) {
+        Parked::done(self);
+    }
+    fn wait(&self) {
+        Parked::wait(self);
+    }
+}
+
+/// Round trips on `pool`, each waiting on `done`.
+fn trips<P: Peer>(pool: &P, name: &str, trips: usize, done: &'static impl Latch) {
+    measure(name, trips, || {
+        done.arm(1);
+        pool.submit(move || {
+            STARTED.store(now_ns(), Ordering::Release);
+            done.done()
+        });
+        done.wait();
+    });
+}
+
+fn run<P: Peer>(n: usize, latch: &str, threads: usize) {
     let pool = P::build(threads);
     let name = format!("{} {latch}", P::NAME);
     match latch {
-        "countdown" => {
-            let done: &'static Countdown = Box::leak(Box::default());
-            measure(&name, trips, || {
-                done.arm(1);
-                pool.submit(move || {
-                    STARTED.store(now_ns(), Ordering::Release);
-                    done.done()
-                });
-                done.wait();
-            });
-        }
-        "locked" => {
-            let done: &'static Locked = Box::leak(Box::default());
-            measure(&name, trips, || {
-                done.arm(1);
-                pool.submit(move || {
-                    STARTED.store(now_ns(), Ordering::Release);
-                    done.done()
-                });
-                done.wait();
-            });
-        }
+        "countdown" => trips(&pool, &name, n, Box::leak(Box::<Countdown>::default())),
+        "locked" => trips(&pool, &name, n, Box::leak(Box::<Locked>::default())),
         "park" => {
             let done: &'static Parked = Box::leak(Box::new(Parked {
                 left: AtomicUsize::new(0),
@@ -189,14 +224,7 @@ fn run<P: Peer>(trips: usize, latch: &str, threads: usize) {
                 waiter: OnceLock::new(),
             }));
             done.waiter.set(std::thread::current()).unwrap();
-            measure(&name, trips, || {
-                done.arm(1);
-                pool.submit(move || {
-                    STARTED.store(now_ns(), Ordering::Release);
-                    done.done()
-                });
-                done.wait();
-            });
+            trips(&pool, &name, n, done);
         }
         other => panic!("unknown latch {other}"),
     }
