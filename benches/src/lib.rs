@@ -105,13 +105,22 @@ impl Countdown {
     }
 
     /// Counts one job down; the last one opens the latch.
+    ///
+    /// The waiter is notified after the lock is released, as Java's
+    /// `CountDownLatch` (the anchors' latch) signals without holding a lock the
+    /// waiter needs: notified under the lock, the woken waiter found the mutex
+    /// still held and blocked a second time (`hround_probe`: 2.0 instead of 1.0
+    /// blocking context switches of the waiter per `round_trip`, and 4.7 µs
+    /// instead of 1.2 µs from the job's start to the waiter running again, on
+    /// every pool alike).
     #[inline]
     pub fn done(&self) {
         // AcqRel: the job that reaches zero sees every other job's effects, and the
         // waiter, through the mutex, sees them too.
         if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-            *open = true;
+            *self.open.lock().unwrap_or_else(PoisonError::into_inner) = true;
+            // The flag is set under the lock, so a waiter either sees it or is
+            // already waiting on the condvar when this notify comes.
             self.cv.notify_one();
         }
     }

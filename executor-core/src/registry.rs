@@ -24,6 +24,29 @@
 //!   fence pairs with the one in `shutdown_now` after the state change: either the
 //!   drain sees the job or the worker sees STOP.
 //!
+//! ### What an outside submission costs (measured, issue 21)
+//!
+//! Five locked instructions on x86-64: the handshake's `fetch_add` on the
+//! lifecycle word, the injector's tail CAS and its slot's `fetch_or`, the
+//! handshake's `fetch_add` on `finished`, and the sleepers' `fence(SeqCst)`
+//! (compiled to a `lock or` on the stack), then one load of the sleep word.
+//! `perf annotate` of `spawn_outside` (`hround_probe spawn`) puts about a
+//! fifth of the submitting thread's time in `Registry::submit` and a quarter
+//! in `Injector::push`, spread about evenly over those five instructions.
+//! Java's `externalPush` takes two (the queue's lock CAS and its volatile
+//! unlock) and signals only when the queue held at most one task. A throwaway
+//! build without the `finished` increment and the fence (unsound: shutdown
+//! never becomes quiescent, a sleeper can miss the job) took 54-61 ns per job
+//! against 70-90 in the one pair the load let through (load 8-10): two of the
+//! five are worth about a fifth. Dropping either soundly needs a store-buffer
+//! pair without a fence on the publisher's side (a SeqCst RMW or load paired
+//! with the sleeper's RMW on another word), which loom cannot check (it treats
+//! SeqCst accesses as AcqRel); a loom-checkable form folds `finished` into the
+//! sleep word, so that one RMW both ends the handshake and reads the sleepers,
+//! at the price of the outside submitter writing the line that workers read
+//! on every local push. Not done; the round trip does not need it (the pool's
+//! part of a `round_trip` is under 1 µs, see `crate::sleep`).
+//!
 //! ## Shutdown protocol
 //!
 //! `shutdown`:

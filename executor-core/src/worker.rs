@@ -81,6 +81,13 @@
 //!
 //! When it finds nothing it becomes a searcher, spins with backoff and then yields
 //! for up to `SEARCH_BEFORE_PARK` (50 µs), then sleeps through [`crate::sleep`].
+//! Tried and not kept: sleeping at once when a yield came back late (20 µs,
+//! a sign that the CPU is oversubscribed and a yielding searcher waits behind
+//! other threads while publishers count on it). On 2 CPUs at load 6-9,
+//! `hround_probe` found the same round trip with and without it (median
+//! 0.9 µs from submit to the job's start, p99 3.0 µs), and `compare`'s
+//! `round_trip` is bimodal under such load on every pool that searches
+//! (about 2.3 or 22 µs per job, rayon alike) whether or not it parks early.
 //! Only half the workers (at least one) search that long at a time; one over that
 //! cap sleeps right after its backoff, so idle workers neither take the CPU a
 //! submitting thread needs nor keep pulling the queues' cache lines away from it. The same loop serves fork-join waits (`join`,
