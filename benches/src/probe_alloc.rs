@@ -65,8 +65,7 @@ unsafe impl GlobalAlloc for PerThread {
             let (mut next, mut end) = l.area.get();
             if next + size > end {
                 // SAFETY: a valid, non-zero layout.
-                let base =
-                    unsafe { System.alloc(Layout::from_size_align(CHUNK, 4096).unwrap()) };
+                let base = unsafe { System.alloc(Layout::from_size_align(CHUNK, 4096).unwrap()) };
                 if base.is_null() {
                     return base;
                 }
@@ -96,4 +95,3 @@ unsafe impl GlobalAlloc for PerThread {
         });
     }
 }
-
