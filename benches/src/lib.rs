@@ -29,12 +29,17 @@
 //!   pool's handle (or a one-shot slot), and `fib` by nested submit/get
 //!   (`benches/futures.rs`).
 //! * [`interleave`]: the round-robin runner of the `interleaved*` binaries.
+//! * [`probe_alloc`]: a per-thread free-list allocator for the
+//!   `*_alloc_probe` binaries (what the allocator costs the task path).
 
 pub mod collect;
 pub mod compare;
 pub mod completion;
 pub mod forkjoin;
 pub mod interleave;
+// A global allocator is `unsafe` by nature; it is this module's whole point.
+#[allow(unsafe_code)]
+pub mod probe_alloc;
 pub mod waiting;
 
 pub use forkjoin::{ErasedForkJoin, ForkJoin};

@@ -109,21 +109,50 @@
 //! The largest single cost is not here but in the allocator. Sampled with
 //! `perf` on 2 workers (`cell_cost wall`), the submitting thread is the
 //! bottleneck and spends about a third of its time in glibc's `malloc`/`free`
-//! of cells (`_int_malloc`, `_int_free`, `malloc_consolidate`); in a
-//! `CompletionService::submit_all` (completion_first) malloc is 63% of the
-//! submitting thread's instructions. A per-thread free list of cells would
-//! not remove it for these workloads: they hold the whole batch (10,000 or
-//! 100,000 cells) before any is freed, so only a cache as large as the batch
-//! helps. Emulated with glibc's own per-thread cache: `GLIBC_TUNABLES=
-//! glibc.malloc.tcache_count=65535` made `cell_cost wall` 186 → 161, 200 →
-//! 169, 206 → 169 ns per task (3 alternating pairs); `tcache_count=1024` (a
-//! bounded cache of 1,024 cells) changed nothing (193/223, 187/186, 184/186).
-//! A cache holding a batch's peak for good is a policy for the application's
-//! allocator (a global allocator such as mimalloc or jemalloc), not for a
-//! library; and recycling cells here at all needs a reference count of our
-//! own, since `std`'s `Arc` takes no custom allocator on stable Rust (every
-//! `Arc<TaskCell>` of this crate, and `Job::from_runnable`, would change). Not
-//! done.
+//! of cells (`_int_malloc`, `_int_free`, `malloc_consolidate`). Counted with
+//! callgrind per thread (`cell_cost batch`, 1 worker): of the submitting
+//! thread's 585 instructions per task, 390 are `malloc` and `free` of the
+//! cell; in a `CompletionService::submit_all` (completion_first) 261 of 330.
+//!
+//! * **Not the size class.** The cell of a callable returning a `u64` is 72
+//!   bytes (88 with the `Arc` header, a 96-byte glibc chunk), a completion
+//!   service's (timed callable and hook) 88 (chunk 112): both are under the
+//!   fastbin limit (128) already, so moving rarely used fields (the aux
+//!   mutex, the waiters) out of the cell would not change glibc's path.
+//! * **The pattern.** A batch frees its ~100,000 cells into the fastbins; the
+//!   next `malloc` or `free` of 64 KiB or more (any `Vec` of handles, the
+//!   caller's included) runs `malloc_consolidate` over all of them, and the
+//!   next batch's cells are then split one by one from the coalesced chunk
+//!   (a single-threaded probe: 390 instructions per `malloc`+`free` pair in that
+//!   pattern, 237 when the fastbins are reused, whatever the size).
+//! * **What a cell allocator would buy.** `benches::probe_alloc` (per-thread
+//!   free lists, about what a per-thread cell cache or mimalloc costs) brings
+//!   the submitting thread from 585 to 288 instructions per task
+//!   (`cell_alloc_probe batch`) and a completion service's `submit_all` from
+//!   ~360 to ~170 (`first`); `compare_alloc_probe` (the whole process on
+//!   it), 3 pairs at load 7-10: submit_collect 192/170, 147/140, 327/240 ns
+//!   per task, completion_first 647/502, 639/531, 603/529 µs.
+//!
+//! A per-thread free list of cells does not give that: these workloads hold
+//! the whole batch (10,000 or 100,000 cells) before any is freed, so only a
+//! cache as large as the batch helps, and a cache holding a batch's peak for
+//! good is a policy for the application's allocator (a global allocator such
+//! as mimalloc or jemalloc), not for a library. glibc's own cache emulated it
+//! in `cell_cost` alone (`GLIBC_TUNABLES=glibc.malloc.tcache_count=65535`:
+//! 186 → 161, 200 → 169, 206 → 169 ns per task; `tcache_count=1024`
+//! nothing), but made `compare`, with several pools in one process, slower
+//! (137/197, 143/188, 173/346 ns). What would remove the cost is a cell
+//! allocator of our own that gives memory back: cells cut from per-thread
+//! pages of, say, 64 cells, each page freed when its last cell is (a count
+//! per page, decremented by whichever thread frees a cell), as Java's
+//! thread-local allocation buffers plus collection do. That needs a
+//! reference count of our own, since `std`'s `Arc` takes no custom allocator
+//! on stable Rust: every `Arc<TaskCell>` of this crate, the `Arc<dyn …>` of
+//! handles, task refs and continuations, the async task's waker (a
+//! `RawWakerVTable` instead of `Wake`) and `Job::from_runnable` would change,
+//! and the count would save the two RMWs `Arc` adds (the clone for the job,
+//! the weak decrement at the free). Not done yet: too large to land with its
+//! loom models in the session that measured it.
 
 // The stage is guarded by the state word instead of a mutex (see above): measured
 // with callgrind, the slot mutex cost three lock/unlock pairs (six atomic RMWs,
@@ -338,7 +367,22 @@ impl<T, H: Hook<T>> Drop for Tail<T, H> {
     /// `notify_done`, by a thread that still holds the cell), and `reclaim` (a
     /// rejected submission) takes and drops it. Nothing can complete the task any
     /// more: it is abandoned.
+    ///
+    /// Inline, with the rest out of line: a cell without a hook whose
+    /// dependents were drained (every done task's) is freed after one load.
+    #[inline]
     fn drop(&mut self) {
+        if H::PRESENT || self.dependents.is_pending() {
+            self.resolve_unfinished();
+        }
+    }
+}
+
+impl<T, H: Hook<T>> Tail<T, H> {
+    /// `drop`'s slow part: calls a hook and fires continuations the task never
+    /// reached.
+    #[inline(never)]
+    fn resolve_unfinished(&mut self) {
         // The last access: `&mut` needs no lock (no atomic RMW).
         let hook = if H::PRESENT {
             lock_mut(&mut self.aux).hook.take()

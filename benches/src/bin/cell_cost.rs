@@ -10,7 +10,9 @@
 //!
 //! Modes: `submit` (`submit` in a loop), `batch` (one `submit_all`),
 //! `completion` (a `CompletionService`, `take` of every result), `async` (an
-//! async task per job, collected with `get`).
+//! async task per job, collected with `get`). Timed modes (2 workers): `wall`,
+//! `wall_batch` (submit_collect's two rows), `first` (completion_first's
+//! batch row), `baton`.
 
 use executor_completion::CompletionService;
 use executor_core::ThreadPool;
@@ -18,18 +20,28 @@ use executor_futures::ExecutorService;
 use std::hint::black_box;
 use std::time::Duration;
 
-fn main() {
+/// Runs the mode named by the first argument (see the module docs).
+pub(crate) fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "submit".into());
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     if mode == "wall" {
-        return wall(n);
+        return wall(n, false);
+    }
+    if mode == "wall_batch" {
+        return wall(n, true);
+    }
+    if let Some(k) = mode.strip_prefix("wall_chunks") {
+        return wall_chunks(n, k.parse().expect("wall_chunksK"));
     }
     if mode == "baton" {
         return baton(n);
     }
     if mode == "first" {
-        return first(n as usize);
+        return first(n as usize, usize::MAX);
+    }
+    if let Some(k) = mode.strip_prefix("first_chunks") {
+        return first(n as usize, k.parse().expect("first_chunksK"));
     }
     let pool = ThreadPool::new(1).expect("pool");
     let sum: u64 = match mode.as_str() {
@@ -118,7 +130,7 @@ fn baton(n: u64) {
 /// `CompletionService::submit_all` of `n` skewed busy tasks, 2 workers), timed
 /// from before the service is built to the first result taken; prints the
 /// median and the time the `submit_all` call alone took.
-fn first(n: usize) {
+fn first(n: usize, chunk: usize) {
     use benches::completion::{spin, Work};
     let pool = ThreadPool::new(2).expect("pool");
     let work = Work::new(n, 50_000, 2);
@@ -127,13 +139,16 @@ fn first(n: usize) {
     for _ in 0..rounds {
         let start = std::time::Instant::now();
         let service = CompletionService::new(&pool);
-        let tasks = work.durations.iter().enumerate().map(|(i, &ns)| {
-            move || {
-                spin(ns);
-                i as u64
-            }
-        });
-        service.submit_all(tasks).expect("pool accepts");
+        for (c, part) in work.durations.chunks(chunk.min(n)).enumerate() {
+            let base = c * chunk.min(n);
+            let tasks = part.iter().enumerate().map(|(i, &ns)| {
+                move || {
+                    spin(ns);
+                    (base + i) as u64
+                }
+            });
+            service.submit_all(tasks).expect("pool accepts");
+        }
         submits.push(start.elapsed().as_secs_f64() * 1e6);
         let mut got = service.take().unwrap().get().unwrap();
         firsts.push(start.elapsed().as_secs_f64() * 1e6);
@@ -153,21 +168,51 @@ fn first(n: usize) {
     );
 }
 
-/// `wall`: submit_collect's loop on 2 workers, timed (for `perf record`).
-fn wall(n: u64) {
+/// `wall`: submit_collect's loop on 2 workers, timed (for `perf record`);
+/// `wall_batch`: the same with one `submit_all` (its `executor_core_batch` row).
+fn wall(n: u64, batch: bool) {
     let pool = ThreadPool::new(2).expect("pool");
     let rounds = rounds();
     let mut times = Vec::new();
     for _ in 0..rounds {
         let start = std::time::Instant::now();
-        let handles: Vec<_> = (0..n)
-            .map(|i| pool.submit(move || black_box(i) * 2).unwrap())
-            .collect();
+        let handles: Vec<_> = if batch {
+            pool.submit_all((0..n).map(|i| move || black_box(i) * 2))
+                .unwrap()
+        } else {
+            (0..n)
+                .map(|i| pool.submit(move || black_box(i) * 2).unwrap())
+                .collect()
+        };
         let sum: u64 = handles.into_iter().map(|h| h.get().unwrap()).sum();
         times.push(start.elapsed().as_nanos() as f64 / n as f64);
         assert_eq!(sum, n * (n - 1));
     }
-    report(&format!("wall {n}"), "ns/task", times);
+    let what = if batch { "wall_batch" } else { "wall" };
+    report(&format!("{what} {n}"), "ns/task", times);
+}
+
+/// `wall_chunksK`: `wall_batch` as `submit_all` calls of `K` tasks each.
+fn wall_chunks(n: u64, k: u64) {
+    let pool = ThreadPool::new(2).expect("pool");
+    let mut times = Vec::new();
+    for _ in 0..rounds() {
+        let start = std::time::Instant::now();
+        let mut handles = Vec::with_capacity(n as usize);
+        let mut i = 0;
+        while i < n {
+            let end = (i + k).min(n);
+            handles.extend(
+                pool.submit_all((i..end).map(|i| move || black_box(i) * 2))
+                    .unwrap(),
+            );
+            i = end;
+        }
+        let sum: u64 = handles.into_iter().map(|h| h.get().unwrap()).sum();
+        times.push(start.elapsed().as_nanos() as f64 / n as f64);
+        assert_eq!(sum, n * (n - 1));
+    }
+    report(&format!("wall_chunks{k} {n}"), "ns/task", times);
 }
 
 /// The timed modes' rounds: `ROUNDS` from the environment, default 20.

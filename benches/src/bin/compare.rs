@@ -128,7 +128,8 @@ fn compare(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-fn main() -> ExitCode {
+/// Runs the command line (module docs).
+pub(crate) fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         return child(&args[1..]);
