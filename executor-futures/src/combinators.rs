@@ -274,7 +274,8 @@ impl<X> Few<X> {
             Few::Zero => Few::Zero,
             Few::One([a]) => Few::One([f(a)]),
             Few::Two([a, b]) => Few::Two([f(a), f(b)]),
-            Few::Many(v) => Few::Many(v.into_iter().map(f).collect()),
+            // Through `FromIterator`: a `Vec` of up to two goes inline.
+            Few::Many(v) => v.into_iter().map(f).collect(),
         }
     }
 }

@@ -9,22 +9,23 @@
 //! valgrind --tool=callgrind --separate-threads=yes target/release/hdeps_probe gated_chain 100000
 //! ```
 //!
-//! Modes: `wave N` / `chain N` time compare's loops (the builder thread's own
-//! share is printed too). `gated_wave N` / `gated_chain N` (for callgrind,
+//! Modes: `wave N` / `chain N` time compare's loops (the same functions,
+//! `benches::compare::dependencies`; the builder thread's own share is printed
+//! too). `gated_wave N` / `gated_chain N` (for callgrind,
 //! deterministic): every cell is registered behind a gated head on a
 //! 1-worker pool, then the head is released and the last handle waited for
 //! (a continuation fired after `shutdown` is refused, so the pool is drained
 //! only then): the builder's instructions per cell are the main thread's,
 //! the firing's the worker's (which may include a little idle spinning at
-//! the end).
+//! the end). `ROUNDS=3 ... gated_chain N` builds and runs three chains, the
+//! later ones from memory the earlier ones freed (as in compare's rounds).
 //! `ready_wave N` builds the grid when every dependency is done already (each
 //! cell submitted from outside at registration, as most are in compare's
 //! run), run to the end before the next cell is built (`wait` per cell).
 
+use benches::compare::dependencies::{submit_after_grid as build, then_chain, Grid};
 use executor_core::ThreadPool;
-use executor_futures::{ExecutorService, TaskHandle, TaskRef};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use executor_futures::{Deps, ExecutorService, TaskRef};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -39,69 +40,6 @@ fn main() {
         "ready_wave" => ready_wave(n),
         other => panic!("unknown mode {other}"),
     }
-}
-
-/// The grid of compare's wavefront (`dependencies.rs`), reduced to what the
-/// probes need: each cell adds its left and upper neighbours.
-struct Grid {
-    n: usize,
-    cells: Vec<AtomicU64>,
-}
-
-impl Grid {
-    fn new(n: usize) -> Arc<Grid> {
-        Arc::new(Grid {
-            n,
-            cells: (0..n * n).map(|_| AtomicU64::new(0)).collect(),
-        })
-    }
-
-    fn compute(&self, k: usize) {
-        let (i, j) = (k / self.n, k % self.n);
-        let up = if i > 0 {
-            self.cells[k - self.n].load(Ordering::Relaxed)
-        } else {
-            0
-        };
-        let left = if j > 0 {
-            self.cells[k - 1].load(Ordering::Relaxed)
-        } else {
-            0
-        };
-        self.cells[k].store(
-            up.wrapping_add(left).wrapping_add(1) % 1_000_000_007,
-            Ordering::Relaxed,
-        );
-    }
-}
-
-/// Builds the grid with `submit_after` (compare's loop); `first` is an extra
-/// dependency of cell (0, 0). Returns the last cell's handle.
-fn build(pool: &ThreadPool, grid: &Arc<Grid>, first: Option<TaskRef>) -> TaskHandle<()> {
-    let n = grid.n;
-    let mut above: Vec<TaskRef> = Vec::with_capacity(n);
-    let mut last: Option<TaskHandle<()>> = None;
-    for i in 0..n {
-        let mut row: Vec<TaskRef> = Vec::with_capacity(n);
-        for j in 0..n {
-            let k = i * n + j;
-            let g = grid.clone();
-            let body = move |_: Vec<()>| g.compute(k);
-            let handle = match (i, j) {
-                (0, 0) => match &first {
-                    Some(head) => pool.submit_after([head.clone()], body),
-                    None => pool.submit_after(Vec::<TaskRef>::new(), body),
-                },
-                (0, _) => pool.submit_after([row[j - 1].clone()], body),
-                (_, 0) => pool.submit_after([above[0].clone()], body),
-                _ => pool.submit_after([row[j - 1].clone(), above[j].clone()], body),
-            };
-            row.push(handle.task_ref());
-            last = Some(handle);
-        }
-        above = row;
-    }
-    last.expect("n > 0")
 }
 
 fn wave(n: usize) {
@@ -124,19 +62,10 @@ fn chain(links: usize) {
     let (mut total, mut builder) = (Vec::new(), Vec::new());
     for _ in 0..rounds() {
         let start = Instant::now();
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let mut h = pool
-            .submit(move || {
-                rx.recv().expect("released");
-                0u64
-            })
-            .expect("pool open");
-        for _ in 0..links {
-            h = h.then(|x| x + 1);
-        }
+        let (release, last) = then_chain(&pool, links);
         builder.push(per(start, links));
-        tx.send(()).expect("head waits");
-        assert_eq!(h.get().expect("chain"), links as u64);
+        release.send(()).expect("head waits");
+        assert_eq!(last.get().expect("chain"), links as u64);
         total.push(per(start, links));
     }
     report(&format!("chain {links}: total"), "ns/link", total);
@@ -166,20 +95,22 @@ fn ready_wave(n: usize) {
         for j in 0..n {
             let k = i * n + j;
             let g = grid.clone();
-            let body = move |_: Vec<()>| g.compute(k);
-            let handle = match (i, j) {
-                (0, 0) => pool.submit_after(Vec::<TaskRef>::new(), body),
-                (0, _) => pool.submit_after([row[j - 1].clone()], body),
-                (_, 0) => pool.submit_after([above[0].clone()], body),
-                _ => pool.submit_after([row[j - 1].clone(), above[j].clone()], body),
+            let left = (j > 0).then(|| row[j - 1].clone());
+            let up = (i > 0).then(|| above[j].clone());
+            // Arrays, as compare's loop gives them (no `Vec`).
+            let deps: Deps<()> = match (left, up) {
+                (Some(l), Some(u)) => [l, u].into(),
+                (Some(x), None) | (None, Some(x)) => [x].into(),
+                (None, None) => Vec::<TaskRef>::new().into(),
             };
-            let r = handle.task_ref();
+            let r = pool.submit_after(deps, move |_| g.compute(k)).task_ref();
             r.wait().expect("cell");
             row.push(r);
         }
         above = row;
     }
     drain(&pool);
+    grid.check();
     println!("ready_wave {n}: ok");
 }
 
@@ -193,18 +124,9 @@ fn gated_chain(links: usize) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
     for _ in 0..rounds {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let mut h = pool
-            .submit(move || {
-                rx.recv().expect("released");
-                0u64
-            })
-            .expect("pool open");
-        for _ in 0..links {
-            h = h.then(|x| x + 1);
-        }
-        tx.send(()).expect("head waits");
-        assert_eq!(h.get().expect("chain"), links as u64);
+        let (release, last) = then_chain(&pool, links);
+        release.send(()).expect("head waits");
+        assert_eq!(last.get().expect("chain"), links as u64);
     }
     drain(&pool);
     println!("gated_chain {links} x {rounds}: ok");
