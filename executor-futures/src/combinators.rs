@@ -47,14 +47,20 @@
 //! canceller (`Work::retire`) takes it, once.
 //!
 //! Measured with callgrind (`benches/src/bin/hdeps_probe.rs`, a 100×100
-//! wavefront of `submit_after` on one worker, 2026-12-07): registering every
-//! cell behind a gated head, the registrant's instructions per cell went 998 →
-//! 1,112 (it now drops the references, ~38, which the worker did before) and
-//! the worker's 1,148 → 980; with every dependency done at registration (the
+//! wavefront of `submit_after` on one worker, 2026-12-07, instructions per
+//! cell against the design with a mutex, references kept and every dependency
+//! registered): registering every cell behind a gated head, the registrant
+//! 998 → 1,108 (it now drops the two references, which the worker did) and
+//! the worker 1,148 → 913; with every dependency done at registration (the
 //! common case of compare's run, where the workers keep up with the builder)
-//! `submit_after` itself went 1,276 → 747 instructions per cell (no
-//! registration, no firing, no mutex), the worker's side 2,041 → 1,429. The
-//! cell is 208 bytes instead of 248 (links of three words, no mutex).
+//! the join itself 1,276 → 763 (no registration, no firing, no mutex). The
+//! cell is 208 bytes instead of 248 (links of three words, no mutex). What
+//! is left of the registrant's cost is mostly the cell's `malloc` (~190
+//! instructions when glibc's per-thread cache is empty) and the two
+//! registrations (~125 each); the wall-clock figure of compare's row is set
+//! by the builder thread and by the CPU the workers take from it on two
+//! cores (with three threads), which this could not measure on the loaded
+//! machine (see the commit messages).
 //!
 //! Empty inputs: `all_of([])` is done at once with `[]` (Java's `allOf()`);
 //! `any_of([])` is done at once as cancelled: Java's `anyOf()` returns a future
