@@ -31,15 +31,18 @@ pub fn wavefront_side(jobs: usize) -> usize {
     }
 }
 
-/// The grid's cells, row-major, and the expected value of the last one.
-struct Grid {
+/// The wavefront's grid: its cells, row-major, and the expected value of the
+/// last one (also used by `benches/src/bin/hdeps_probe.rs`).
+#[derive(Debug)]
+pub struct Grid {
     n: usize,
     cells: Vec<AtomicU64>,
     want: u64,
 }
 
 impl Grid {
-    fn new(n: usize) -> Arc<Grid> {
+    /// An `n`×`n` grid of zeros, with the last cell's expected value.
+    pub fn new(n: usize) -> Arc<Grid> {
         let mut seq = vec![0u64; n * n];
         for i in 0..n {
             for j in 0..n {
@@ -61,7 +64,7 @@ impl Grid {
 
     /// The body of cell `k`.
     #[inline]
-    fn compute(&self, k: usize) {
+    pub fn compute(&self, k: usize) {
         let (i, j) = (k / self.n, k % self.n);
         let up = if i > 0 {
             self.cells[k - self.n].load(Ordering::Relaxed)
@@ -79,7 +82,8 @@ impl Grid {
         );
     }
 
-    fn check(&self) {
+    /// Asserts that the last cell holds its expected value.
+    pub fn check(&self) {
         assert_eq!(
             self.cells[self.n * self.n - 1].load(Ordering::Relaxed),
             self.want,
@@ -129,30 +133,49 @@ fn ours_submit_after(pool: &executor_core::ThreadPool, n: usize) -> Box<dyn FnMu
     let grid = Grid::new(n);
     Box::new(move || {
         let start = Instant::now();
-        let mut above: Vec<TaskRef> = Vec::with_capacity(n);
-        let mut last: Option<TaskHandle<()>> = None;
-        for i in 0..n {
-            let mut row: Vec<TaskRef> = Vec::with_capacity(n);
-            for j in 0..n {
-                let k = i * n + j;
-                let g = grid.clone();
-                let body = move |_: Vec<()>| g.compute(k);
-                let handle = match (i, j) {
-                    (0, 0) => pool.submit_after(Vec::<TaskRef>::new(), body),
-                    (0, _) => pool.submit_after([row[j - 1].clone()], body),
-                    (_, 0) => pool.submit_after([above[0].clone()], body),
-                    _ => pool.submit_after([row[j - 1].clone(), above[j].clone()], body),
-                };
-                row.push(handle.task_ref());
-                last = Some(handle);
-            }
-            above = row;
-        }
-        last.expect("n > 0").get().expect("last cell");
+        submit_after_grid(pool, &grid, None)
+            .get()
+            .expect("last cell");
         let t = per_cell(n, start);
         grid.check();
         t
     })
+}
+
+/// Builds `grid` with `submit_after` from the calling thread, as compare's
+/// `executor_core_submit_after` row does: every cell a task after its left
+/// and upper neighbours, given as [`TaskRef`]s. `first` is an extra
+/// dependency of cell (0, 0) (a gate, for the callgrind probe). Returns the
+/// last cell's handle.
+pub fn submit_after_grid(
+    pool: &executor_core::ThreadPool,
+    grid: &Arc<Grid>,
+    first: Option<TaskRef>,
+) -> TaskHandle<()> {
+    let n = grid.n;
+    let mut above: Vec<TaskRef> = Vec::with_capacity(n);
+    let mut last: Option<TaskHandle<()>> = None;
+    for i in 0..n {
+        let mut row: Vec<TaskRef> = Vec::with_capacity(n);
+        for j in 0..n {
+            let k = i * n + j;
+            let g = grid.clone();
+            let body = move |_: Vec<()>| g.compute(k);
+            let handle = match (i, j) {
+                (0, 0) => match &first {
+                    Some(gate) => pool.submit_after([gate.clone()], body),
+                    None => pool.submit_after(Vec::<TaskRef>::new(), body),
+                },
+                (0, _) => pool.submit_after([row[j - 1].clone()], body),
+                (_, 0) => pool.submit_after([above[0].clone()], body),
+                _ => pool.submit_after([row[j - 1].clone(), above[j].clone()], body),
+            };
+            row.push(handle.task_ref());
+            last = Some(handle);
+        }
+        above = row;
+    }
+    last.expect("n > 0")
 }
 
 /// rayon: hand-written atomic dependency counters and `Scope::spawn`.
@@ -255,20 +278,32 @@ pub fn wavefront<'a>(
 fn ours_then_chain(pool: &executor_core::ThreadPool, links: usize) -> Box<dyn FnMut() -> f64 + '_> {
     Box::new(move || {
         let start = Instant::now();
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let mut h = pool
-            .submit(move || {
-                rx.recv().expect("released");
-                0u64
-            })
-            .expect("pool open");
-        for _ in 0..links {
-            h = h.then(|x| x + 1);
-        }
-        tx.send(()).expect("head waits");
-        assert_eq!(h.get().expect("chain"), links as u64);
+        let (release, last) = then_chain(pool, links);
+        release.send(()).expect("head waits");
+        assert_eq!(last.get().expect("chain"), links as u64);
         start.elapsed().as_nanos() as f64 / links as f64
     })
+}
+
+/// Builds compare's `then` chain: a head task that waits for the returned
+/// sender, then `links` continuations each adding one; returns the sender
+/// that releases the head and the last link's handle (its value is `links`).
+/// Also used by `benches/src/bin/hdeps_probe.rs`.
+pub fn then_chain(
+    pool: &executor_core::ThreadPool,
+    links: usize,
+) -> (std::sync::mpsc::Sender<()>, TaskHandle<u64>) {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut h = pool
+        .submit(move || {
+            rx.recv().expect("released");
+            0u64
+        })
+        .expect("pool open");
+    for _ in 0..links {
+        h = h.then(|x| x + 1);
+    }
+    (tx, h)
 }
 
 /// The `chain` entries: ours (a `then` chain), then every other pool's chained

@@ -1,0 +1,162 @@
+//! Probes of the dependency rows (issue 20): compare's `wavefront`
+//! (`submit_after`) and `chain` (`then`) workloads, timed or under callgrind.
+//!
+//! ```text
+//! cargo build --release -p benches --bin hdeps_probe
+//! target/release/hdeps_probe wave 300          # timed, 2 workers (ROUNDS, default 20)
+//! target/release/hdeps_probe chain 1000000     # timed, 2 workers
+//! valgrind --tool=callgrind --separate-threads=yes target/release/hdeps_probe gated_wave 100
+//! valgrind --tool=callgrind --separate-threads=yes target/release/hdeps_probe gated_chain 100000
+//! ```
+//!
+//! Modes: `wave N` / `chain N` time compare's loops (the same functions,
+//! `benches::compare::dependencies`; the builder thread's own share is printed
+//! too). `gated_wave N` / `gated_chain N` (for callgrind,
+//! deterministic): every cell is registered behind a gated head on a
+//! 1-worker pool, then the head is released and the last handle waited for
+//! (a continuation fired after `shutdown` is refused, so the pool is drained
+//! only then): the builder's instructions per cell are the main thread's,
+//! the firing's the worker's (which may include a little idle spinning at
+//! the end). `ROUNDS=3 ... gated_chain N` builds and runs three chains, the
+//! later ones from memory the earlier ones freed (as in compare's rounds).
+//! `ready_wave N` builds the grid when every dependency is done already (each
+//! cell submitted from outside at registration, as most are in compare's
+//! run), run to the end before the next cell is built (`wait` per cell).
+
+use benches::compare::dependencies::{submit_after_grid as build, then_chain, Grid};
+use executor_core::ThreadPool;
+use executor_futures::{Deps, ExecutorService, TaskRef};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "wave".into());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(300);
+    match mode.as_str() {
+        "wave" => wave(n),
+        "chain" => chain(n),
+        "gated_wave" => gated_wave(n),
+        "gated_chain" => gated_chain(n),
+        "ready_wave" => ready_wave(n),
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+fn wave(n: usize) {
+    let pool = ThreadPool::new(2).expect("pool");
+    let grid = Grid::new(n);
+    let (mut total, mut builder) = (Vec::new(), Vec::new());
+    for _ in 0..rounds() {
+        let start = Instant::now();
+        let last = build(&pool, &grid, None);
+        builder.push(per(start, n * n));
+        last.get().expect("last cell");
+        total.push(per(start, n * n));
+    }
+    report(&format!("wave {n}: total"), "ns/cell", total);
+    report(&format!("wave {n}: builder"), "ns/cell", builder);
+}
+
+fn chain(links: usize) {
+    let pool = ThreadPool::new(2).expect("pool");
+    let (mut total, mut builder) = (Vec::new(), Vec::new());
+    for _ in 0..rounds() {
+        let start = Instant::now();
+        let (release, last) = then_chain(&pool, links);
+        builder.push(per(start, links));
+        release.send(()).expect("head waits");
+        assert_eq!(last.get().expect("chain"), links as u64);
+        total.push(per(start, links));
+    }
+    report(&format!("chain {links}: total"), "ns/link", total);
+    report(&format!("chain {links}: builder"), "ns/link", builder);
+}
+
+fn gated_wave(n: usize) {
+    let pool = ThreadPool::new(1).expect("pool");
+    let grid = Grid::new(n);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let head = pool
+        .submit(move || rx.recv().expect("released"))
+        .expect("pool open");
+    let last = build(&pool, &grid, Some(head.task_ref()));
+    tx.send(()).expect("head waits");
+    last.get().expect("last cell");
+    drain(&pool);
+    println!("gated_wave {n}: ok");
+}
+
+fn ready_wave(n: usize) {
+    let pool = ThreadPool::new(1).expect("pool");
+    let grid = Grid::new(n);
+    let mut above: Vec<TaskRef> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut row: Vec<TaskRef> = Vec::with_capacity(n);
+        for j in 0..n {
+            let k = i * n + j;
+            let g = grid.clone();
+            let left = (j > 0).then(|| row[j - 1].clone());
+            let up = (i > 0).then(|| above[j].clone());
+            // Arrays, as compare's loop gives them (no `Vec`).
+            let deps: Deps<()> = match (left, up) {
+                (Some(l), Some(u)) => [l, u].into(),
+                (Some(x), None) | (None, Some(x)) => [x].into(),
+                (None, None) => Vec::<TaskRef>::new().into(),
+            };
+            let r = pool.submit_after(deps, move |_| g.compute(k)).task_ref();
+            r.wait().expect("cell");
+            row.push(r);
+        }
+        above = row;
+    }
+    drain(&pool);
+    grid.check();
+    println!("ready_wave {n}: ok");
+}
+
+fn gated_chain(links: usize) {
+    let pool = ThreadPool::new(1).expect("pool");
+    // `ROUNDS` chains (default 1) one after the other: from the second on,
+    // the allocator serves the cells from what the previous chain freed, as
+    // in compare's rounds.
+    let rounds = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    for _ in 0..rounds {
+        let (release, last) = then_chain(&pool, links);
+        release.send(()).expect("head waits");
+        assert_eq!(last.get().expect("chain"), links as u64);
+    }
+    drain(&pool);
+    println!("gated_chain {links} x {rounds}: ok");
+}
+
+fn per(start: Instant, n: usize) -> f64 {
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// The timed modes' rounds: `ROUNDS` from the environment, default 20.
+fn rounds() -> usize {
+    std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+}
+
+/// Sorts `times` and prints its median and range after `what`.
+fn report(what: &str, unit: &str, mut times: Vec<f64>) {
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{what}: median {:.1} {unit} ({:.1}-{:.1})",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
+}
+
+fn drain(pool: &ThreadPool) {
+    pool.shutdown();
+    pool.await_termination(Duration::from_secs(60))
+        .expect("terminated");
+}
