@@ -923,6 +923,14 @@ mod loom_tests {
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::sync::Arc;
 
+    /// Every interleaving within 3 preemptions (as the models of
+    /// `crate::sleep`).
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(3);
+        b.check(f);
+    }
+
     /// The idle-spare list: a spare retired as excess parks on it, then
     /// either is popped by a `start_spare` (which counted it in `spares`)
     /// and serves, or gives up (keep-alive over) and exits; meanwhile a
@@ -933,9 +941,7 @@ mod loom_tests {
     /// popped spare is always woken (its unpark follows the pop).
     #[test]
     fn loom_idle_spare_is_reused_once_or_retires() {
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = Some(3);
-        b.check(|| {
+        model(|| {
             let idle = Arc::new(IdleList::new());
             let serving = Arc::new(AtomicUsize::new(0));
             let exited = Arc::new(AtomicUsize::new(0));
@@ -998,9 +1004,7 @@ mod loom_tests {
     /// pops it; the other spawns; the spare serves iff it was popped.
     #[test]
     fn loom_two_starts_never_share_one_idle_spare() {
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = Some(3);
-        b.check(|| {
+        model(|| {
             let idle = Arc::new(IdleList::new());
             let me = idle.enter((), 1);
             let starter = {
@@ -1021,9 +1025,7 @@ mod loom_tests {
     /// and each starter takes the spare of its own CPU while it is parked.
     #[test]
     fn loom_pops_near_a_cpu_take_each_spare_once() {
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = Some(3);
-        b.check(|| {
+        model(|| {
             let idle = Arc::new(IdleList::new());
             let on_1 = idle.enter(1usize, 1);
             let on_0 = idle.enter(0usize, 0);
@@ -1055,9 +1057,7 @@ mod loom_tests {
     /// for by one of them (never by both, never by neither).
     #[test]
     fn loom_block_vs_publish_asks_for_one_spare() {
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = Some(3);
-        b.check(|| {
+        model(|| {
             let sleep = Arc::new(Sleep::new(1));
             let jobs = Arc::new(AtomicUsize::new(0));
             let spares = Arc::new(AtomicUsize::new(0));
