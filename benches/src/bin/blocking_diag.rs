@@ -257,20 +257,36 @@ fn main() {
     LOG.get_or_init(|| (0..TASKS).map(|_| Default::default()).collect());
     let mut rows: Vec<(&str, Vec<(f64, f64)>)> =
         vec![("ours", vec![]), ("sized12", vec![]), ("tokio", vec![])];
+    // `ONLY=ours` (or `sized`, `tokio`): run that pool alone (for `perf
+    // sched record`, whose trace then holds one pool's threads).
+    let only = std::env::var("ONLY").ok();
+    let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let skipped = || ((0.0, 0.0), String::new());
     for round in 0..=rounds {
         let before = spare_starts.load(Ordering::Relaxed);
-        let o = run(&|f| ours.execute(f).unwrap(), &done, |f| {
-            executor_core::block_in_place(f)
-        });
-        let po = profile();
+        let (o, po) = if runs("ours") {
+            let o = run(&|f| ours.execute(f).unwrap(), &done, |f| {
+                executor_core::block_in_place(f)
+            });
+            (o, profile())
+        } else {
+            skipped()
+        };
         let started = spare_starts.load(Ordering::Relaxed) - before;
-        let s = run(&|f| sized.execute(f), &done, |f| f());
-        let ps = profile();
+        let (s, ps) = if runs("sized") {
+            (run(&|f| sized.execute(f), &done, |f| f()), profile())
+        } else {
+            skipped()
+        };
         let h = tokio.handle().clone();
-        let k = run(&|f| drop(h.spawn(async move { f() })), &done, |f| {
-            tokio::task::block_in_place(f)
-        });
-        let pk = profile();
+        let (k, pk) = if runs("tokio") {
+            let k = run(&|f| drop(h.spawn(async move { f() })), &done, |f| {
+                tokio::task::block_in_place(f)
+            });
+            (k, profile())
+        } else {
+            skipped()
+        };
         if round > 0 && PROFILE.load(Ordering::Relaxed) {
             eprintln!("  ours  {po}\n  sized {ps}\n  tokio {pk}");
         }
