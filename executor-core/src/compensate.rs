@@ -590,15 +590,12 @@ impl Registry {
             }
         });
         let due = Instant::now().checked_add(delay);
-        // The global timer starts its thread with its first entry and
-        // panics if it cannot: the same shortage may refuse that thread, and
-        // this runs inside a submission or a blocking call.
-        let scheduled = crate::registry::quietly(|| {
-            crate::timer::Timer::global()
-                .schedule_job(due, retry)
-                .is_ok()
-        });
-        if scheduled != Some(true) {
+        // The global timer starts its thread with its first entry; when the
+        // same shortage refuses that thread, the entry comes back refused.
+        let scheduled = crate::timer::Timer::global()
+            .schedule_job(due, retry)
+            .is_ok();
+        if !scheduled {
             self.comp.retry_armed.store(false, Ordering::SeqCst);
             tracing::error!(pool = %self.name, "scheduling a new try to start a spare failed; a blocked worker stays uncompensated until the next request for a spare");
         }
