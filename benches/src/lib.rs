@@ -31,12 +31,14 @@
 //! * [`interleave`]: the round-robin runner of the `interleaved*` binaries.
 //! * [`probe_alloc`]: a per-thread free-list allocator for the
 //!   `*_alloc_probe` binaries (what the allocator costs the task path).
+//! * [`probe`]: rounds and reports of the probe binaries.
 
 pub mod collect;
 pub mod compare;
 pub mod completion;
 pub mod forkjoin;
 pub mod interleave;
+pub mod probe;
 // A global allocator is `unsafe` by nature; it is this module's whole point.
 #[allow(unsafe_code)]
 pub mod probe_alloc;

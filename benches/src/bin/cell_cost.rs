@@ -14,6 +14,7 @@
 //! `wall_batch` (submit_collect's two rows), `first` (completion_first's
 //! batch row), `baton`.
 
+use benches::probe::{report, rounds};
 use executor_completion::CompletionService;
 use executor_core::ThreadPool;
 use executor_futures::ExecutorService;
@@ -213,25 +214,6 @@ fn wall_chunks(n: u64, k: u64) {
         assert_eq!(sum, n * (n - 1));
     }
     report(&format!("wall_chunks{k} {n}"), "ns/task", times);
-}
-
-/// The timed modes' rounds: `ROUNDS` from the environment, default 20.
-fn rounds() -> usize {
-    std::env::var("ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20)
-}
-
-/// Sorts `times` and prints its median and range after `what`.
-fn report(what: &str, unit: &str, mut times: Vec<f64>) {
-    times.sort_by(f64::total_cmp);
-    println!(
-        "{what}: median {:.1} {unit} ({:.1}-{:.1})",
-        times[times.len() / 2],
-        times[0],
-        times[times.len() - 1]
-    );
 }
 
 fn drain(pool: &ThreadPool) {

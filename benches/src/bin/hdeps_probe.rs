@@ -24,6 +24,7 @@
 //! run), run to the end before the next cell is built (`wait` per cell).
 
 use benches::compare::dependencies::{submit_after_grid as build, then_chain, Grid};
+use benches::probe::{report, rounds};
 use executor_core::ThreadPool;
 use executor_futures::{Deps, ExecutorService, TaskRef};
 use std::time::{Duration, Instant};
@@ -134,25 +135,6 @@ fn gated_chain(links: usize) {
 
 fn per(start: Instant, n: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
-}
-
-/// The timed modes' rounds: `ROUNDS` from the environment, default 20.
-fn rounds() -> usize {
-    std::env::var("ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20)
-}
-
-/// Sorts `times` and prints its median and range after `what`.
-fn report(what: &str, unit: &str, mut times: Vec<f64>) {
-    times.sort_by(f64::total_cmp);
-    println!(
-        "{what}: median {:.1} {unit} ({:.1}-{:.1})",
-        times[times.len() / 2],
-        times[0],
-        times[times.len() - 1]
-    );
 }
 
 fn drain(pool: &ThreadPool) {
