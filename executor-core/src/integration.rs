@@ -4,7 +4,8 @@
 //! ([`TerminationKey`]), the pool's timer ([`Timer`], [`TimerKey`]), waiting
 //! primitives that run owed work on a worker instead of blocking it
 //! ([`Waiter`], [`wait_until`], [`spin_until`], [`run_pending_job`]), whether
-//! this worker's pool still accepts work ([`can_execute`]), and the
+//! this worker's pool still accepts work ([`can_execute`]) and running a job
+//! in place of queueing it ([`run_as_job`]), and the
 //! helpers an executor's own tasks use to be counted and to report panics
 //! ([`report_run`], [`RunOutcome`], [`payload_message`], [`Exclusive`]).
 //!
@@ -31,7 +32,7 @@
 pub use crate::exclusive::Exclusive;
 pub use crate::job::{Job, Runnable};
 pub use crate::panic::payload_message;
-pub use crate::pool::{can_execute, Executor, InlineExecutor};
+pub use crate::pool::{can_execute, run_as_job, Executor, InlineExecutor};
 pub use crate::registry::TerminationKey;
 pub use crate::stats::{report_run, RunOutcome};
 pub use crate::timer::{Timer, TimerKey};

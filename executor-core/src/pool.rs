@@ -573,6 +573,38 @@ pub fn can_execute() -> bool {
     })
 }
 
+/// Runs `job` now, on the calling worker, as a job of its pool: counted in
+/// [`Stats`](crate::Stats) (`submitted`, then `completed` and `panicked`) and
+/// with a panic handled as a queued job's would be (caught, reported, the
+/// worker survives). For a layer that runs a ready job in place of queueing
+/// it (after [`can_execute`]), so that the pool's counts do not depend on
+/// where the job ran. Off a worker, the job just runs (its panic unwinds).
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::integration::{run_as_job, Job};
+/// let pool = executor_core::ThreadPool::new(1).unwrap();
+/// pool.install(|| run_as_job(Job::new(|| ())));
+/// pool.shutdown();
+/// pool.await_termination(std::time::Duration::from_secs(10)).unwrap();
+/// let s = pool.stats();
+/// assert_eq!((s.submitted, s.completed), (1, 1));
+/// ```
+pub fn run_as_job(job: Job) {
+    let job = WorkerThread::with_current(|w| match w {
+        Some(w) => {
+            w.registry().counters[w.index()].bump_submitted();
+            w.run_job(job);
+            None
+        }
+        None => Some(job),
+    });
+    if let Some(job) = job {
+        job.run();
+    }
+}
+
 /// A handle to a [`ThreadPool`] that does not keep it open: made by
 /// [`ThreadPool::downgrade`], it submits to the pool like a `ThreadPool` does, but
 /// is not counted among the handles whose last drop closes the pool. Once the

@@ -632,31 +632,45 @@ pub(crate) fn waiter_runs<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs the trampoline's queue, then the continuation kept to run next, until
-/// both are empty; also on unwind, so that nothing queued is lost.
+/// both are empty; also on unwind, so that nothing queued is lost. The kept
+/// continuation runs as a job of the worker's pool (`run_as_job`), so the
+/// pool's `Stats` count it as they would had it been queued.
 struct Drain;
 
 impl Drain {
-    fn next() -> Option<Job> {
+    /// The next job, and whether it is the one kept to run next.
+    fn next() -> Option<(Job, bool)> {
         FIRING
             .try_with(|firing| {
                 let queued = firing.queue.borrow_mut().pop_front();
-                queued.or_else(|| firing.next.take())
+                match queued {
+                    Some(job) => Some((job, false)),
+                    None => firing.next.take().map(|job| (job, true)),
+                }
             })
             .ok()
             .flatten()
     }
 
-    fn run(self) {
-        while let Some(job) = Self::next() {
+    fn run_one(job: Job, kept: bool) {
+        if kept {
+            executor_core::integration::run_as_job(job);
+        } else {
             job.run();
+        }
+    }
+
+    fn run(self) {
+        while let Some((job, kept)) = Self::next() {
+            Self::run_one(job, kept);
         }
     }
 }
 
 impl Drop for Drain {
     fn drop(&mut self) {
-        while let Some(job) = Self::next() {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || job.run())) {
+        while let Some((job, kept)) = Self::next() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || Self::run_one(job, kept))) {
                 drop_quietly(payload);
             }
         }

@@ -56,6 +56,39 @@ fn then_maps_and_propagates_errors_as_values() {
     });
 }
 
+/// A user reading `pool.stats()` after a pipeline of continuations sees each
+/// task counted once, whether a continuation was queued or run next on the
+/// worker that finished its upstream (before, a `then` chain of 1,000 links
+/// on 2 workers counted 1 submitted and 1 completed task).
+#[test]
+fn stats_count_every_continuation_once_wherever_it_ran() {
+    bounded(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let mut h = pool.submit(|| 0u64).unwrap();
+        for _ in 0..1000 {
+            h = h.then(|x| x + 1);
+        }
+        assert_eq!(h.get().unwrap(), 1000);
+        let a = pool.submit(|| 20).unwrap();
+        let b = pool.submit(|| 22).unwrap();
+        let sum = pool.submit_after(vec![a, b], |v| v[0] + v[1]);
+        assert_eq!(sum.get().unwrap(), 42);
+        let boom = pool
+            .submit(|| 1)
+            .unwrap()
+            .then(|_: i32| -> i32 { panic!("in a continuation") });
+        assert!(boom.get().unwrap_err().is_panic());
+        pool.shutdown();
+        pool.await_termination(std::time::Duration::from_secs(30))
+            .unwrap();
+        let s = pool.stats();
+        // 1 + 1000 (the chain), 2 + 1 (the join), 1 + 1 (the panicking link).
+        assert_eq!(s.submitted, 1006, "{s:?}");
+        assert_eq!(s.completed, 1006, "{s:?}");
+        assert_eq!(s.panicked, 1, "{s:?}");
+    });
+}
+
 #[test]
 fn cancelling_downstream_leaves_upstream_running() {
     bounded(|| {
