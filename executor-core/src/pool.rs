@@ -585,11 +585,12 @@ pub fn can_execute() -> bool {
 /// ```
 /// use executor_core::integration::{run_as_job, Job};
 /// let pool = executor_core::ThreadPool::new(1).unwrap();
-/// pool.install(|| run_as_job(Job::new(|| ())));
+/// pool.install(|| ()); // install's own job: counted once
+/// pool.install(|| run_as_job(Job::new(|| ()))); // counted, and the job run in place too
 /// pool.shutdown();
 /// pool.await_termination(std::time::Duration::from_secs(10)).unwrap();
 /// let s = pool.stats();
-/// assert_eq!((s.submitted, s.completed), (1, 1));
+/// assert_eq!((s.submitted, s.completed), (3, 3));
 /// ```
 pub fn run_as_job(job: Job) {
     let job = WorkerThread::with_current(|w| match w {
