@@ -244,6 +244,10 @@ impl<T> ScheduledHandle<T> {
 
     /// Cancels the task if it has not finished `delay` from now (see
     /// [`TaskHandle::cancel_after`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`TaskHandle::cancel_after`]: if no timer thread can be started.
     pub fn cancel_after(&self, delay: Duration) -> TimerKey {
         self.handle.cancel_after(delay)
     }
@@ -384,6 +388,11 @@ impl<T> TaskHandle<T> {
     /// timer (of the process-wide timer elsewhere), where a completion hook of
     /// the task then runs. Cancel the returned key to disarm the deadline; until
     /// its deadline the entry keeps the (empty, once done) task cell allocated.
+    ///
+    /// # Panics
+    ///
+    /// If no timer thread can be started (the system refused a thread), as
+    /// the deadline could never be kept.
     ///
     /// # Examples
     ///
