@@ -72,6 +72,60 @@ fn wavefront_graph_computes_every_cell_on_every_run() {
     });
 }
 
+/// A run ends once its last *sink* is accounted (`graph.rs`): on a DAG with
+/// many sinks and nodes of every fan-in and fan-out, every node has run (or
+/// been skipped) when the handle resolves, on every run, also when a node
+/// fails midway.
+#[test]
+fn a_run_resolves_only_after_every_node_is_accounted() {
+    bounded(|| {
+        const N: usize = 2_000;
+        let pool = ThreadPool::new(2).unwrap();
+        let build = |fail: Option<usize>, runs: &Arc<RunLog>| {
+            let mut g = TaskGraph::builder();
+            let ids: Vec<_> = (0..N)
+                .map(|k| {
+                    let runs = runs.clone();
+                    g.try_node(format!("n{k}"), move || {
+                        runs.mark(k);
+                        if Some(k) == fail {
+                            Err("broken")
+                        } else {
+                            Ok(())
+                        }
+                    })
+                })
+                .collect();
+            // Each node after up to three earlier ones (a fixed LCG): many
+            // roots, many sinks, fan-ins and fan-outs of every size.
+            let mut x: u64 = 12345;
+            for k in 1..N {
+                for _ in 0..(k % 4) {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    g.edge(ids[(x >> 33) as usize % k], ids[k]);
+                }
+            }
+            g.build().unwrap()
+        };
+        let runs = RunLog::new(N);
+        let graph = build(None, &runs);
+        for run in 1..=20u8 {
+            graph.run(&pool).get().unwrap().unwrap();
+            runs.assert_all(run);
+        }
+        let runs = RunLog::new(N);
+        let failed = build(Some(0), &runs).run(&pool).get().unwrap().unwrap_err();
+        assert_eq!(failed.node(), "n0");
+        let ran = runs.counts().iter().filter(|&&c| c == 1).count();
+        assert!(runs.counts().iter().all(|&c| c <= 1), "ran at most once");
+        assert!(failed.skipped() > 0, "n0 has dependents (n1)");
+        assert!(ran > 1, "nodes that do not depend on n0 ran");
+        assert_eq!(ran + failed.skipped(), N, "every node ran or was skipped");
+    });
+}
+
 #[test]
 fn a_failing_node_skips_its_dependents_only_and_is_named() {
     bounded(|| {

@@ -39,6 +39,8 @@ fn main() {
         "gated_wave" => gated_wave(n),
         "gated_chain" => gated_chain(n),
         "ready_wave" => ready_wave(n),
+        "graph" => graph(n),
+        "counters" => counters(n),
         other => panic!("unknown mode {other}"),
     }
 }
@@ -131,6 +133,76 @@ fn gated_chain(links: usize) {
     }
     drain(&pool);
     println!("gated_chain {links} x {rounds}: ok");
+}
+
+/// Workers of the timed graph and counter modes: `WORKERS`, default 2.
+fn workers() -> usize {
+    std::env::var("WORKERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2)
+}
+
+/// compare's graph row: the grid as a `TaskGraph`, built once, run per round
+/// (under callgrind with `WORKERS=1`: the worker's instructions per cell).
+fn graph(n: usize) {
+    let pool = ThreadPool::new(workers()).expect("pool");
+    let grid = Grid::new(n);
+    let graph = benches::compare::dependencies::grid_graph(&grid);
+    let mut total = Vec::new();
+    for _ in 0..rounds() {
+        let start = Instant::now();
+        graph.run(&pool).get().expect("run").expect("no node fails");
+        total.push(per(start, n * n));
+        grid.check();
+    }
+    report(&format!("graph {n}: total"), "ns/cell", total);
+}
+
+/// The hand-written scheme on our pool: an atomic counter per cell, and a
+/// ready cell spawned from inside (`executor_core::execute`), as compare's
+/// rayon row does: the floor the graph API is held against.
+fn counters(n: usize) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    struct Cx {
+        grid: std::sync::Arc<Grid>,
+        counters: Vec<AtomicU32>,
+        n: usize,
+        done: benches::Countdown,
+    }
+    fn cell(cx: &'static Cx, k: usize) {
+        cx.grid.compute(k);
+        let n = cx.n;
+        if k % n + 1 < n && cx.counters[k + 1].fetch_sub(1, Ordering::AcqRel) == 1 {
+            executor_core::execute(move || cell(cx, k + 1)).expect("pool open");
+        }
+        if k + n < n * n && cx.counters[k + n].fetch_sub(1, Ordering::AcqRel) == 1 {
+            executor_core::execute(move || cell(cx, k + n)).expect("pool open");
+        }
+        if k == n * n - 1 {
+            cx.done.done();
+        }
+    }
+    let pool = ThreadPool::new(workers()).expect("pool");
+    let cx: &'static Cx = Box::leak(Box::new(Cx {
+        grid: Grid::new(n),
+        counters: (0..n * n).map(|_| AtomicU32::new(0)).collect(),
+        n,
+        done: benches::Countdown::new(),
+    }));
+    let mut total = Vec::new();
+    for _ in 0..rounds() {
+        let start = Instant::now();
+        for (k, c) in cx.counters.iter().enumerate() {
+            c.store(u32::from(k >= n) + u32::from(k % n > 0), Ordering::Relaxed);
+        }
+        cx.done.arm(1);
+        pool.execute(move || cell(cx, 0)).expect("pool open");
+        cx.done.wait();
+        total.push(per(start, n * n));
+        cx.grid.check();
+    }
+    report(&format!("counters {n}: total"), "ns/cell", total);
 }
 
 fn per(start: Instant, n: usize) -> f64 {

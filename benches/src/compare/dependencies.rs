@@ -96,9 +96,10 @@ fn per_cell(n: usize, start: Instant) -> f64 {
     start.elapsed().as_nanos() as f64 / (n * n) as f64
 }
 
-/// Our graph API: the grid as a [`TaskGraph`], built once.
-fn ours_graph(pool: &executor_core::ThreadPool, n: usize) -> Box<dyn FnMut() -> f64 + '_> {
-    let grid = Grid::new(n);
+/// The grid as a [`TaskGraph`]: a node per cell, edges to its right and
+/// lower neighbours (also used by `benches/src/bin/hdeps_probe.rs`).
+pub fn grid_graph(grid: &Arc<Grid>) -> TaskGraph {
+    let n = grid.n;
     let mut g = TaskGraph::builder();
     let ids: Vec<_> = (0..n * n)
         .map(|k| {
@@ -114,7 +115,13 @@ fn ours_graph(pool: &executor_core::ThreadPool, n: usize) -> Box<dyn FnMut() -> 
             g.edge(ids[k], ids[k + n]);
         }
     }
-    let graph = g.build().expect("a grid is a DAG");
+    g.build().expect("a grid is a DAG")
+}
+
+/// Our graph API: the grid as a [`TaskGraph`], built once.
+fn ours_graph(pool: &executor_core::ThreadPool, n: usize) -> Box<dyn FnMut() -> f64 + '_> {
+    let grid = Grid::new(n);
+    let graph = grid_graph(&grid);
     Box::new(move || {
         let start = Instant::now();
         graph
