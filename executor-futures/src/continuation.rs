@@ -143,6 +143,7 @@ unsafe impl Send for Link {}
 unsafe impl Sync for Link {}
 
 impl Link {
+    #[inline]
     pub(crate) fn new() -> Link {
         Link {
             next: UnsafeCell::new(std::ptr::null()),
@@ -159,6 +160,7 @@ pub(crate) enum Links {
 }
 
 impl Links {
+    #[inline]
     pub(crate) fn new(slots: usize) -> Links {
         if slots <= 2 {
             Links::Inline([Link::new(), Link::new()])
@@ -253,6 +255,7 @@ impl Registration {
     ///
     /// `slot` of `cont` is registered once, ever (each upstream slot of a
     /// continuation cell has one upstream).
+    #[inline]
     unsafe fn new(cont: Arc<dyn Continuation>, slot: usize) -> Registration {
         let link = NonNull::from(cont.link(slot));
         // SAFETY: the slot was never registered (this function's contract), so
@@ -281,6 +284,7 @@ impl DepList {
     }
 
     /// Pushes `reg`; gives it back if the list was closed (the task is done).
+    #[inline]
     pub(crate) fn push(&self, reg: Registration) -> Result<(), Registration> {
         let link = reg.0.as_ptr();
         let mut head = self.head.load(Ordering::Acquire);

@@ -40,6 +40,9 @@ fn main() {
         "gated_chain" => gated_chain(n),
         "ready_wave" => ready_wave(n),
         "graph" => graph(n),
+        "wave_gated" => wave_gated(n),
+        "submit_floor" => submit_floor(n),
+        "ready_join" => ready_join(n),
         "counters" => counters(n),
         other => panic!("unknown mode {other}"),
     }
@@ -58,6 +61,88 @@ fn wave(n: usize) {
     }
     report(&format!("wave {n}: total"), "ns/cell", total);
     report(&format!("wave {n}: builder"), "ns/cell", builder);
+}
+
+/// `wave`, with every cell registered behind a gated head before any runs:
+/// the builder's cost when no worker touches the cells it registers on.
+fn wave_gated(n: usize) {
+    let pool = ThreadPool::new(workers()).expect("pool");
+    let grid = Grid::new(n);
+    let (mut total, mut builder) = (Vec::new(), Vec::new());
+    for _ in 0..rounds() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let head = pool
+            .submit(move || rx.recv().expect("released"))
+            .expect("pool open");
+        let start = Instant::now();
+        let last = build(&pool, &grid, Some(head.task_ref()));
+        builder.push(per(start, n * n));
+        tx.send(()).expect("head waits");
+        last.get().expect("last cell");
+        total.push(per(start, n * n));
+    }
+    report(&format!("wave_gated {n}: total"), "ns/cell", total);
+    report(&format!("wave_gated {n}: builder"), "ns/cell", builder);
+}
+
+/// The floor of `wave`'s builder when every dependency is done already: the
+/// same loop (a handle per cell, its `TaskRef` kept for two rows) with a
+/// plain `submit` and no dependency. A `submit_after` whose dependencies are
+/// done is a `submit` plus the look at them.
+fn submit_floor(n: usize) {
+    let pool = ThreadPool::new(workers()).expect("pool");
+    let grid = Grid::new(n);
+    let mut builder = Vec::new();
+    for _ in 0..rounds() {
+        let start = Instant::now();
+        let mut above: Vec<TaskRef> = Vec::with_capacity(n);
+        let mut last = None;
+        for i in 0..n {
+            let mut row: Vec<TaskRef> = Vec::with_capacity(n);
+            for j in 0..n {
+                let g = grid.clone();
+                let k = i * n + j;
+                let handle = pool.submit(move || g.compute(k)).expect("pool open");
+                row.push(handle.task_ref());
+                last = Some(handle);
+            }
+            above = row;
+        }
+        drop(above);
+        builder.push(per(start, n * n));
+        last.expect("n > 0").get().expect("last");
+    }
+    report(&format!("submit_floor {n}: builder"), "ns/cell", builder);
+}
+
+/// For callgrind: `n`×`n` `submit_after` calls on two dependencies done
+/// long ago (the ready path of `wave`'s builder, deterministic), in `wave`'s
+/// loop shape; compare with `submit_floor` under callgrind.
+fn ready_join(n: usize) {
+    let pool = ThreadPool::new(workers()).expect("pool");
+    let grid = Grid::new(n);
+    let a = pool.submit(|| ()).expect("pool open").task_ref();
+    let b = pool.submit(|| ()).expect("pool open").task_ref();
+    a.wait().expect("a");
+    b.wait().expect("b");
+    for _ in 0..rounds() {
+        let mut above: Vec<TaskRef> = Vec::with_capacity(n);
+        let mut last = None;
+        for i in 0..n {
+            let mut row: Vec<TaskRef> = Vec::with_capacity(n);
+            for j in 0..n {
+                let g = grid.clone();
+                let k = i * n + j;
+                let handle = pool.submit_after([a.clone(), b.clone()], move |_| g.compute(k));
+                row.push(handle.task_ref());
+                last = Some(handle);
+            }
+            above = row;
+        }
+        drop(above);
+        last.expect("n > 0").get().expect("last");
+    }
+    println!("ready_join {n}: ok");
 }
 
 fn chain(links: usize) {
