@@ -69,13 +69,14 @@
 use crate::continuation::{schedule, trampoline, ContShared};
 use crate::error::{PanicPayload, TaskError};
 use crate::handle::TaskHandle;
+use crate::sync::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use crate::task::{Hook, NoHook, TaskCell, Work};
 use executor_core::integration::{Executor, Job};
 use executor_core::{PoolRef, RejectReason};
 use std::error::Error;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// The error a node body may return.
@@ -914,5 +915,80 @@ impl fmt::Display for NodeFailed {
 impl Error for NodeFailed {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&self.error)
+    }
+}
+
+/// Model check of a run's accounting (module docs, "One run"): two roots and
+/// two sinks, each queued node on a model thread of its own; the run's
+/// handle completes once, after every node ran, whichever sink is accounted
+/// last. Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p executor-futures --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use super::*;
+    use loom::thread;
+
+    /// Runs each job on a new model thread (joined by the model's end).
+    #[derive(Clone)]
+    struct Spawner(Arc<Mutex<Vec<thread::JoinHandle<()>>>>);
+
+    impl Executor for Spawner {
+        fn execute_job(&self, job: Job) -> Result<(), executor_core::Rejected<Job>> {
+            let handle = thread::spawn(move || job.run());
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(handle);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn loom_last_sink_completes_the_run_once_after_every_node() {
+        loom::model(|| {
+            let marks: Arc<Vec<AtomicUsize>> =
+                Arc::new((0..4).map(|_| AtomicUsize::new(0)).collect());
+            let mut g = TaskGraph::builder();
+            let mut node = |k: usize| {
+                let marks = marks.clone();
+                g.node(format!("n{k}"), move || {
+                    marks[k].fetch_add(1, Ordering::Relaxed);
+                })
+            };
+            let (a, b, c, d) = (node(0), node(1), node(2), node(3));
+            // Roots a and b; sinks c (after a) and d (after a and b).
+            g.edge(a, c).edge(a, d).edge(b, d);
+            let graph = g.build().unwrap();
+            let spawner = Spawner(Arc::new(Mutex::new(Vec::new())));
+            let run = graph.run(&spawner);
+            let fired = Arc::new(AtomicUsize::new(0));
+            let (seen, f) = (marks.clone(), fired.clone());
+            run.on_complete(move |_| {
+                // Relaxed: only the run's own AcqRel chain makes the marks
+                // visible here.
+                for (k, m) in seen.iter().enumerate() {
+                    assert_eq!(
+                        m.load(Ordering::Relaxed),
+                        1,
+                        "node {k} accounted before the end"
+                    );
+                }
+                f.fetch_add(1, Ordering::Relaxed);
+            });
+            loop {
+                let next = spawner
+                    .0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop();
+                match next {
+                    Some(h) => h.join().unwrap(),
+                    None => break,
+                }
+            }
+            assert!(run.is_done());
+            assert_eq!(fired.load(Ordering::Relaxed), 1, "completed once");
+            run.get().unwrap().unwrap();
+        });
     }
 }

@@ -2,19 +2,19 @@
 //!
 //! Normally `std`'s; under `--cfg loom` loom's, so that the task state machine
 //! (`state.rs`, `task.rs`) can be model-checked. Only the cell's state word, its
-//! stage cell, its auxiliary mutex and its dependents list (`continuation.rs`)
-//! go through the shim; the id counter and
+//! stage cell, its auxiliary mutex, its dependents list (`continuation.rs`)
+//! and a graph run's counters (`graph.rs`) go through the shim; the id counter and
 //! thread-locals stay `std` (they are not part of any protocol).
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicPtr, AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering},
     Mutex, MutexGuard,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicPtr, AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering},
     Mutex, MutexGuard,
 };
 
