@@ -62,6 +62,33 @@
 //! cores (with three threads), which this could not measure on the loaded
 //! machine (see the commit messages).
 //!
+//! ### The floor of `submit_after` from one outside thread (2026-12-08)
+//!
+//! compare's `submit_after` row (349 ns per cell in the 23:08 run) is set by
+//! the thread that builds the grid. Its workers keep up with it, so nearly
+//! every cell finds both dependencies done: the call is then a `submit`
+//! (the cell, the handle, an outside submission), plus a look at each
+//! dependency, plus the reference counts of the `TaskRef`s the caller clones
+//! in and the join drops. `hdeps_probe submit_floor 300` times the same loop
+//! with a plain `submit` and no dependency: 200-284 ns per cell against
+//! 405-420 for `hdeps_probe wave 300` in the same window (load 5); callgrind
+//! on the builder thread, per cell: 620 instructions for the `submit` loop,
+//! 948 for `ready_join` (the `submit_after` loop, every dependency done), of
+//! which the cell's `malloc` ~190 and its three `memcpy`s (87: a 208-byte
+//! cell is moved, not built in place; `task.rs`) and the join's own
+//! bookkeeping ~200. With the dependencies pending (`gated_wave`) the builder
+//! spends 994 per cell (1,107 before the link constructors and the list
+//! push were inlined). So the goal (40 ns per cell, within 1.5× of
+//! counters and spawns inside the pool) is below what even a plain `submit`
+//! from an outside thread costs here (the quiet run's `spawn_outside`, no
+//! handle at all, is 66 ns per job): a handle per call, a cell allocation and
+//! a submission or a registration per dependency are structural, and each
+//! dependency's state line was last written by the worker that completed it.
+//! What reaches the goal is [`TaskGraph`](crate::TaskGraph), whose nodes are
+//! made ready inside the pool (`graph.rs`: 17-27 ns per cell). What would
+//! cut `submit_after` further is in the cell (`task.rs`): an allocator of
+//! its own instead of glibc's, and a cell built in place.
+//!
 //! Empty inputs: `all_of([])` is done at once with `[]` (Java's `allOf()`);
 //! `any_of([])` is done at once as cancelled: Java's `anyOf()` returns a future
 //! that never completes, whose `get` would hang, and no task can succeed.
@@ -129,6 +156,7 @@ pub(crate) enum Few<X> {
 }
 
 impl<X> Few<X> {
+    #[inline]
     fn as_slice(&self) -> &[X] {
         match self {
             Few::Zero => &[],
@@ -275,6 +303,7 @@ impl From<&[TaskRef]> for Deps<()> {
 }
 
 impl<X> Few<X> {
+    #[inline]
     fn map<Y>(self, mut f: impl FnMut(X) -> Y) -> Few<Y> {
         match self {
             Few::Zero => Few::Zero,
@@ -288,6 +317,7 @@ impl<X> Few<X> {
 
 impl<T: Send + 'static> Deps<T> {
     /// The cell of dependency `i`.
+    #[inline]
     fn core(&self, i: usize) -> &dyn TaskCore {
         match &self.kind {
             DepsKind::Handles(handles) => &**handles.as_slice()[i].raw(),
@@ -317,6 +347,7 @@ impl<T: Send + 'static> Deps<T> {
     /// What the cell keeps once registered (module docs): the handles, or
     /// only the references' ids (the references are dropped here, by the
     /// registrant).
+    #[inline]
     fn into_held(self) -> Held<T> {
         match self.kind {
             DepsKind::Handles(handles) => Held::Handles(handles),
