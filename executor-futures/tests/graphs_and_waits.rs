@@ -126,6 +126,50 @@ fn a_run_resolves_only_after_every_node_is_accounted() {
     });
 }
 
+/// A linear graph of 200,000 nodes, on workers with a 256 KiB stack: each
+/// node is made ready by the previous one and run next in a loop, never by
+/// recursion; refused whole on a shut-down pool (its root's job is dropped
+/// unrun, every other node is skipped in the same loop), it still resolves.
+#[test]
+fn a_long_chain_graph_runs_and_is_refused_without_stack_growth() {
+    bounded(|| {
+        const N: usize = 200_000;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut g = TaskGraph::builder();
+        let mut prev = None;
+        for k in 0..N {
+            let ran = ran.clone();
+            let id = g.node(if k == 0 { "head" } else { "link" }, move || {
+                ran.fetch_add(1, Ordering::Relaxed);
+            });
+            if let Some(p) = prev {
+                g.edge(p, id);
+            }
+            prev = Some(id);
+        }
+        let graph = g.build().unwrap();
+        let pool = ThreadPool::builder()
+            .num_threads(2)
+            .stack_size(256 * 1024)
+            .build()
+            .unwrap();
+        for run in 1..=2 {
+            graph.run(&pool).get().unwrap().unwrap();
+            assert_eq!(ran.load(Ordering::Relaxed), run * N);
+        }
+        pool.shutdown();
+        let failed = graph.run(&pool).get().unwrap().unwrap_err();
+        assert_eq!(failed.node(), "head");
+        assert!(matches!(failed.error(), NodeError::Rejected(_)), "{failed}");
+        assert_eq!(failed.skipped(), N - 1);
+        assert_eq!(
+            ran.load(Ordering::Relaxed),
+            2 * N,
+            "nothing ran after the shutdown"
+        );
+    });
+}
+
 #[test]
 fn a_failing_node_skips_its_dependents_only_and_is_named() {
     bounded(|| {
