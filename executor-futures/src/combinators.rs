@@ -72,11 +72,12 @@
 //! in and the join drops. `hdeps_probe submit_floor 300` times the same loop
 //! with a plain `submit` and no dependency: 200-284 ns per cell against
 //! 405-420 for `hdeps_probe wave 300` in the same window (load 5); callgrind
-//! on the builder thread, per cell: 620 instructions for the `submit` loop,
-//! 948 for `ready_join` (the `submit_after` loop, every dependency done), of
-//! which the cell's `malloc` ~190 and its three `memcpy`s (87: a 208-byte
-//! cell is moved, not built in place; `task.rs`) and the join's own
-//! bookkeeping ~200. With the dependencies pending (`gated_wave`) the builder
+//! of the whole builder thread (100×100, one round), per cell: 651
+//! instructions for the `submit` loop, 922 for `ready_join` (the
+//! `submit_after` loop, every dependency done). The difference is the join:
+//! its own bookkeeping (~180), the 208-byte cell's three `memcpy`s (87: it
+//! is moved, not built in place; `task.rs`) and the drop of the two
+//! references (~43); the cell's `malloc` (~190) both pay. With the dependencies pending (`gated_wave`) the builder
 //! spends 994 per cell (1,107 before the link constructors and the list
 //! push were inlined). So the goal (40 ns per cell, within 1.5× of
 //! counters and spawns inside the pool) is below what even a plain `submit`

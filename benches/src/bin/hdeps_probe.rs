@@ -22,11 +22,20 @@
 //! `ready_wave N` builds the grid when every dependency is done already (each
 //! cell submitted from outside at registration, as most are in compare's
 //! run), run to the end before the next cell is built (`wait` per cell).
+//!
+//! Added for the wavefront goal (2026-12-08): `graph N` times compare's graph
+//! row (`WORKERS`, default 2; under callgrind with `WORKERS=1` the worker's
+//! instructions per cell); `counters N` the hand-written scheme on our pool
+//! (a counter per cell, a ready cell spawned with `executor_core::execute`);
+//! `wave_gated N` times `wave`'s builder with every cell registered behind
+//! a gated head; `submit_floor N` the same loop with a plain `submit` and no
+//! dependency (the floor of a ready `submit_after`); `ready_join N` (for
+//! callgrind) the `submit_after` loop on two dependencies done long ago.
 
 use benches::compare::dependencies::{submit_after_grid as build, then_chain, Grid};
 use benches::probe::{report, rounds};
 use executor_core::ThreadPool;
-use executor_futures::{Deps, ExecutorService, TaskRef};
+use executor_futures::{Deps, ExecutorService, TaskHandle, TaskRef};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -34,13 +43,13 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| "wave".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(300);
     match mode.as_str() {
-        "wave" => wave(n),
+        "wave" => wave(n, false),
         "chain" => chain(n),
         "gated_wave" => gated_wave(n),
         "gated_chain" => gated_chain(n),
         "ready_wave" => ready_wave(n),
         "graph" => graph(n),
-        "wave_gated" => wave_gated(n),
+        "wave_gated" => wave(n, true),
         "submit_floor" => submit_floor(n),
         "ready_join" => ready_join(n),
         "counters" => counters(n),
@@ -48,76 +57,74 @@ fn main() {
     }
 }
 
-fn wave(n: usize) {
-    let pool = ThreadPool::new(2).expect("pool");
-    let grid = Grid::new(n);
-    let (mut total, mut builder) = (Vec::new(), Vec::new());
-    for _ in 0..rounds() {
-        let start = Instant::now();
-        let last = build(&pool, &grid, None);
-        builder.push(per(start, n * n));
-        last.get().expect("last cell");
-        total.push(per(start, n * n));
-    }
-    report(&format!("wave {n}: total"), "ns/cell", total);
-    report(&format!("wave {n}: builder"), "ns/cell", builder);
-}
-
-/// `wave`, with every cell registered behind a gated head before any runs:
-/// the builder's cost when no worker touches the cells it registers on.
-fn wave_gated(n: usize) {
+/// Times compare's `submit_after` loop. `gated`: every cell is registered
+/// behind a gated head before any runs (the builder's cost when no worker
+/// touches the cells it registers on).
+fn wave(n: usize, gated: bool) {
     let pool = ThreadPool::new(workers()).expect("pool");
     let grid = Grid::new(n);
     let (mut total, mut builder) = (Vec::new(), Vec::new());
     for _ in 0..rounds() {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let head = pool
-            .submit(move || rx.recv().expect("released"))
-            .expect("pool open");
+        let head = gated.then(|| {
+            pool.submit(move || rx.recv().expect("released"))
+                .expect("pool open")
+        });
         let start = Instant::now();
-        let last = build(&pool, &grid, Some(head.task_ref()));
+        let last = build(&pool, &grid, head.as_ref().map(|h| h.task_ref()));
         builder.push(per(start, n * n));
-        tx.send(()).expect("head waits");
+        if gated {
+            tx.send(()).expect("head waits");
+        }
         last.get().expect("last cell");
         total.push(per(start, n * n));
     }
-    report(&format!("wave_gated {n}: total"), "ns/cell", total);
-    report(&format!("wave_gated {n}: builder"), "ns/cell", builder);
+    let name = if gated { "wave_gated" } else { "wave" };
+    report(&format!("{name} {n}: total"), "ns/cell", total);
+    report(&format!("{name} {n}: builder"), "ns/cell", builder);
+}
+
+/// `wave`'s loop shape without the dependencies' handles: `n`×`n` calls of
+/// `submit(k)`, each handle's `TaskRef` kept for two rows, the previous
+/// handle dropped; returns the time per call and the last handle.
+fn flat_loop(n: usize, mut submit: impl FnMut(usize) -> TaskHandle<()>) -> (f64, TaskHandle<()>) {
+    let start = Instant::now();
+    let mut above: Vec<TaskRef> = Vec::with_capacity(n);
+    let mut last = None;
+    for i in 0..n {
+        let mut row: Vec<TaskRef> = Vec::with_capacity(n);
+        for j in 0..n {
+            let handle = submit(i * n + j);
+            row.push(handle.task_ref());
+            last = Some(handle);
+        }
+        above = row;
+    }
+    drop(above);
+    (per(start, n * n), last.expect("n > 0"))
 }
 
 /// The floor of `wave`'s builder when every dependency is done already: the
-/// same loop (a handle per cell, its `TaskRef` kept for two rows) with a
-/// plain `submit` and no dependency. A `submit_after` whose dependencies are
-/// done is a `submit` plus the look at them.
+/// same loop with a plain `submit` and no dependency. A `submit_after` whose
+/// dependencies are done is a `submit` plus the look at them.
 fn submit_floor(n: usize) {
     let pool = ThreadPool::new(workers()).expect("pool");
     let grid = Grid::new(n);
     let mut builder = Vec::new();
     for _ in 0..rounds() {
-        let start = Instant::now();
-        let mut above: Vec<TaskRef> = Vec::with_capacity(n);
-        let mut last = None;
-        for i in 0..n {
-            let mut row: Vec<TaskRef> = Vec::with_capacity(n);
-            for j in 0..n {
-                let g = grid.clone();
-                let k = i * n + j;
-                let handle = pool.submit(move || g.compute(k)).expect("pool open");
-                row.push(handle.task_ref());
-                last = Some(handle);
-            }
-            above = row;
-        }
-        drop(above);
-        builder.push(per(start, n * n));
-        last.expect("n > 0").get().expect("last");
+        let (t, last) = flat_loop(n, |k| {
+            let g = grid.clone();
+            pool.submit(move || g.compute(k)).expect("pool open")
+        });
+        builder.push(t);
+        last.get().expect("last");
     }
     report(&format!("submit_floor {n}: builder"), "ns/cell", builder);
 }
 
 /// For callgrind: `n`×`n` `submit_after` calls on two dependencies done
-/// long ago (the ready path of `wave`'s builder, deterministic), in `wave`'s
-/// loop shape; compare with `submit_floor` under callgrind.
+/// long ago (the ready path of `wave`'s builder, deterministic), in the loop
+/// of `submit_floor`; compare the two under callgrind.
 fn ready_join(n: usize) {
     let pool = ThreadPool::new(workers()).expect("pool");
     let grid = Grid::new(n);
@@ -126,21 +133,11 @@ fn ready_join(n: usize) {
     a.wait().expect("a");
     b.wait().expect("b");
     for _ in 0..rounds() {
-        let mut above: Vec<TaskRef> = Vec::with_capacity(n);
-        let mut last = None;
-        for i in 0..n {
-            let mut row: Vec<TaskRef> = Vec::with_capacity(n);
-            for j in 0..n {
-                let g = grid.clone();
-                let k = i * n + j;
-                let handle = pool.submit_after([a.clone(), b.clone()], move |_| g.compute(k));
-                row.push(handle.task_ref());
-                last = Some(handle);
-            }
-            above = row;
-        }
-        drop(above);
-        last.expect("n > 0").get().expect("last");
+        let (_, last) = flat_loop(n, |k| {
+            let g = grid.clone();
+            pool.submit_after([a.clone(), b.clone()], move |_| g.compute(k))
+        });
+        last.get().expect("last");
     }
     println!("ready_join {n}: ok");
 }
