@@ -71,9 +71,10 @@
 // (module docs, "What a join holds").
 #![allow(unsafe_code)]
 
+use crate::cell_arc::{upcast, CellArc};
 use crate::continuation::{
-    queue_ready, register_on, register_task, schedule, schedule_on, submit_ready, ContShared,
-    Continuation, Link, Links,
+    fire_cell, queue_ready, register_on, register_task, schedule, schedule_on, submit_ready,
+    ContShared, Continuation, FireFn, Link, Links,
 };
 use crate::error::TaskError;
 use crate::handle::{TaskHandle, TaskId, TaskRef};
@@ -82,7 +83,6 @@ use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 use crate::task::{Hook, NoHook, TaskCell, TaskCore, Work};
 use executor_core::integration::Executor;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 const REGISTERING: usize = 1 << (usize::BITS - 1);
 const NONE: usize = usize::MAX;
@@ -300,7 +300,7 @@ impl<T: Send + 'static> Deps<T> {
     /// # Safety
     ///
     /// Called at most once per slot of a continuation cell.
-    unsafe fn register(&self, i: usize, cont: Arc<dyn Continuation>) {
+    unsafe fn register(&self, i: usize, cont: CellArc<dyn Continuation>) {
         match &self.kind {
             DepsKind::Handles(handles) => {
                 // SAFETY: slot `i` once (this function's contract).
@@ -511,7 +511,7 @@ where
     const RUN_INLINE: bool = true;
     type Shared = ContShared<Gate<T>>;
 
-    fn run<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>) {
+    fn run<H: Hook<U>>(cell: CellArc<TaskCell<Self, U, H>>) {
         // SAFETY: `run` is called by the thread that won the claim.
         let Some(Join { f, .. }) = (unsafe { cell.take_work() }) else {
             unreachable!("a claimed continuation holds its work")
@@ -551,8 +551,8 @@ where
     F: FnOnce(G::Input) -> U + Send + 'static,
     H: Hook<U>,
 {
-    fn upstream_done(self: Arc<Self>, slot: usize, state: usize) {
-        let gate = &self.shared().extra;
+    fn upstream_done(this: CellArc<Self>, slot: usize, state: usize) {
+        let gate = &this.shared().extra;
         if gate.mode.decisive(state) {
             // Release: the pick is read by the runner (through the schedule's
             // RMWs) and by the registrant (through `remaining`).
@@ -561,11 +561,15 @@ where
                 .compare_exchange(NONE, slot, Ordering::AcqRel, Ordering::Acquire);
             let prev = gate.remaining.fetch_sub(1, Ordering::AcqRel);
             if prev & REGISTERING == 0 {
-                schedule(self);
+                schedule(this);
             }
         } else if gate.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            schedule(self);
+            schedule(this);
         }
+    }
+
+    fn fire_fn(&self) -> FireFn {
+        fire_cell::<Self>
     }
 
     fn link(&self, slot: usize) -> &Link {
@@ -621,7 +625,7 @@ where
             Some(exec) => submit_ready(cell.clone(), exec),
             None => queue_ready(cell.clone()),
         }
-        return TaskHandle::from_raw(cell);
+        return TaskHandle::from_raw(upcast!(cell));
     }
     let cell = TaskCell::new_deferred(
         work,
@@ -642,7 +646,7 @@ where
         let s = deps.core(i).state_word().load();
         if s & DONE == 0 {
             // SAFETY: the cell was just made; slot `i` is registered once, here.
-            unsafe { deps.register(i, cell.clone()) };
+            unsafe { deps.register(i, upcast!(cell.clone())) };
             continue;
         }
         settled += 1;
@@ -665,7 +669,7 @@ where
             None => schedule(cell.clone()),
         }
     }
-    TaskHandle::from_raw(cell)
+    TaskHandle::from_raw(upcast!(cell))
 }
 
 /// A handle to all the values, in input order, once every task completed;
@@ -802,8 +806,8 @@ mod loom_model {
             let ta = thread::spawn(move || ja.run());
             let tb = thread::spawn(move || jb.run());
             let deps: Deps<u32> = vec![
-                TaskHandle::from_raw(a as Arc<dyn RawTask<u32>>),
-                TaskHandle::from_raw(b as Arc<dyn RawTask<u32>>),
+                TaskHandle::from_raw(upcast!(a)),
+                TaskHandle::from_raw(upcast!(b)),
             ]
             .into();
             let runs = Arc::new(StdAtomicUsize::new(0));
@@ -842,8 +846,8 @@ mod loom_model {
             let canceller = b.clone();
             let tb = thread::spawn(move || canceller.cancel());
             let deps: Deps<()> = [
-                TaskRef::from_core(a as Arc<dyn TaskCore>),
-                TaskRef::from_core(b as Arc<dyn TaskCore>),
+                TaskRef::from_core(upcast!(a)),
+                TaskRef::from_core(upcast!(b)),
             ]
             .into();
             let runs = Arc::new(StdAtomicUsize::new(0));

@@ -159,6 +159,7 @@
 // ~110 instructions) per task.
 #![allow(unsafe_code)]
 
+use crate::cell_arc::{upcast, CellArc};
 use crate::continuation::{self, DepList, Drained, Firer, Registration};
 use crate::current;
 use crate::error::{PanicPayload, TaskError};
@@ -169,10 +170,11 @@ use crate::state::{
 };
 use crate::sync::{lock, lock_mut, Mutex, UnsafeCell};
 use crate::Callable;
-use executor_core::integration::{payload_message, report_run, RunOutcome, Runnable, Waiter};
+use executor_core::integration::{
+    payload_message, report_run_raw, Job, RawRunnable, RunOutcome, Waiter,
+};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 use std::task::Waker;
 
 /// The outcome a runner produces: a value or a panic payload.
@@ -187,7 +189,7 @@ pub(crate) trait Work<T>: Send + Sized + 'static {
     type Shared: Send + Sync + 'static;
 
     /// Runs the cell; called by the thread that won `transition_to_running`.
-    fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>);
+    fn run<H: Hook<T>>(cell: CellArc<TaskCell<Self, T, H>>);
 
     /// The work was dropped for good (the task is over): release what `shared`
     /// still holds.
@@ -236,7 +238,7 @@ impl<T: Send + 'static, F: FnOnce(TaskHandle<T>) + Send + 'static> Hook<T> for O
         // The freed cell cannot be referenced any more: the hook gets a stand-in,
         // created done (cancelled), under the same id.
         let stand_in = TaskCell::<Gone, T, NoHook>::abandoned(id);
-        quietly(move || self.complete(TaskHandle::from_raw(stand_in)));
+        quietly(move || self.complete(TaskHandle::from_raw(upcast!(stand_in))));
     }
 }
 
@@ -248,7 +250,7 @@ impl<T> Work<T> for Gone {
     const RUN_INLINE: bool = false;
     type Shared = ();
 
-    fn run<H: Hook<T>>(_cell: Arc<TaskCell<Self, T, H>>) {
+    fn run<H: Hook<T>>(_cell: CellArc<TaskCell<Self, T, H>>) {
         unreachable!("a stand-in cell is created done: nothing claims it")
     }
 }
@@ -259,9 +261,9 @@ pub(crate) trait TaskCore: Send + Sync {
     fn state_word(&self) -> &StateWord;
     fn id(&self) -> TaskId;
     /// `cancel()`: true iff this call moved the task to cancelled.
-    fn cancel(self: Arc<Self>) -> bool;
+    fn cancel(&self) -> bool;
     /// Claims a pending task and runs it on this thread; false if it could not.
-    fn run_inline(self: Arc<Self>) -> bool;
+    fn run_inline(&self) -> bool;
     /// Registers a waiter; `None` if the task is already done (nothing registered).
     fn add_waiter(&self, waiter: Waiter) -> Option<u64>;
     /// Removes a waiter registered with `add_waiter` (after a timeout).
@@ -284,7 +286,8 @@ pub(crate) trait RawTask<T>: TaskCore {
     /// The handle is gone: clear `JOIN_INTEREST`, drop a stored output and waker.
     /// Only the cell's unique [`TaskHandle`] calls this, once.
     fn drop_interest(&self);
-    fn into_core(self: Arc<Self>) -> Arc<dyn TaskCore>;
+    /// A new untyped reference to the cell.
+    fn core(&self) -> CellArc<dyn TaskCore>;
 }
 
 /// The work and the output never coexist (the work is consumed or dropped before
@@ -396,7 +399,8 @@ impl<T, H: Hook<T>> Tail<T, H> {
             let dependents = self.dependents.close();
             // Untyped: the callbacks see a `TaskRef`, and a continuation cell
             // never leaves its upstream (it holds the upstream's handle).
-            let stand_in: Arc<dyn TaskCore> = TaskCell::<Gone, (), NoHook>::abandoned(self.id);
+            let stand_in: CellArc<dyn TaskCore> =
+                upcast!(TaskCell::<Gone, (), NoHook>::abandoned(self.id));
             let state = stand_in.state_word().load();
             continuation::fire_all(state, &|| stand_in.clone(), dependents, Firer::Other);
         }
@@ -418,8 +422,8 @@ impl<T: Send + 'static> TaskCell<Gone, T, NoHook> {
     /// The stand-in for a task whose cell was freed before it was done (module
     /// docs, "Freed before done"): created cancelled, under the task's `id`, for
     /// the handle its hook receives.
-    pub(crate) fn abandoned(id: TaskId) -> Arc<Self> {
-        Arc::new(TaskCell {
+    pub(crate) fn abandoned(id: TaskId) -> CellArc<Self> {
+        CellArc::new(TaskCell {
             state: StateWord::new(CANCELLED | JOIN_INTEREST),
             stage: UnsafeCell::new(Stage::Empty),
             shared: (),
@@ -465,19 +469,28 @@ fn dispose<T>(output: Option<Output<T>>) -> Option<Box<dyn std::any::Any + Send>
 }
 
 impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
-    pub(crate) fn new(work: W, shared: W::Shared, hook: H) -> Arc<Self> {
-        Self::with_state(INITIAL, work, shared, hook)
+    pub(crate) fn new(work: W, shared: W::Shared, hook: H) -> CellArc<Self> {
+        CellArc::new(Self::with_state(INITIAL, work, shared, hook))
+    }
+
+    /// A new cell and the job that queues it: born with two references (the
+    /// caller's and the job's), so no clone is paid (`cell_arc.rs`).
+    #[inline]
+    pub(crate) fn new_queued(work: W, shared: W::Shared, hook: H) -> (CellArc<Self>, Job) {
+        let (cell, job) = CellArc::new_pair(Self::with_state(INITIAL, work, shared, hook));
+        (cell, job.into_job())
     }
 
     /// A cell that is not queued yet (no `NOTIFIED`): a continuation, made
     /// runnable later by `transition_to_notified` when its upstream is done
     /// (`continuation.rs`). Nothing can claim it before that.
-    pub(crate) fn new_deferred(work: W, shared: W::Shared, hook: H) -> Arc<Self> {
-        Self::with_state(JOIN_INTEREST, work, shared, hook)
+    pub(crate) fn new_deferred(work: W, shared: W::Shared, hook: H) -> CellArc<Self> {
+        CellArc::new(Self::with_state(JOIN_INTEREST, work, shared, hook))
     }
 
-    fn with_state(state: usize, work: W, shared: W::Shared, hook: H) -> Arc<Self> {
-        Arc::new(TaskCell {
+    #[inline]
+    fn with_state(state: usize, work: W, shared: W::Shared, hook: H) -> Self {
+        TaskCell {
             state: StateWord::new(state),
             stage: UnsafeCell::new(Stage::Work(work)),
             shared,
@@ -490,7 +503,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 dependents: DepList::new(),
                 output: PhantomData,
             },
-        })
+        }
     }
 
     pub(crate) fn state(&self) -> &StateWord {
@@ -567,6 +580,42 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         drop_quietly(hook);
         work.expect("an executor returned a job as rejected after running it")
     }
+}
+
+/// The methods that need the cell's own reference (every `TaskCell` lives in
+/// a [`CellArc`]).
+impl<W: Work<T>, T: Send + 'static, H: Hook<T>> CellArc<TaskCell<W, T, H>> {
+    /// Gives up this reference as the job that runs the cell.
+    #[inline]
+    pub(crate) fn into_job(self) -> Job {
+        let p = CellArc::into_value_raw(self);
+        // SAFETY: `p` stands for the reference given up here, which
+        // `run_raw`/`abandon_raw` of the cell's type take back.
+        unsafe { Job::from_raw_runnable::<TaskCell<W, T, H>>(p.cast()) }
+    }
+
+    /// The job ran: claim and run the cell (or report that there was nothing
+    /// to run).
+    #[inline]
+    pub(crate) fn run_job(self) {
+        if self.state.transition_to_running() == Claim::Claimed {
+            W::run(self);
+        } else {
+            self.report_skipped_run();
+        }
+    }
+
+    /// The job was dropped unrun: abandon the cell.
+    pub(crate) fn abandon_job(self) {
+        let outcome = self.state.transition_to_abandoned();
+        self.after_cancel(outcome);
+    }
+
+    /// Reports this cell's run to the pool (its job's key is the value's
+    /// address: `into_job`).
+    pub(crate) fn report(&self, outcome: RunOutcome) {
+        report_run_raw(CellArc::as_ptr(self).cast(), outcome);
+    }
 
     /// Steps 2–5 of the completion (module docs). An output nobody will read is
     /// dropped *before* the waiters are woken, so a woken waiter observes it gone.
@@ -576,7 +625,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// Last, it reports the run to the pool (`executor_core::integration::report_run`): a
     /// panic that no handle will receive (none is left, or the task was
     /// cancelled while it ran) goes to the pool's panic handler with it.
-    pub(crate) fn finish(self: Arc<Self>, result: Output<T>) {
+    pub(crate) fn finish(self, result: Output<T>) {
         let panicked = result.is_err();
         // A panic payload nobody will read, for the pool's panic handler.
         let mut unobserved = None;
@@ -613,7 +662,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
             }
         }
         if panicked {
-            report_run(&self, RunOutcome::Panicked { unobserved });
+            self.report(RunOutcome::Panicked { unobserved });
         }
     }
 
@@ -622,7 +671,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// then fires the dependents (if it saw `DEPENDENTS`: last, because a
     /// runner may go on with a continuation made ready, `continuation.rs`).
     #[inline(never)]
-    fn notify_done(self: &Arc<Self>, prev: usize, by: Firer) {
+    fn notify_done(&self, prev: usize, by: Firer) {
         if prev & WAITING != 0 {
             let waiters = lock(&self.tail.aux).waiters.take();
             if let Some(mut waiters) = waiters {
@@ -637,14 +686,14 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         if H::PRESENT {
             let hook = lock(&self.tail.aux).hook.take();
             if let Some(hook) = hook {
-                let handle = TaskHandle::from_raw(self.clone() as Arc<dyn RawTask<T>>);
+                let handle = TaskHandle::from_raw(upcast!(self.clone()));
                 quietly(move || hook.complete(handle));
             }
         }
         if prev & DEPENDENTS != 0 {
             let dependents = self.tail.dependents.close();
             let state = self.state.load();
-            continuation::fire_all(state, &|| self.clone(), dependents, by);
+            continuation::fire_all(state, &|| upcast!(self.clone()), dependents, by);
         }
     }
 
@@ -655,7 +704,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// or an async task's job that finds it done or claimed by another run
     /// (which counts it), is not a completed task.
     #[cold]
-    fn report_skipped_run(self: &Arc<Self>) {
+    fn report_skipped_run(&self) {
         let s = self.state.load();
         let outcome = if !W::RUN_INLINE || s & CANCELLED != 0 {
             RunOutcome::NotCompleted
@@ -664,11 +713,11 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         } else {
             RunOutcome::Completed
         };
-        report_run(self, outcome);
+        self.report(outcome);
     }
 
     /// Finishes a cancel or abandon transition.
-    pub(crate) fn after_cancel(self: Arc<Self>, outcome: Cancel) -> bool {
+    pub(crate) fn after_cancel(self, outcome: Cancel) -> bool {
         match outcome {
             Cancel::Refused => false,
             Cancel::WasRunning { prev } => {
@@ -689,25 +738,25 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
 
     /// Runs the body of a claimed cell as the current task; gives the cell back.
     #[inline]
-    pub(crate) fn run_as_current<R>(self: Arc<Self>, f: impl FnOnce() -> R) -> (Arc<Self>, R) {
-        let r = current::run_as_current(&self, f);
+    pub(crate) fn run_as_current<R>(self, f: impl FnOnce() -> R) -> (Self, R) {
+        let r = current::run_as_current(&*self, f);
         (self, r)
     }
 }
 
-impl<W: Work<T>, T: Send + 'static, H: Hook<T>> Runnable for TaskCell<W, T, H> {
+// SAFETY: `into_job` is the only maker of such jobs: its pointer is the value
+// of a `CellArc<Self>` whose reference it stands for, taken back once here.
+// The cell is `Send + Sync`, so any thread may run or drop it.
+unsafe impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawRunnable for TaskCell<W, T, H> {
     #[inline]
-    fn run(self: Arc<Self>) {
-        if self.state.transition_to_running() == Claim::Claimed {
-            W::run(self);
-        } else {
-            self.report_skipped_run();
-        }
+    unsafe fn run_raw(ptr: *const ()) {
+        // SAFETY: the trait's contract (see above).
+        unsafe { CellArc::from_value_raw(ptr.cast::<Self>()) }.run_job();
     }
 
-    fn abandon(self: Arc<Self>) {
-        let outcome = self.state.transition_to_abandoned();
-        self.after_cancel(outcome);
+    unsafe fn abandon_raw(ptr: *const ()) {
+        // SAFETY: the trait's contract (see above).
+        unsafe { CellArc::from_value_raw(ptr.cast::<Self>()) }.abandon_job();
     }
 }
 
@@ -720,15 +769,23 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
         self.tail.id
     }
 
-    fn cancel(self: Arc<Self>) -> bool {
+    fn cancel(&self) -> bool {
         let outcome = self.state.transition_to_cancelled();
-        self.after_cancel(outcome)
+        if let Cancel::Refused = outcome {
+            return false;
+        }
+        // SAFETY: every `TaskCell` is made in a `CellArc` (`new`,
+        // `new_deferred`, `new_queued`, `abandoned`).
+        let this = unsafe { CellArc::clone_from_value(self) };
+        this.after_cancel(outcome)
     }
 
-    fn run_inline(self: Arc<Self>) -> bool {
+    fn run_inline(&self) -> bool {
         if W::RUN_INLINE && self.state.transition_to_running() == Claim::Claimed {
+            // SAFETY: as in `cancel`.
+            let this = unsafe { CellArc::clone_from_value(self) };
             // A waiter: its task's continuations are queued, not run next here.
-            continuation::waiter_runs(|| W::run(self));
+            continuation::waiter_runs(|| W::run(this));
             true
         } else {
             false
@@ -854,8 +911,9 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H>
         }
     }
 
-    fn into_core(self: Arc<Self>) -> Arc<dyn TaskCore> {
-        self
+    fn core(&self) -> CellArc<dyn TaskCore> {
+        // SAFETY: as in `cancel`.
+        upcast!(unsafe { CellArc::clone_from_value(self) })
     }
 }
 
@@ -871,7 +929,7 @@ where
     type Shared = ();
 
     #[inline]
-    fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
+    fn run<H: Hook<T>>(cell: CellArc<TaskCell<Self, T, H>>) {
         run_callable(cell, |Call(callable)| callable);
     }
 }
@@ -879,7 +937,7 @@ where
 /// The run of a claimed callable cell: takes the work out, calls the callable
 /// `unwrap` finds in it as the current task, and finishes the cell.
 #[inline]
-fn run_callable<W, C, T, H>(cell: Arc<TaskCell<W, T, H>>, unwrap: impl FnOnce(W) -> C)
+fn run_callable<W, C, T, H>(cell: CellArc<TaskCell<W, T, H>>, unwrap: impl FnOnce(W) -> C)
 where
     W: Work<T>,
     C: Callable<T>,
@@ -911,7 +969,7 @@ where
     const RUN_INLINE: bool = false;
     type Shared = ();
 
-    fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
+    fn run<H: Hook<T>>(cell: CellArc<TaskCell<Self, T, H>>) {
         run_callable(cell, |DelayedCall(callable)| callable);
     }
 }
@@ -927,6 +985,7 @@ mod loom_model {
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    use std::sync::Arc;
     use std::task::{Context, Poll, Wake};
 
     #[derive(Default)]
@@ -942,8 +1001,8 @@ mod loom_model {
     fn loom_run_cancel_and_waker_registration() {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
-            let mut handle = TaskHandle::from_raw(cell as Arc<dyn RawTask<u32>>);
+            let job = cell.clone().into_job();
+            let mut handle = TaskHandle::from_raw(upcast!(cell));
             let canceller = handle.task_ref();
             let runner = thread::spawn(move || job.run());
             let cancel = thread::spawn(move || canceller.cancel());
@@ -989,8 +1048,8 @@ mod loom_model {
             let drops = Arc::new(AtomicUsize::new(0));
             let d = drops.clone();
             let cell = TaskCell::new(Call(move || Counted(d)), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
-            let handle = TaskHandle::from_raw(cell as Arc<dyn RawTask<Counted>>);
+            let job = cell.clone().into_job();
+            let handle = TaskHandle::from_raw(upcast!(cell));
             let runner = thread::spawn(move || job.run());
             drop(handle);
             runner.join().unwrap();
@@ -1061,9 +1120,9 @@ mod loom_model {
                 (),
                 NoHook,
             );
-            let job: Arc<dyn Runnable> = cell.clone();
+            let job = cell.clone().into_job();
             let inline = cell.clone();
-            let abandon = thread::spawn(move || job.abandon());
+            let abandon = thread::spawn(move || drop(job));
             let claim = thread::spawn(move || inline.run_inline());
             let cancelled = cell.clone().cancel();
             abandon.join().unwrap();
