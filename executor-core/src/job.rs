@@ -7,8 +7,13 @@
 //! consumed by [`Job::run`]; a job dropped unrun tells its [`Runnable`] through
 //! [`Runnable::abandon`], so a handle waiting on it resolves instead of hanging.
 //!
+//! A task that keeps its own reference count instead of an `Arc` (the task
+//! cells of `executor-futures`, allocated from per-thread pages) is queued
+//! through [`RawRunnable`] and [`Job::from_raw_runnable`]: the job holds a
+//! pointer standing for one reference, which its run or abandon consumes.
+//!
 //! A job is two words: a data word and a static vtable. The data word is a pointer
-//! (boxed closure, task `Arc`, fork-join work on its owner's stack) or, for a
+//! (boxed closure, task `Arc` or raw task pointer, fork-join work on its owner's stack) or, for a
 //! closure no bigger than a pointer, the closure itself: a job that captures one
 //! reference or `Arc` is queued without touching the allocator.
 //!

@@ -1,7 +1,7 @@
 //! Async tasks: a future polled on the pool, re-queued each time it is woken.
 //!
 //! The cell is the same [`TaskCell`] as for callables, with an [`AsyncWork`] as its
-//! work, and it is its own [`Waker`] (`std::task::Wake` on the `Arc`): a wake costs
+//! work, and it is its own [`Waker`] (a `RawWakerVTable` over its [`CellArc`](crate::cell_arc::CellArc)): a wake costs
 //! no allocation, only the state CAS and, when the task was idle, one
 //! `requeue_job` of the cell itself.
 //!

@@ -32,15 +32,18 @@ use std::alloc::Layout;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr::NonNull;
+// `std`'s even under loom, as `Arc`'s were: with loom's, the models of the
+// task cell (`task.rs`, `continuation.rs`, `combinators.rs`) did not finish
+// in 15 minutes. The protocol is `Arc`'s, less the two RMWs above.
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
 
 #[cfg(test)]
-static CELLS_LIVE: AtomicUsize = AtomicUsize::new(0);
+static CELLS_LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Test hook: `CellArc` allocations not freed yet.
 #[cfg(test)]
 pub(crate) fn cells_live() -> usize {
-    CELLS_LIVE.load(Ordering::SeqCst)
+    CELLS_LIVE.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// The allocation: the counts, then the value.
@@ -102,7 +105,7 @@ impl<X> CellArc<X> {
     #[inline]
     fn with_count(value: X, strong: usize) -> CellArc<X> {
         #[cfg(test)]
-        CELLS_LIVE.fetch_add(1, Ordering::SeqCst);
+        CELLS_LIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let layout = Layout::new::<Inner<X>>();
         let p = cell_alloc::alloc(layout).cast::<Inner<X>>();
         // SAFETY: `p` is fresh memory of `Inner<X>`'s layout.
@@ -273,6 +276,11 @@ impl<U: ?Sized> CellArc<U> {
         // The value's offset in `Inner<U>` (`repr(C)`): the two counts,
         // rounded up to the value's alignment.
         let counts = 2 * std::mem::size_of::<AtomicUsize>();
+        debug_assert_eq!(
+            std::mem::offset_of!(Inner<()>, value),
+            counts,
+            "the counts come first"
+        );
         let align = std::mem::align_of_val(value);
         let offset = (counts + align - 1) & !(align - 1);
         let inner = (value as *const U).wrapping_byte_sub(offset) as *const Inner<U>;
@@ -317,7 +325,7 @@ impl<U: ?Sized> CellArc<U> {
         }
         fence(Ordering::Acquire);
         #[cfg(test)]
-        CELLS_LIVE.fetch_sub(1, Ordering::SeqCst);
+        CELLS_LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         // SAFETY: the last count is gone: nobody uses the memory, which came
         // from `cell_alloc::alloc` with this layout.
         unsafe { cell_alloc::dealloc(ptr.as_ptr().cast(), layout) };
@@ -400,7 +408,7 @@ impl<X> Drop for CellWeak<X> {
         }
         fence(Ordering::Acquire);
         #[cfg(test)]
-        CELLS_LIVE.fetch_sub(1, Ordering::SeqCst);
+        CELLS_LIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         // SAFETY: the last count is gone, the value was dropped (the strong
         // references' weak count was given up after it): free the memory.
         unsafe { cell_alloc::dealloc(self.ptr.as_ptr().cast(), Layout::new::<Inner<X>>()) };

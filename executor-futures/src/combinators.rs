@@ -792,17 +792,18 @@ where
 #[cfg(all(test, loom))]
 mod loom_model {
     use super::*;
-    use crate::task::{Call, RawTask};
-    use executor_core::integration::{InlineExecutor, Runnable};
+    use crate::task::Call;
+    use executor_core::integration::InlineExecutor;
     use loom::thread;
     use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
+    use std::sync::Arc;
 
     #[test]
     fn loom_join_registration_vs_two_completions_runs_once() {
         loom::model(|| {
             let a = TaskCell::new(Call(|| 1u32), (), NoHook);
             let b = TaskCell::new(Call(|| 2u32), (), NoHook);
-            let (ja, jb): (Arc<dyn Runnable>, Arc<dyn Runnable>) = (a.clone(), b.clone());
+            let (ja, jb) = (a.clone().into_job(), b.clone().into_job());
             let ta = thread::spawn(move || ja.run());
             let tb = thread::spawn(move || jb.run());
             let deps: Deps<u32> = vec![
@@ -842,7 +843,7 @@ mod loom_model {
             let a = TaskCell::new(Call(|| ()), (), NoHook);
             let b = TaskCell::new(Call(|| ()), (), NoHook);
             let b_id = TaskCore::id(&*b);
-            Runnable::run(a.clone());
+            a.clone().into_job().run();
             let canceller = b.clone();
             let tb = thread::spawn(move || canceller.cancel());
             let deps: Deps<()> = [

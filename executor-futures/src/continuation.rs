@@ -11,7 +11,7 @@
 //! allocation for a continuation cell, whose links are embedded in it, one per
 //! upstream slot; an `on_complete` callback is one allocation with its link).
 //! A link is three words: the next link, and the dependent it is embedded in
-//! (an `Arc`, held while listed), which the firing thread tells *which* of its
+//! (a `CellArc`, held while listed), which the firing thread tells *which* of its
 //! links fired (by the link's address), so a link carries no slot number and
 //! no kind tag. The state word's `DEPENDENTS` bit tells the completer to look
 //! at the list:
@@ -42,8 +42,8 @@
 //! become done (an async task nothing can wake, freed) fires its list when its
 //! cell is freed, with a cancelled stand-in (`task.rs`, "Freed before done").
 //!
-//! An embedded link holds its own cell (an `Arc`) while listed, so the firing
-//! thread reads the link, takes the `Arc` out, then tells the cell; a slot is
+//! An embedded link holds its own cell (a `CellArc`) while listed, so the firing
+//! thread reads the link, takes the reference out, then tells the cell; a slot is
 //! registered once, ever (the contract of `register_task`). A continuation
 //! cell's error record (why it ended without running, [`ContShared`]) is one
 //! atomic pointer, handed over by `swap`, not a mutex: 8 bytes less per cell
@@ -883,7 +883,7 @@ where
         cell
     };
     let keep = cell.clone();
-    // One word (an `Option<Arc<_>>`): queued without an allocation.
+    // One word (an `Option<CellArc<_>>`): queued without an allocation.
     let guard = AbandonUnrun(Some(cell));
     if let Err(rejected) = executor_core::execute(move || guard.run()) {
         set_error(&keep, TaskError::Rejected(rejected.reason()));
@@ -1262,18 +1262,19 @@ mod loom_model {
     use crate::task::Call;
     use loom::thread;
     use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    use std::sync::Arc;
 
     #[test]
     fn loom_registration_vs_completion_fires_once() {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
+            let job = cell.clone().into_job();
             let canceller = cell.clone();
             let runner = thread::spawn(move || job.run());
             let cancel = thread::spawn(move || canceller.cancel());
             let fired = Arc::new(AtomicUsize::new(0));
             let f = fired.clone();
-            let core: CellArc<dyn TaskCore> = cell.clone();
+            let core: CellArc<dyn TaskCore> = upcast!(cell.clone());
             register(
                 &*cell,
                 &|| core.clone(),
@@ -1296,7 +1297,7 @@ mod loom_model {
     fn loom_two_registrants_vs_completion_fire_once_each() {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
+            let job = cell.clone().into_job();
             let runner = thread::spawn(move || job.run());
             let fired = Arc::new(AtomicUsize::new(0));
             let callback = |fired: Arc<AtomicUsize>, bit: usize| {
@@ -1310,11 +1311,11 @@ mod loom_model {
                 let cell = cell.clone();
                 let fired = fired.clone();
                 thread::spawn(move || {
-                    let core: CellArc<dyn TaskCore> = cell.clone();
+                    let core: CellArc<dyn TaskCore> = upcast!(cell.clone());
                     register(&*cell, &|| core.clone(), callback(fired, 1));
                 })
             };
-            let core: CellArc<dyn TaskCore> = cell.clone();
+            let core: CellArc<dyn TaskCore> = upcast!(cell.clone());
             register(&*cell, &|| core.clone(), callback(fired.clone(), 2));
             runner.join().unwrap();
             other.join().unwrap();
@@ -1326,9 +1327,9 @@ mod loom_model {
     fn loom_then_registered_during_completion_resolves_once() {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
+            let job = cell.clone().into_job();
             let runner = thread::spawn(move || job.run());
-            let upstream = TaskHandle::from_raw(upcast!(cell));
+            let upstream = TaskHandle::<u32>::from_raw(upcast!(cell));
             let runs = Arc::new(AtomicUsize::new(0));
             let r = runs.clone();
             let down = upstream.then(move |x| {

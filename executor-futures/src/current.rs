@@ -13,9 +13,9 @@
 //! The stack is intrusive: each entry is a [`Frame`] on the runner's own call
 //! stack, linked to the one below, and the thread-local holds only a pointer to the
 //! top frame (a `Cell` without destructor, so reading it is one load). A frame
-//! *borrows* the runner's `Arc` to the task, so entering and leaving a task costs
+//! *borrows* the runner's reference (`CellArc`) to the task, so entering and leaving a task costs
 //! neither an allocation nor reference-count traffic; [`current_task`] clones the
-//! `Arc` from the frame. Measured with callgrind, this replaced ~100 instructions
+//! reference from the frame. Measured with callgrind, this replaced ~100 instructions
 //! per task (a `RefCell<Vec<Arc<dyn _>>>` push/pop and a downcast back) by ~15.
 //!
 //! Limitation: a plain `executor_core` job (not a task of this crate) that runs
@@ -85,7 +85,7 @@ fn any_running(mut f: impl FnMut(&dyn TaskCore) -> bool) -> bool {
             // SAFETY: a linked frame lives in a `run_as_current` call that is still
             // on this thread's stack (its `Pop` unlinks it before the call
             // returns or unwinds, and only this thread sees `TOP`), and its task
-            // is kept alive by the `Arc` that call borrows.
+            // is kept alive by the `CellArc` that call borrows.
             let (task, below) = unsafe { (&*(*at).task, (*at).below) };
             if f(task) {
                 return true;

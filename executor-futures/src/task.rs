@@ -1,13 +1,14 @@
-//! The task cell: one `Arc` allocation per task holding the state word, the stage
+//! The task cell: one allocation per task (a [`CellArc`], cut from a page of
+//! the allocating thread: `cell_alloc.rs`) holding the state word, the stage
 //! (the work, then the output), the work's shared part, the completion hook and the
-//! waiters. The cell *is* the job the pool queues ([`Runnable`]), and handles point
+//! waiters. The cell *is* the job the pool queues ([`RawRunnable`]), and handles point
 //! at it.
 //!
 //! ## Who touches what
 //!
 //! The **stage** (work or output) is an `UnsafeCell` with no lock: the state word
-//! decides who owns it, and exactly one thread does at any time. This is the only
-//! `unsafe` of the crate besides `current.rs`; every access goes through
+//! decides who owns it, and exactly one thread does at any time. Every access
+//! goes through
 //! [`TaskCell::stage_mut`], whose callers justify their ownership by one of these
 //! rules:
 //!
@@ -66,7 +67,7 @@
 //! the way out instead, so the hook still runs exactly once.
 //!
 //! ```text
-//!   idle, hook still in aux ──last Arc dropped──▶ drop stage (future: leaves
+//!   idle, hook still in aux ──last ref dropped──▶ drop stage (future: leaves
 //!   its executor's set) ──▶ drop shared ──▶ drop tail: hook taken
 //!   ──▶ hook(handle of a stand-in: same id, CANCELLED from birth)
 //! ```
@@ -93,66 +94,37 @@
 //!   the `TaskRef`, of a waker, or the runner after the poll), with the panic
 //!   caught like every other hook's (`quietly`). No lock of this crate is held.
 //!
-//! ## What a task costs, and why the cell is still one `Arc` (measured)
+//! ## What a task costs, and why the cell has its own allocator (measured)
 //!
 //! `submit` + `get` of a callable from outside (issue 21's `submit_collect`)
-//! does these atomic RMWs on the cell: the `Arc` clone for the job (submitter),
-//! the claim CAS and the terminal CAS (runner), the runner's `Arc` decrement,
-//! and the handle's strong and weak decrements when it frees the cell
-//! (consumer); the pool's submission adds its own. `benches/src/bin/cell_cost.rs`
-//! counts instructions with callgrind (1,115 per task for `submit` in a loop,
-//! 1,013 with `submit_all`, measured on the branch that made `Tail::drop`
-//! free a cell with nothing registered without building an empty list: ~47
-//! saved; the lock-free dependents list merged after it keeps that path a
-//! single load).
+//! does these atomic RMWs on the cell: the claim CAS and the terminal CAS
+//! (runner), the runner's reference decrement, and the handle's decrement
+//! when it frees the cell (consumer), plus one `fetch_sub` on the cell's page;
+//! the pool's submission adds its own. With `std`'s `Arc` it also paid the
+//! clone for the job and the weak decrement at the free: [`CellArc`] makes
+//! the cell with both references (`new_queued`) and frees it after a load of
+//! the weak count (`cell_arc.rs`).
 //!
-//! The largest single cost is not here but in the allocator. Sampled with
-//! `perf` on 2 workers (`cell_cost wall`), the submitting thread is the
-//! bottleneck and spends about a third of its time in glibc's `malloc`/`free`
-//! of cells (`_int_malloc`, `_int_free`, `malloc_consolidate`). Counted with
-//! callgrind per thread (`cell_cost batch`, 1 worker): of the submitting
-//! thread's 585 instructions per task, 390 are `malloc` and `free` of the
-//! cell; in a `CompletionService::submit_all` (completion_first) 261 of 330.
+//! The largest single cost was the allocator. Sampled with `perf` on 2
+//! workers (`cell_cost wall`), the submitting thread was the bottleneck and
+//! spent about a third of its time in glibc's `malloc`/`free` of cells
+//! (`_int_malloc`, `_int_free`, `malloc_consolidate`): a batch frees its
+//! ~100,000 cells into the fastbins, the next allocation of 64 KiB or more
+//! consolidates them, and the next batch's cells are split one by one from
+//! the coalesced chunk. A per-thread free list of cells would not help (the
+//! batch is held before any cell is freed), and a cache as large as a batch
+//! would hold its peak for good. So cells are cut from per-thread pages by a
+//! bump, and each page goes back when its last cell is freed
+//! (`cell_alloc.rs`), as Java's thread-local allocation buffers plus
+//! collection do.
 //!
-//! * **Not the size class.** The cell of a callable returning a `u64` is 72
-//!   bytes (88 with the `Arc` header, a 96-byte glibc chunk), a completion
-//!   service's (timed callable and hook) 88 (chunk 112): both are under the
-//!   fastbin limit (128) already, so moving rarely used fields (the aux
-//!   mutex, the waiters) out of the cell would not change glibc's path.
-//! * **The pattern.** A batch frees its ~100,000 cells into the fastbins; the
-//!   next `malloc` or `free` of 64 KiB or more (any `Vec` of handles, the
-//!   caller's included) runs `malloc_consolidate` over all of them, and the
-//!   next batch's cells are then split one by one from the coalesced chunk
-//!   (a single-threaded probe: 390 instructions per `malloc`+`free` pair in that
-//!   pattern, 237 when the fastbins are reused, whatever the size).
-//! * **What a cell allocator would buy.** `benches::probe_alloc` (per-thread
-//!   free lists, about what a per-thread cell cache or mimalloc costs) brings
-//!   the submitting thread from 585 to 288 instructions per task
-//!   (`cell_alloc_probe batch`) and a completion service's `submit_all` from
-//!   ~360 to ~170 (`first`); `compare_alloc_probe` (the whole process on
-//!   it), 3 pairs at load 7-10: submit_collect 192/170, 147/140, 327/240 ns
-//!   per task, completion_first 647/502, 639/531, 603/529 µs.
-//!
-//! A per-thread free list of cells does not give that: these workloads hold
-//! the whole batch (10,000 or 100,000 cells) before any is freed, so only a
-//! cache as large as the batch helps, and a cache holding a batch's peak for
-//! good is a policy for the application's allocator (a global allocator such
-//! as mimalloc or jemalloc), not for a library. glibc's own cache emulated it
-//! in `cell_cost` alone (`GLIBC_TUNABLES=glibc.malloc.tcache_count=65535`:
-//! 186 → 161, 200 → 169, 206 → 169 ns per task; `tcache_count=1024`
-//! nothing), but made `compare`, with several pools in one process, slower
-//! (137/197, 143/188, 173/346 ns). What would remove the cost is a cell
-//! allocator of our own that gives memory back: cells cut from per-thread
-//! pages of, say, 64 cells, each page freed when its last cell is (a count
-//! per page, decremented by whichever thread frees a cell), as Java's
-//! thread-local allocation buffers plus collection do. That needs a
-//! reference count of our own, since `std`'s `Arc` takes no custom allocator
-//! on stable Rust: every `Arc<TaskCell>` of this crate, the `Arc<dyn …>` of
-//! handles, task refs and continuations, the async task's waker (a
-//! `RawWakerVTable` instead of `Wake`) and `Job::from_runnable` would change,
-//! and the count would save the two RMWs `Arc` adds (the clone for the job,
-//! the weak decrement at the free). Not done yet: too large to land with its
-//! loom models in the session that measured it.
+//! Counted with callgrind per thread (`benches/src/bin/cell_cost.rs`, 100,000
+//! tasks, 1 worker), instructions per task on the submitting thread, glibc
+//! `Arc` cells → page cells: `batch` (`submit_all`) 642 → 258, `completion`
+//! (a `CompletionService`, `take` of every result) 1,278 → 877; the worker's
+//! stayed (370 → 372, 935 → 959). `cell_pages_probe` (the same page design
+//! as the process's global allocator, `benches::probe_pages`) had predicted
+//! 310 for `batch`, and `cell_alloc_probe` (per-thread free lists) 313.
 
 // The stage is guarded by the state word instead of a mutex (see above): measured
 // with callgrind, the slot mutex cost three lock/unlock pairs (six atomic RMWs,
@@ -1002,7 +974,7 @@ mod loom_model {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
             let job = cell.clone().into_job();
-            let mut handle = TaskHandle::from_raw(upcast!(cell));
+            let mut handle = TaskHandle::<u32>::from_raw(upcast!(cell));
             let canceller = handle.task_ref();
             let runner = thread::spawn(move || job.run());
             let cancel = thread::spawn(move || canceller.cancel());
@@ -1049,7 +1021,7 @@ mod loom_model {
             let d = drops.clone();
             let cell = TaskCell::new(Call(move || Counted(d)), (), NoHook);
             let job = cell.clone().into_job();
-            let handle = TaskHandle::from_raw(upcast!(cell));
+            let handle = TaskHandle::<Counted>::from_raw(upcast!(cell));
             let runner = thread::spawn(move || job.run());
             drop(handle);
             runner.join().unwrap();
