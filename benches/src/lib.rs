@@ -31,8 +31,6 @@
 //! * [`interleave`]: the round-robin runner of the `interleaved*` binaries.
 //! * [`probe_alloc`]: a per-thread free-list allocator for the
 //!   `*_alloc_probe` binaries (what the allocator costs the task path).
-//! * [`probe_pages`]: the page design of a task-cell allocator (bump
-//!   allocation, a count per page) for the `*_pages_probe` binaries.
 //! * [`probe`]: rounds and reports of the probe binaries.
 
 pub mod collect;
@@ -44,9 +42,6 @@ pub mod probe;
 // A global allocator is `unsafe` by nature; it is this module's whole point.
 #[allow(unsafe_code)]
 pub mod probe_alloc;
-// As above.
-#[allow(unsafe_code)]
-pub mod probe_pages;
 pub mod waiting;
 
 pub use forkjoin::{ErasedForkJoin, ForkJoin};

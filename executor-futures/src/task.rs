@@ -122,8 +122,8 @@
 //! tasks, 1 worker), instructions per task on the submitting thread, glibc
 //! `Arc` cells → page cells: `batch` (`submit_all`) 642 → 258, `completion`
 //! (a `CompletionService`, `take` of every result) 1,278 → 877; the worker's
-//! stayed (370 → 372, 935 → 959). `cell_pages_probe` (the same page design
-//! as the process's global allocator, `benches::probe_pages`) had predicted
+//! stayed (370 → 372, 935 → 959). Before it was built, the same page design
+//! as the whole process's global allocator (a probe, not kept) had predicted
 //! 310 for `batch`, and `cell_alloc_probe` (per-thread free lists) 313.
 
 // The stage is guarded by the state word instead of a mutex (see above): measured
