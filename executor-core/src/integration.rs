@@ -30,10 +30,10 @@
 //! ```
 
 pub use crate::exclusive::Exclusive;
-pub use crate::job::{Job, Runnable};
+pub use crate::job::{Job, RawRunnable, Runnable};
 pub use crate::panic::payload_message;
 pub use crate::pool::{can_execute, run_as_job, Executor, InlineExecutor};
 pub use crate::registry::TerminationKey;
-pub use crate::stats::{report_run, RunOutcome};
+pub use crate::stats::{report_run, report_run_raw, RunOutcome};
 pub use crate::timer::{Timer, TimerKey};
 pub use crate::wait::{run_pending_job, spin_until, wait_until, Waiter};

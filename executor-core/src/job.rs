@@ -7,8 +7,13 @@
 //! consumed by [`Job::run`]; a job dropped unrun tells its [`Runnable`] through
 //! [`Runnable::abandon`], so a handle waiting on it resolves instead of hanging.
 //!
+//! A task that keeps its own reference count instead of an `Arc` (the task
+//! cells of `executor-futures`, allocated from per-thread pages) is queued
+//! through [`RawRunnable`] and [`Job::from_raw_runnable`]: the job holds a
+//! pointer standing for one reference, which its run or abandon consumes.
+//!
 //! A job is two words: a data word and a static vtable. The data word is a pointer
-//! (boxed closure, task `Arc`, fork-join work on its owner's stack) or, for a
+//! (boxed closure, task `Arc` or raw task pointer, fork-join work on its owner's stack) or, for a
 //! closure no bigger than a pointer, the closure itself: a job that captures one
 //! reference or `Arc` is queued without touching the allocator.
 //!
@@ -68,6 +73,56 @@ pub trait Runnable: Send + Sync + 'static {
     /// running (handed back by `shutdown_now` and then dropped, or refused and
     /// the rejection dropped). The default does nothing beyond dropping the `Arc`.
     fn abandon(self: Arc<Self>) {}
+}
+
+/// A task behind a reference count of its own instead of an `Arc` (the task
+/// cells of `executor-futures`, cut from per-thread pages): the job holds a
+/// pointer that stands for one reference, consumed by exactly one of
+/// [`run_raw`](RawRunnable::run_raw) and [`abandon_raw`](RawRunnable::abandon_raw).
+/// Queued with [`Job::from_raw_runnable`]; it reports its run with
+/// [`report_run_raw`](crate::integration::report_run_raw) and that pointer.
+///
+/// # Safety
+///
+/// `run_raw` and `abandon_raw` must be safe to call from any thread with a
+/// pointer that [`Job::from_raw_runnable`]'s caller promised stands for one
+/// reference to a `Self`.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::integration::{Job, RawRunnable};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// static RUNS: AtomicUsize = AtomicUsize::new(0);
+/// struct Counter;
+/// // SAFETY: the pointer stands for nothing that needs releasing.
+/// unsafe impl RawRunnable for Counter {
+///     unsafe fn run_raw(_ptr: *const ()) {
+///         RUNS.fetch_add(1, Ordering::SeqCst);
+///     }
+///     unsafe fn abandon_raw(_ptr: *const ()) {}
+/// }
+/// static COUNTER: Counter = Counter;
+/// // SAFETY: `Counter`'s functions accept any pointer.
+/// let job = unsafe { Job::from_raw_runnable::<Counter>(&COUNTER as *const Counter as *const ()) };
+/// job.run();
+/// assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+/// ```
+pub unsafe trait RawRunnable: Send + Sync + 'static {
+    /// Runs the task, consuming the reference `ptr` stands for.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is the pointer of a `Job::from_raw_runnable::<Self>`, consumed once.
+    unsafe fn run_raw(ptr: *const ());
+
+    /// Drops the task unrun (as [`Runnable::abandon`]), consuming the reference.
+    ///
+    /// # Safety
+    ///
+    /// As for [`run_raw`](RawRunnable::run_raw).
+    unsafe fn abandon_raw(ptr: *const ());
 }
 
 /// What kind of work a job is.
@@ -351,6 +406,28 @@ impl<R: Runnable> TaskVTable<R> {
     }
 }
 
+/// The vtable of tasks of type `R` behind a pointer of their own count.
+struct RawTaskVTable<R>(std::marker::PhantomData<R>);
+
+impl<R: RawRunnable> RawTaskVTable<R> {
+    const VTABLE: &'static JobVTable = &JobVTable {
+        execute: Self::execute,
+        abandon: Self::abandon,
+        kind: JobKind::Task,
+    };
+
+    unsafe fn execute(word: Word) {
+        // SAFETY: the word holds the pointer of `Job::from_raw_runnable::<R>`,
+        // consumed once (the Job contract).
+        unsafe { R::run_raw(word.assume_init()) }
+    }
+
+    unsafe fn abandon(word: Word) {
+        // SAFETY: as in `execute`.
+        unsafe { R::abandon_raw(word.assume_init()) }
+    }
+}
+
 /// The vtable of batch tickets: the word holds an `Arc<Batch>`.
 struct TicketVTable;
 
@@ -419,6 +496,20 @@ impl Job {
         Job {
             word: Word::new(Arc::into_raw(task) as *const ()),
             vtable: TaskVTable::<R>::VTABLE,
+        }
+    }
+
+    /// A job that runs the task `ptr` stands for (see [`RawRunnable`]). Does
+    /// not allocate.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` stands for one reference to an `R` that `R::run_raw` or
+    /// `R::abandon_raw` may consume, on any thread.
+    pub unsafe fn from_raw_runnable<R: RawRunnable>(ptr: *const ()) -> Job {
+        Job {
+            word: Word::new(ptr),
+            vtable: RawTaskVTable::<R>::VTABLE,
         }
     }
 

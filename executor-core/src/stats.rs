@@ -176,7 +176,20 @@ impl fmt::Debug for RunOutcome {
 /// assert_eq!((pool.stats().submitted, pool.stats().completed), (2, 1));
 /// ```
 pub fn report_run<R: Runnable>(task: &Arc<R>, outcome: RunOutcome) {
-    let key = Arc::as_ptr(task) as *const ();
+    report_run_raw(Arc::as_ptr(task) as *const (), outcome);
+}
+
+/// [`report_run`] for a task queued with [`Job::from_raw_runnable`](crate::integration::Job::from_raw_runnable):
+/// `key` is the pointer the job was made with.
+///
+/// # Examples
+///
+/// ```
+/// use executor_core::integration::{report_run_raw, RunOutcome};
+/// // Off the pool, or for a job that is not running here, nothing is noted.
+/// report_run_raw(std::ptr::null(), RunOutcome::NotCompleted);
+/// ```
+pub fn report_run_raw(key: *const (), outcome: RunOutcome) {
     let code = match outcome {
         RunOutcome::Completed => RUN_DEFAULT,
         RunOutcome::NotCompleted => RUN_NOT_COUNTED,

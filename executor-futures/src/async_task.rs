@@ -1,7 +1,7 @@
 //! Async tasks: a future polled on the pool, re-queued each time it is woken.
 //!
 //! The cell is the same [`TaskCell`] as for callables, with an [`AsyncWork`] as its
-//! work, and it is its own [`Waker`] (`std::task::Wake` on the `Arc`): a wake costs
+//! work, and it is its own [`Waker`] (a `RawWakerVTable` over its [`CellArc`](crate::cell_arc::CellArc)): a wake costs
 //! no allocation, only the state CAS and, when the task was idle, one
 //! `requeue_job` of the cell itself.
 //!
@@ -64,7 +64,7 @@
 //! of the cell with the pool's `PoolRef` borrowed from the cell (no lock, and
 //! no count of the pool's `Arc`), the job holding one more reference of the
 //! cell. The runner polls with a waker borrowed from its own reference
-//! (`futures_task::waker_ref`): a future that keeps the waker clones it, one
+//! (a `Waker` over the cell's value, not counted): a future that keeps the waker clones it, one
 //! that does not costs nothing. Before, each wake locked the executor slot and
 //! cloned and dropped the `PoolRef` (two RMWs on the pool's reference count,
 //! a line every wake on every worker shares, and two on the slot's lock), and
@@ -79,18 +79,19 @@
 // The stage accessors of `TaskCell` are `unsafe` (see `task.rs`).
 #![allow(unsafe_code)]
 
+use crate::cell_arc::{CellArc, CellWeak};
 use crate::state::AfterPoll;
 use crate::state::Notify;
 use crate::sync::{lock, Mutex};
 use crate::task::{drop_quietly, quietly, Hook, TaskCell, TaskCore, Work};
 use executor_core::integration::{Executor, Job, TerminationKey};
 use executor_core::{PoolRef, Rejected};
-use futures_task::{waker_ref, ArcWake};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::task::{RawWaker, RawWakerVTable, Waker};
 
 enum FutSlot<F> {
     /// Not polled yet: still movable.
@@ -262,15 +263,15 @@ where
         }
     }
 
-    fn run<H: Hook<F::Output>>(cell: Arc<TaskCell<Self, F::Output, H>>) {
+    fn run<H: Hook<F::Output>>(cell: CellArc<TaskCell<Self, F::Output, H>>) {
         // SAFETY: `run` is called by the thread that won the claim.
         let Some(mut work) = (unsafe { cell.take_work() }) else {
             unreachable!("a claimed async task holds its future")
         };
-        let poll = crate::current::run_as_current(&cell, || {
+        let poll = crate::current::run_as_current(&*cell, || {
             // Borrowed: the poll holds the runner's reference, so the waker it
             // sees costs no reference count; a future that keeps it clones it.
-            let waker = waker_ref(&cell);
+            let waker = borrowed_waker(&cell);
             let mut cx = Context::from_waker(&waker);
             catch_unwind(AssertUnwindSafe(|| work.poll(&mut cx)))
         });
@@ -287,10 +288,7 @@ where
             }
             Ok(Poll::Pending) => {
                 // This run did not finish the task (`Stats::completed`).
-                executor_core::integration::report_run(
-                    &cell,
-                    executor_core::integration::RunOutcome::NotCompleted,
-                );
+                cell.report(executor_core::integration::RunOutcome::NotCompleted);
                 if let Track::Not = work.track {
                     // About to go idle for the first time: from now on only a wake,
                     // a cancel or the executor's termination can end it.
@@ -317,7 +315,7 @@ where
 
 /// Queues the (NOTIFIED) cell again, as a job holding a reference of its own. A
 /// refusal drops the job, which abandons the cell (→ Cancelled, future dropped).
-fn requeue<F, E, H>(cell: &Arc<TaskCell<AsyncWork<F, E>, F::Output, H>>)
+fn requeue<F, E, H>(cell: &CellArc<TaskCell<AsyncWork<F, E>, F::Output, H>>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -330,14 +328,14 @@ where
         // its own (an increment of a line this thread just wrote with its
         // NOTIFIED transition) instead of a lock and a reference count of the
         // pool, which every wake on every worker would share.
-        Some(pool) => pool.requeue_job(Job::from_runnable(cell.clone())),
+        Some(pool) => pool.requeue_job(cell.clone().into_job()),
         None => {
             // No executor left: the task ended since it was notified; nothing
             // to run.
             let Some(exec) = lock(&cell.shared().owned).clone() else {
                 return;
             };
-            exec.requeue_job(Job::from_runnable(cell.clone()))
+            exec.requeue_job(cell.clone().into_job())
         }
     };
     if let Err(rejected) = requeued {
@@ -359,7 +357,7 @@ where
 /// called: a hook that runs at once (the executor had terminated: a job that
 /// `shutdown_now` handed back runs on a user thread) cancels the running task,
 /// which its runner then ends as it does after any cancel.
-fn track<F, E, H>(cell: &Arc<TaskCell<AsyncWork<F, E>, F::Output, H>>) -> Track<E>
+fn track<F, E, H>(cell: &CellArc<TaskCell<AsyncWork<F, E>, F::Output, H>>) -> Track<E>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -370,7 +368,7 @@ where
     let Some(exec) = cell.shared().exec() else {
         return Track::Never;
     };
-    let task = Arc::downgrade(cell);
+    let task: CellWeak<_> = CellArc::downgrade(cell);
     let hook = Job::new(move || {
         if let Some(cell) = task.upgrade() {
             // Refused (false) if the task ended meanwhile.
@@ -386,16 +384,87 @@ where
     }
 }
 
-impl<F, E, H> ArcWake for TaskCell<AsyncWork<F, E>, F::Output, H>
+/// The cell's waker: its data is the value of a `CellArc` of the cell (one
+/// reference, except for the runner's borrowed one), its functions those of
+/// [`WakerFns`].
+struct WakerFns<X>(std::marker::PhantomData<X>);
+
+impl<F, E, H> WakerFns<TaskCell<AsyncWork<F, E>, F::Output, H>>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     E: Executor + Clone + 'static,
     H: Hook<F::Output>,
 {
-    fn wake_by_ref(cell: &Arc<Self>) {
-        if cell.state().transition_to_notified() == Notify::Submit {
-            requeue(cell);
-        }
+    const VTABLE: RawWakerVTable =
+        RawWakerVTable::new(Self::clone, Self::wake, Self::wake_by_ref, Self::drop);
+
+    /// # Safety (all four)
+    ///
+    /// `data` is the value of a live `CellArc` of the cell: a waker made by
+    /// `borrowed_waker` or `clone` (the `RawWakerVTable` contract).
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        let cell = data.cast::<TaskCell<AsyncWork<F, E>, F::Output, H>>();
+        // SAFETY: see above: the cell is alive while its waker is.
+        let new = unsafe { CellArc::clone_from_value(&*cell) };
+        RawWaker::new(CellArc::into_value_raw(new).cast(), &Self::VTABLE)
+    }
+
+    unsafe fn wake(data: *const ()) {
+        let cell = data.cast::<TaskCell<AsyncWork<F, E>, F::Output, H>>();
+        // SAFETY: an owned waker stands for one reference (`clone`), which
+        // `wake` consumes.
+        let cell = unsafe { CellArc::from_value_raw(cell) };
+        wake_cell(&cell);
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        let cell = data.cast::<TaskCell<AsyncWork<F, E>, F::Output, H>>();
+        // SAFETY: the waker's reference keeps the cell alive during the call;
+        // the `CellArc` made here is not dropped (the waker keeps owning it).
+        let cell = ManuallyDrop::new(unsafe { CellArc::from_value_raw(cell) });
+        wake_cell(&cell);
+    }
+
+    unsafe fn drop(data: *const ()) {
+        let cell = data.cast::<TaskCell<AsyncWork<F, E>, F::Output, H>>();
+        // SAFETY: an owned waker's reference, dropped once.
+        drop(unsafe { CellArc::from_value_raw(cell) });
+    }
+}
+
+/// A waker over the runner's own reference, not counted: `ManuallyDrop`
+/// keeps its drop from releasing a reference it does not hold; a future that
+/// keeps it clones it (a counted one).
+fn borrowed_waker<F, E, H>(
+    cell: &CellArc<TaskCell<AsyncWork<F, E>, F::Output, H>>,
+) -> ManuallyDrop<Waker>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    E: Executor + Clone + 'static,
+    H: Hook<F::Output>,
+{
+    let data = CellArc::as_ptr(cell).cast::<()>();
+    let raw = RawWaker::new(
+        data,
+        &WakerFns::<TaskCell<AsyncWork<F, E>, F::Output, H>>::VTABLE,
+    );
+    // SAFETY: the functions above keep the `RawWakerVTable` contract for
+    // `data`, the value of the cell's `CellArc`, which the runner holds
+    // while the borrowed waker is used (its clones count their own).
+    ManuallyDrop::new(unsafe { Waker::from_raw(raw) })
+}
+
+/// A wake: `NOTIFIED`, and a re-queue if the task was idle.
+fn wake_cell<F, E, H>(cell: &CellArc<TaskCell<AsyncWork<F, E>, F::Output, H>>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    E: Executor + Clone + 'static,
+    H: Hook<F::Output>,
+{
+    if cell.state().transition_to_notified() == Notify::Submit {
+        requeue(cell);
     }
 }

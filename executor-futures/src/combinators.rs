@@ -99,9 +99,10 @@
 // (module docs, "What a join holds").
 #![allow(unsafe_code)]
 
+use crate::cell_arc::{upcast, CellArc};
 use crate::continuation::{
-    queue_ready, register_on, register_task, schedule, schedule_on, submit_ready, ContShared,
-    Continuation, Link, Links,
+    fire_cell, queue_ready, register_on, register_task, schedule, schedule_on, submit_ready,
+    ContShared, Continuation, FireFn, Link, Links,
 };
 use crate::error::TaskError;
 use crate::handle::{TaskHandle, TaskId, TaskRef};
@@ -110,7 +111,6 @@ use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
 use crate::task::{Hook, NoHook, TaskCell, TaskCore, Work};
 use executor_core::integration::Executor;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 const REGISTERING: usize = 1 << (usize::BITS - 1);
 const NONE: usize = usize::MAX;
@@ -331,7 +331,7 @@ impl<T: Send + 'static> Deps<T> {
     /// # Safety
     ///
     /// Called at most once per slot of a continuation cell.
-    unsafe fn register(&self, i: usize, cont: Arc<dyn Continuation>) {
+    unsafe fn register(&self, i: usize, cont: CellArc<dyn Continuation>) {
         match &self.kind {
             DepsKind::Handles(handles) => {
                 // SAFETY: slot `i` once (this function's contract).
@@ -543,7 +543,7 @@ where
     const RUN_INLINE: bool = true;
     type Shared = ContShared<Gate<T>>;
 
-    fn run<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>) {
+    fn run<H: Hook<U>>(cell: CellArc<TaskCell<Self, U, H>>) {
         // SAFETY: `run` is called by the thread that won the claim.
         let Some(Join { f, .. }) = (unsafe { cell.take_work() }) else {
             unreachable!("a claimed continuation holds its work")
@@ -583,8 +583,8 @@ where
     F: FnOnce(G::Input) -> U + Send + 'static,
     H: Hook<U>,
 {
-    fn upstream_done(self: Arc<Self>, slot: usize, state: usize) {
-        let gate = &self.shared().extra;
+    fn upstream_done(this: CellArc<Self>, slot: usize, state: usize) {
+        let gate = &this.shared().extra;
         if gate.mode.decisive(state) {
             // Release: the pick is read by the runner (through the schedule's
             // RMWs) and by the registrant (through `remaining`).
@@ -593,11 +593,15 @@ where
                 .compare_exchange(NONE, slot, Ordering::AcqRel, Ordering::Acquire);
             let prev = gate.remaining.fetch_sub(1, Ordering::AcqRel);
             if prev & REGISTERING == 0 {
-                schedule(self);
+                schedule(this);
             }
         } else if gate.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            schedule(self);
+            schedule(this);
         }
+    }
+
+    fn fire_fn(&self) -> FireFn {
+        fire_cell::<Self>
     }
 
     fn link(&self, slot: usize) -> &Link {
@@ -653,7 +657,7 @@ where
             Some(exec) => submit_ready(cell.clone(), exec),
             None => queue_ready(cell.clone()),
         }
-        return TaskHandle::from_raw(cell);
+        return TaskHandle::from_raw(upcast!(cell));
     }
     let cell = TaskCell::new_deferred(
         work,
@@ -674,7 +678,7 @@ where
         let s = deps.core(i).state_word().load();
         if s & DONE == 0 {
             // SAFETY: the cell was just made; slot `i` is registered once, here.
-            unsafe { deps.register(i, cell.clone()) };
+            unsafe { deps.register(i, upcast!(cell.clone())) };
             continue;
         }
         settled += 1;
@@ -697,7 +701,7 @@ where
             None => schedule(cell.clone()),
         }
     }
-    TaskHandle::from_raw(cell)
+    TaskHandle::from_raw(upcast!(cell))
 }
 
 /// A handle to all the values, in input order, once every task completed;
@@ -820,22 +824,23 @@ where
 #[cfg(all(test, loom))]
 mod loom_model {
     use super::*;
-    use crate::task::{Call, RawTask};
-    use executor_core::integration::{InlineExecutor, Runnable};
+    use crate::task::Call;
+    use executor_core::integration::InlineExecutor;
     use loom::thread;
     use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
+    use std::sync::Arc;
 
     #[test]
     fn loom_join_registration_vs_two_completions_runs_once() {
         loom::model(|| {
             let a = TaskCell::new(Call(|| 1u32), (), NoHook);
             let b = TaskCell::new(Call(|| 2u32), (), NoHook);
-            let (ja, jb): (Arc<dyn Runnable>, Arc<dyn Runnable>) = (a.clone(), b.clone());
+            let (ja, jb) = (a.clone().into_job(), b.clone().into_job());
             let ta = thread::spawn(move || ja.run());
             let tb = thread::spawn(move || jb.run());
             let deps: Deps<u32> = vec![
-                TaskHandle::from_raw(a as Arc<dyn RawTask<u32>>),
-                TaskHandle::from_raw(b as Arc<dyn RawTask<u32>>),
+                TaskHandle::from_raw(upcast!(a)),
+                TaskHandle::from_raw(upcast!(b)),
             ]
             .into();
             let runs = Arc::new(StdAtomicUsize::new(0));
@@ -870,12 +875,12 @@ mod loom_model {
             let a = TaskCell::new(Call(|| ()), (), NoHook);
             let b = TaskCell::new(Call(|| ()), (), NoHook);
             let b_id = TaskCore::id(&*b);
-            Runnable::run(a.clone());
+            a.clone().into_job().run();
             let canceller = b.clone();
             let tb = thread::spawn(move || canceller.cancel());
             let deps: Deps<()> = [
-                TaskRef::from_core(a as Arc<dyn TaskCore>),
-                TaskRef::from_core(b as Arc<dyn TaskCore>),
+                TaskRef::from_core(upcast!(a)),
+                TaskRef::from_core(upcast!(b)),
             ]
             .into();
             let runs = Arc::new(StdAtomicUsize::new(0));

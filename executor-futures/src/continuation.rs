@@ -11,7 +11,7 @@
 //! allocation for a continuation cell, whose links are embedded in it, one per
 //! upstream slot; an `on_complete` callback is one allocation with its link).
 //! A link is three words: the next link, and the dependent it is embedded in
-//! (an `Arc`, held while listed), which the firing thread tells *which* of its
+//! (a `CellArc`, held while listed), which the firing thread tells *which* of its
 //! links fired (by the link's address), so a link carries no slot number and
 //! no kind tag. The state word's `DEPENDENTS` bit tells the completer to look
 //! at the list:
@@ -42,8 +42,8 @@
 //! become done (an async task nothing can wake, freed) fires its list when its
 //! cell is freed, with a cancelled stand-in (`task.rs`, "Freed before done").
 //!
-//! An embedded link holds its own cell (an `Arc`) while listed, so the firing
-//! thread reads the link, takes the `Arc` out, then tells the cell; a slot is
+//! An embedded link holds its own cell (a `CellArc`) while listed, so the firing
+//! thread reads the link, takes the reference out, then tells the cell; a slot is
 //! registered once, ever (the contract of `register_task`). A continuation
 //! cell's error record (why it ended without running, [`ContShared`]) is one
 //! atomic pointer, handed over by `swap`, not a mutex: 8 bytes less per cell
@@ -126,17 +126,17 @@
 // is by the thread that holds the claim, as in `async_task.rs`.
 #![allow(unsafe_code)]
 
+use crate::cell_arc::{upcast, CellArc};
 use crate::error::TaskError;
 use crate::handle::{TaskHandle, TaskRef};
 use crate::state::{AfterPoll, Notify};
 use crate::sync::{AtomicPtr, Ordering, UnsafeCell};
 use crate::task::{drop_quietly, Hook, NoHook, RawTask, TaskCell, TaskCore, Work};
-use executor_core::integration::{can_execute, payload_message, Executor, Job, Runnable};
+use executor_core::integration::{can_execute, payload_message, Executor, Job};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::Arc;
 
 /// One entry of a dependents list (module docs), embedded in the dependent it
 /// belongs to: a continuation cell (one per upstream slot) or an
@@ -152,7 +152,7 @@ pub(crate) struct Link {
     /// before the push; taken by the firing thread, which then tells it which
     /// of its links fired ([`Continuation::fire`]): a link needs no slot
     /// number of its own.
-    target: UnsafeCell<Option<Arc<dyn Continuation>>>,
+    target: UnsafeCell<Option<CellArc<dyn Continuation>>>,
 }
 
 // SAFETY: a link's fields are only touched by the thread that owns the link at
@@ -220,13 +220,17 @@ struct Callback<F> {
 
 // SAFETY: `f` is never reached through a shared reference: the one thread that
 // took the callback's link off the list moves the whole callback out of its
-// `Arc` (`Arc::into_inner`, the link held the only reference) before calling
-// it. The link is `Sync`; `F: Send` lets the callback move between threads.
+// `CellArc` (`CellArc::into_inner`, the link held the only reference) before
+// calling it. The link is `Sync`; `F: Send` lets the callback move between threads.
 unsafe impl<F: Send> Sync for Callback<F> {}
 
 impl<F: FnOnce(TaskRef) + Send + 'static> Continuation for Callback<F> {
-    fn upstream_done(self: Arc<Self>, _slot: usize, _state: usize) {
+    fn upstream_done(_this: CellArc<Self>, _slot: usize, _state: usize) {
         unreachable!("a callback is fired with its task, not told a slot")
+    }
+
+    fn fire_fn(&self) -> FireFn {
+        Self::fire
     }
 
     fn link(&self, _slot: usize) -> &Link {
@@ -236,15 +240,22 @@ impl<F: FnOnce(TaskRef) + Send + 'static> Continuation for Callback<F> {
     fn slot_of(&self, _link: *const Link) -> usize {
         0
     }
+}
 
-    fn fire(
-        self: Arc<Self>,
+impl<F: FnOnce(TaskRef) + Send + 'static> Callback<F> {
+    /// # Safety
+    ///
+    /// As for [`FireFn`].
+    unsafe fn fire(
+        this: *const (),
         _link: *const Link,
         _state: usize,
-        core: &dyn Fn() -> Arc<dyn TaskCore>,
+        core: &dyn Fn() -> CellArc<dyn TaskCore>,
         nested: bool,
     ) {
-        let Some(Callback { f, .. }) = Arc::into_inner(self) else {
+        // SAFETY: `FireFn`'s contract: the link's reference to this callback.
+        let this = unsafe { CellArc::from_value_raw(this.cast::<Self>()) };
+        let Some(Callback { f, .. }) = CellArc::into_inner(this) else {
             unreachable!("only its link holds a callback")
         };
         let task = TaskRef::from_core(core());
@@ -262,10 +273,10 @@ pub(crate) struct Registration(NonNull<Link>);
 impl Registration {
     /// An `on_complete` callback, in an allocation of its own with its link.
     fn callback<F: FnOnce(TaskRef) + Send + 'static>(f: F) -> Registration {
-        let callback: Arc<dyn Continuation> = Arc::new(Callback {
+        let callback: CellArc<dyn Continuation> = upcast!(CellArc::new(Callback {
             link: Link::new(),
             f,
-        });
+        }));
         // SAFETY: the callback was just made: its only link, registered once.
         unsafe { Registration::new(callback, 0) }
     }
@@ -278,10 +289,10 @@ impl Registration {
     /// `slot` of `cont` is registered once, ever (each upstream slot of a
     /// continuation cell has one upstream).
     #[inline]
-    unsafe fn new(cont: Arc<dyn Continuation>, slot: usize) -> Registration {
+    unsafe fn new(cont: CellArc<dyn Continuation>, slot: usize) -> Registration {
         let link = NonNull::from(cont.link(slot));
         // SAFETY: the slot was never registered (this function's contract), so
-        // no other thread holds its link; the `Arc` moved in keeps the link's
+        // no other thread holds its link; the `CellArc` moved in keeps the link's
         // cell alive until the target is taken back out by the firing thread.
         unsafe { link.as_ref().target.with_mut(|t| *t = Some(cont)) };
         Registration(link)
@@ -375,7 +386,7 @@ impl Drained {
     }
 
     /// Takes the oldest dependent off, with the link it was listed by.
-    fn pop(&mut self) -> Option<(*const Link, Arc<dyn Continuation>)> {
+    fn pop(&mut self) -> Option<(*const Link, CellArc<dyn Continuation>)> {
         let link = self.0;
         if link.is_null() {
             return None;
@@ -404,25 +415,66 @@ impl Drop for Drained {
 /// or an `on_complete` callback ([`Callback`]).
 pub(crate) trait Continuation: Send + Sync + 'static {
     /// Upstream number `slot` is done; `state` is its terminal state word.
-    fn upstream_done(self: Arc<Self>, slot: usize, state: usize);
+    fn upstream_done(this: CellArc<Self>, slot: usize, state: usize)
+    where
+        Self: Sized;
     /// The link this dependent registers on its upstream number `slot`.
     fn link(&self, slot: usize) -> &Link;
     /// The slot of `link`, one of this dependent's links.
     fn slot_of(&self, link: *const Link) -> usize;
-    /// Fires this dependent, taken off a done task's list by `link`: `state`
-    /// is the task's terminal state word, `core` makes its reference, and
-    /// `nested` says a firing already runs on this thread (module docs, "No
-    /// recursion"). A continuation cell is told its upstream is done.
-    fn fire(
-        self: Arc<Self>,
-        link: *const Link,
-        state: usize,
-        _core: &dyn Fn() -> Arc<dyn TaskCore>,
-        _nested: bool,
-    ) {
-        let slot = self.slot_of(link);
-        self.upstream_done(slot, state);
-    }
+    /// How this dependent is fired ([`fire`]): a continuation cell's is
+    /// [`fire_cell`], told its upstream is done.
+    fn fire_fn(&self) -> FireFn;
+}
+
+/// Fires a dependent, taken off a done task's list by `link`: `state` is the
+/// task's terminal state word, `core` makes its reference, and `nested` says a
+/// firing already runs on this thread (module docs, "No recursion"). The
+/// first argument is the dependent's value, standing for the reference its
+/// link held, which the function takes (a function pointer rather than a
+/// method: the dependent may be freed during the call, which a `&self` must
+/// outlive).
+///
+/// # Safety
+///
+/// The first argument comes from [`fire`]: the value of a `CellArc` of the
+/// type whose `fire_fn` returned the function, whose reference it consumes.
+pub(crate) type FireFn =
+    unsafe fn(*const (), *const Link, usize, &dyn Fn() -> CellArc<dyn TaskCore>, bool);
+
+/// The [`FireFn`] of a continuation cell: told that the upstream of `link`'s
+/// slot is done.
+///
+/// # Safety
+///
+/// As for [`FireFn`], with `X` the cell's type.
+pub(crate) unsafe fn fire_cell<X: Continuation>(
+    this: *const (),
+    link: *const Link,
+    state: usize,
+    _core: &dyn Fn() -> CellArc<dyn TaskCore>,
+    _nested: bool,
+) {
+    // SAFETY: `FireFn`'s contract.
+    let cell = unsafe { CellArc::from_value_raw(this.cast::<X>()) };
+    let slot = cell.slot_of(link);
+    X::upstream_done(cell, slot, state);
+}
+
+/// Fires `dependent` (see [`FireFn`]), handing it the reference its link held.
+fn fire(
+    dependent: CellArc<dyn Continuation>,
+    link: *const Link,
+    state: usize,
+    core: &dyn Fn() -> CellArc<dyn TaskCore>,
+    nested: bool,
+) {
+    let f = dependent.fire_fn();
+    let value = CellArc::as_ptr(&dependent).cast::<()>();
+    let _ = CellArc::into_inner_raw(dependent);
+    // SAFETY: `value` is the dependent's value, whose reference was just
+    // given up for `f`, the dependent's own `fire_fn`.
+    unsafe { f(value, link, state, core, nested) };
 }
 
 /// Registers `reg` on `upstream`, or fires it (with whatever a racing
@@ -430,7 +482,7 @@ pub(crate) trait Continuation: Send + Sync + 'static {
 /// upstream's task reference (for callbacks fired here).
 fn register<C: TaskCore + ?Sized>(
     upstream: &C,
-    core: &dyn Fn() -> Arc<dyn TaskCore>,
+    core: &dyn Fn() -> CellArc<dyn TaskCore>,
     reg: Registration,
 ) {
     if let Err(drained) = upstream.add_dependent(reg) {
@@ -445,8 +497,8 @@ fn register<C: TaskCore + ?Sized>(
 /// `slot` of `cont` is registered once, ever.
 pub(crate) unsafe fn register_task<C: TaskCore + ?Sized>(
     upstream: &C,
-    core: &dyn Fn() -> Arc<dyn TaskCore>,
-    cont: Arc<dyn Continuation>,
+    core: &dyn Fn() -> CellArc<dyn TaskCore>,
+    cont: CellArc<dyn Continuation>,
     slot: usize,
 ) {
     // SAFETY: forwarded from this function's contract.
@@ -459,12 +511,12 @@ pub(crate) unsafe fn register_task<C: TaskCore + ?Sized>(
 ///
 /// As for [`register_task`].
 pub(crate) unsafe fn register_on<T>(
-    upstream: &Arc<dyn RawTask<T>>,
-    cont: Arc<dyn Continuation>,
+    upstream: &CellArc<dyn RawTask<T>>,
+    cont: CellArc<dyn Continuation>,
     slot: usize,
 ) {
     // SAFETY: forwarded from this function's contract.
-    unsafe { register_task(&**upstream, &|| upstream.clone().into_core(), cont, slot) };
+    unsafe { register_task(&**upstream, &|| upstream.core(), cont, slot) };
 }
 
 /// Who fires a done task's dependents.
@@ -483,7 +535,7 @@ pub(crate) enum Firer {
 /// callbacks. Trampolined (module docs, "No recursion").
 pub(crate) fn fire_all(
     state: usize,
-    core: &dyn Fn() -> Arc<dyn TaskCore>,
+    core: &dyn Fn() -> CellArc<dyn TaskCore>,
     drained: Drained,
     by: Firer,
 ) {
@@ -502,12 +554,12 @@ pub(crate) fn fire_all(
 
 fn fire_now(
     state: usize,
-    core: &dyn Fn() -> Arc<dyn TaskCore>,
+    core: &dyn Fn() -> CellArc<dyn TaskCore>,
     mut drained: Drained,
     nested: bool,
 ) {
     while let Some((link, dependent)) = drained.pop() {
-        dependent.fire(link, state, core, nested);
+        fire(dependent, link, state, core, nested);
     }
 }
 
@@ -624,12 +676,17 @@ pub(crate) fn trampoline(f: impl FnOnce() + Send + 'static) {
 /// firing in progress (module docs, "What firing does"); gives it back if
 /// there is no such firing (not one started by a runner) or it already keeps
 /// one.
-fn run_next<R: Runnable>(cell: Arc<R>) -> Result<(), Arc<R>> {
+fn run_next<W, T, H>(cell: CellArc<TaskCell<W, T, H>>) -> Result<(), CellArc<TaskCell<W, T, H>>>
+where
+    W: Work<T>,
+    T: Send + 'static,
+    H: Hook<T>,
+{
     let mut cell = Some(cell);
     let _ = FIRING.try_with(|firing| {
         if firing.next_open.get() && !firing.waiting.get() {
             match firing.next.take() {
-                None => firing.next.set(cell.take().map(Job::from_runnable)),
+                None => firing.next.set(cell.take().map(CellArc::into_job)),
                 kept => firing.next.set(kept),
             }
         }
@@ -778,7 +835,7 @@ where
 
 /// The continuation cell is ready: queue it (module docs, "What firing does").
 /// A no-op if it was made ready before, or is done (cancelled).
-pub(crate) fn schedule<W, T, H>(cell: Arc<TaskCell<W, T, H>>)
+pub(crate) fn schedule<W, T, H>(cell: CellArc<TaskCell<W, T, H>>)
 where
     W: ContWork<T>,
     T: Send + 'static,
@@ -791,7 +848,7 @@ where
 }
 
 /// [`schedule`] on a given executor (a `submit_after` ready at once).
-pub(crate) fn schedule_on<W, T, H, E>(cell: Arc<TaskCell<W, T, H>>, exec: &E)
+pub(crate) fn schedule_on<W, T, H, E>(cell: CellArc<TaskCell<W, T, H>>, exec: &E)
 where
     W: ContWork<T>,
     T: Send + 'static,
@@ -806,14 +863,14 @@ where
 
 /// Submits a `NOTIFIED` continuation cell to `exec` (a refusal resolves it as
 /// [`TaskError::Rejected`]).
-pub(crate) fn submit_ready<W, T, H, E>(cell: Arc<TaskCell<W, T, H>>, exec: &E)
+pub(crate) fn submit_ready<W, T, H, E>(cell: CellArc<TaskCell<W, T, H>>, exec: &E)
 where
     W: ContWork<T>,
     T: Send + 'static,
     H: Hook<T>,
     E: Executor + ?Sized,
 {
-    if let Err(rejected) = exec.execute_job(Job::from_runnable(cell.clone())) {
+    if let Err(rejected) = exec.execute_job(cell.clone().into_job()) {
         set_error(&cell, TaskError::Rejected(rejected.reason()));
         // Dropping the job abandons the (NOTIFIED) cell: → Cancelled, reported
         // as the error just recorded.
@@ -830,7 +887,7 @@ fn set_error<W: ContWork<T>, T: Send + 'static, H: Hook<T>>(
 
 /// Queues a `NOTIFIED` continuation cell: on this worker's deque, or runs it
 /// here (trampolined) off the pool.
-pub(crate) fn queue_ready<W, T, H>(cell: Arc<TaskCell<W, T, H>>)
+pub(crate) fn queue_ready<W, T, H>(cell: CellArc<TaskCell<W, T, H>>)
 where
     W: ContWork<T>,
     T: Send + 'static,
@@ -845,14 +902,14 @@ where
         }
     } else if executor_core::current_thread_index().is_none() {
         // Off the pool: run it here (trampolined).
-        run_trampolined(Job::from_runnable(cell));
+        run_trampolined(cell.into_job());
         return;
     } else {
         // Shut down: `execute` refuses it (reported below).
         cell
     };
     let keep = cell.clone();
-    // One word (an `Option<Arc<_>>`): queued without an allocation.
+    // One word (an `Option<CellArc<_>>`): queued without an allocation.
     let guard = AbandonUnrun(Some(cell));
     if let Err(rejected) = executor_core::execute(move || guard.run()) {
         set_error(&keep, TaskError::Rejected(rejected.reason()));
@@ -864,12 +921,14 @@ where
 
 /// A queued continuation cell that is abandoned (→ its handle resolves) if its
 /// job is dropped unrun (`shutdown_now`'s list, a refusal).
-struct AbandonUnrun<W: ContWork<T>, T: Send + 'static, H: Hook<T>>(Option<Arc<TaskCell<W, T, H>>>);
+struct AbandonUnrun<W: ContWork<T>, T: Send + 'static, H: Hook<T>>(
+    Option<CellArc<TaskCell<W, T, H>>>,
+);
 
 impl<W: ContWork<T>, T: Send + 'static, H: Hook<T>> AbandonUnrun<W, T, H> {
     fn run(mut self) {
         if let Some(cell) = self.0.take() {
-            Runnable::run(cell);
+            cell.run_job();
         }
     }
 }
@@ -877,14 +936,14 @@ impl<W: ContWork<T>, T: Send + 'static, H: Hook<T>> AbandonUnrun<W, T, H> {
 impl<W: ContWork<T>, T: Send + 'static, H: Hook<T>> Drop for AbandonUnrun<W, T, H> {
     fn drop(&mut self) {
         if let Some(cell) = self.0.take() {
-            Runnable::abandon(cell);
+            cell.abandon_job();
         }
     }
 }
 
 /// Ends a claimed continuation cell: runs `outcome`'s body as the task, or
 /// resolves the cell with the upstream's error without running anything.
-pub(crate) fn complete<W, T, H, B>(cell: Arc<TaskCell<W, T, H>>, outcome: Result<B, TaskError>)
+pub(crate) fn complete<W, T, H, B>(cell: CellArc<TaskCell<W, T, H>>, outcome: Result<B, TaskError>)
 where
     W: ContWork<T>,
     T: Send + 'static,
@@ -902,7 +961,7 @@ where
             if record {
                 set_error(&cell, error);
             }
-            if !TaskCore::cancel(cell.clone()) && record {
+            if !TaskCore::cancel(&*cell) && record {
                 // Cancelled by its handle meanwhile: that is what it reports.
                 drop_quietly(cell.shared().take_error());
             }
@@ -928,7 +987,7 @@ where
     /// The link on the upstream.
     type Shared = ContShared<Link>;
 
-    fn run<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>) {
+    fn run<H: Hook<U>>(cell: CellArc<TaskCell<Self, U, H>>) {
         // SAFETY: `run` is called by the thread that won the claim.
         let Some(Then { mut upstream, f }) = (unsafe { cell.take_work() }) else {
             unreachable!("a claimed continuation holds its work")
@@ -950,8 +1009,12 @@ where
     U: Send + 'static,
     F: FnOnce(T) -> U + Send + 'static,
 {
-    fn upstream_done(self: Arc<Self>, _slot: usize, _state: usize) {
-        schedule(self);
+    fn upstream_done(this: CellArc<Self>, _slot: usize, _state: usize) {
+        schedule(this);
+    }
+
+    fn fire_fn(&self) -> FireFn {
+        fire_cell::<Self>
     }
 
     fn link(&self, _slot: usize) -> &Link {
@@ -980,7 +1043,7 @@ where
     /// The links on the upstream (slot 0) and on the inner task (slot 1).
     type Shared = ContShared<[Link; 2]>;
 
-    fn run<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>) {
+    fn run<H: Hook<U>>(cell: CellArc<TaskCell<Self, U, H>>) {
         // SAFETY: `run` is called by the thread that won the claim.
         let Some(work) = (unsafe { cell.take_work() }) else {
             unreachable!("a claimed continuation holds its work")
@@ -1036,10 +1099,10 @@ where
     U: Send + 'static,
     F: FnOnce(T) -> TaskHandle<U> + Send + 'static,
 {
-    fn wait_for<H: Hook<U>>(cell: Arc<TaskCell<Self, U, H>>, inner: &Arc<dyn RawTask<U>>) {
+    fn wait_for<H: Hook<U>>(cell: CellArc<TaskCell<Self, U, H>>, inner: &CellArc<dyn RawTask<U>>) {
         // SAFETY: slot 1 is registered once: here, after the function ran
         // (slot 0 was the upstream).
-        unsafe { register_on(inner, cell, 1) };
+        unsafe { register_on(inner, upcast!(cell), 1) };
     }
 }
 
@@ -1050,8 +1113,12 @@ where
     U: Send + 'static,
     F: FnOnce(T) -> TaskHandle<U> + Send + 'static,
 {
-    fn upstream_done(self: Arc<Self>, _slot: usize, _state: usize) {
-        schedule(self);
+    fn upstream_done(this: CellArc<Self>, _slot: usize, _state: usize) {
+        schedule(this);
+    }
+
+    fn fire_fn(&self) -> FireFn {
+        fire_cell::<Self>
     }
 
     fn link(&self, slot: usize) -> &Link {
@@ -1106,8 +1173,8 @@ impl<T: Send + 'static> TaskHandle<T> {
             NoHook,
         );
         // SAFETY: the new cell's only slot, registered once.
-        unsafe { register_on(&upstream, cell.clone(), 0) };
-        TaskHandle::from_raw(cell)
+        unsafe { register_on(&upstream, upcast!(cell.clone()), 0) };
+        TaskHandle::from_raw(upcast!(cell))
     }
 
     /// A continuation that returns another task's handle, flattened (Java's
@@ -1140,8 +1207,8 @@ impl<T: Send + 'static> TaskHandle<T> {
             NoHook,
         );
         // SAFETY: slot 0 (the upstream) of the new cell, registered once.
-        unsafe { register_on(&upstream, cell.clone(), 0) };
-        TaskHandle::from_raw(cell)
+        unsafe { register_on(&upstream, upcast!(cell.clone()), 0) };
+        TaskHandle::from_raw(upcast!(cell))
     }
 }
 
@@ -1181,11 +1248,7 @@ impl<T> TaskHandle<T> {
         F: FnOnce(TaskRef) + Send + 'static,
     {
         let raw = self.raw();
-        register(
-            &**raw,
-            &|| raw.clone().into_core(),
-            Registration::callback(callback),
-        );
+        register(&**raw, &|| raw.core(), Registration::callback(callback));
     }
 }
 
@@ -1225,18 +1288,19 @@ mod loom_model {
     use crate::task::Call;
     use loom::thread;
     use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    use std::sync::Arc;
 
     #[test]
     fn loom_registration_vs_completion_fires_once() {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
+            let job = cell.clone().into_job();
             let canceller = cell.clone();
             let runner = thread::spawn(move || job.run());
             let cancel = thread::spawn(move || canceller.cancel());
             let fired = Arc::new(AtomicUsize::new(0));
             let f = fired.clone();
-            let core: Arc<dyn TaskCore> = cell.clone();
+            let core: CellArc<dyn TaskCore> = upcast!(cell.clone());
             register(
                 &*cell,
                 &|| core.clone(),
@@ -1259,7 +1323,7 @@ mod loom_model {
     fn loom_two_registrants_vs_completion_fire_once_each() {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
+            let job = cell.clone().into_job();
             let runner = thread::spawn(move || job.run());
             let fired = Arc::new(AtomicUsize::new(0));
             let callback = |fired: Arc<AtomicUsize>, bit: usize| {
@@ -1273,11 +1337,11 @@ mod loom_model {
                 let cell = cell.clone();
                 let fired = fired.clone();
                 thread::spawn(move || {
-                    let core: Arc<dyn TaskCore> = cell.clone();
+                    let core: CellArc<dyn TaskCore> = upcast!(cell.clone());
                     register(&*cell, &|| core.clone(), callback(fired, 1));
                 })
             };
-            let core: Arc<dyn TaskCore> = cell.clone();
+            let core: CellArc<dyn TaskCore> = upcast!(cell.clone());
             register(&*cell, &|| core.clone(), callback(fired.clone(), 2));
             runner.join().unwrap();
             other.join().unwrap();
@@ -1289,9 +1353,9 @@ mod loom_model {
     fn loom_then_registered_during_completion_resolves_once() {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
+            let job = cell.clone().into_job();
             let runner = thread::spawn(move || job.run());
-            let upstream = TaskHandle::from_raw(cell as Arc<dyn crate::task::RawTask<u32>>);
+            let upstream = TaskHandle::<u32>::from_raw(upcast!(cell));
             let runs = Arc::new(AtomicUsize::new(0));
             let r = runs.clone();
             let down = upstream.then(move |x| {

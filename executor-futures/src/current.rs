@@ -13,9 +13,9 @@
 //! The stack is intrusive: each entry is a [`Frame`] on the runner's own call
 //! stack, linked to the one below, and the thread-local holds only a pointer to the
 //! top frame (a `Cell` without destructor, so reading it is one load). A frame
-//! *borrows* the runner's `Arc` to the task, so entering and leaving a task costs
+//! *borrows* the runner's reference (`CellArc`) to the task, so entering and leaving a task costs
 //! neither an allocation nor reference-count traffic; [`current_task`] clones the
-//! `Arc` from the frame. Measured with callgrind, this replaced ~100 instructions
+//! reference from the frame. Measured with callgrind, this replaced ~100 instructions
 //! per task (a `RefCell<Vec<Arc<dyn _>>>` push/pop and a downcast back) by ~15.
 //!
 //! Limitation: a plain `executor_core` job (not a task of this crate) that runs
@@ -25,16 +25,16 @@
 // justified by the push/pop discipline of `run_as_current`.
 #![allow(unsafe_code)]
 
+use crate::cell_arc::CellArc;
 use crate::error::Cancelled;
 use crate::handle::TaskRef;
 use crate::task::TaskCore;
 use std::cell::Cell;
 use std::ptr;
-use std::sync::Arc;
 
 /// One entry of a thread's task stack; lives in `run_as_current`'s stack frame.
 struct Frame {
-    /// The running task: `Arc::as_ptr` of an `Arc` the runner keeps alive (it
+    /// The running task: the value of a `CellArc` the runner keeps alive (it
     /// lends it to `run_as_current`) for as long as this frame is linked.
     task: *const dyn TaskCore,
     /// The frame below (the task this one runs nested in), or null.
@@ -61,10 +61,10 @@ impl Drop for Pop<'_> {
 
 /// Runs `f` with `task` as the current task of this thread.
 #[inline]
-pub(crate) fn run_as_current<C: TaskCore + 'static, R>(task: &Arc<C>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn run_as_current<C: TaskCore + 'static, R>(task: &C, f: impl FnOnce() -> R) -> R {
     TOP.with(|top| {
         let frame = Frame {
-            task: Arc::as_ptr(task) as *const dyn TaskCore,
+            task: task as *const C as *const dyn TaskCore,
             below: top.get(),
         };
         top.set(&frame);
@@ -85,7 +85,7 @@ fn any_running(mut f: impl FnMut(&dyn TaskCore) -> bool) -> bool {
             // SAFETY: a linked frame lives in a `run_as_current` call that is still
             // on this thread's stack (its `Pop` unlinks it before the call
             // returns or unwinds, and only this thread sees `TOP`), and its task
-            // is kept alive by the `Arc` that call borrows.
+            // is kept alive by the `CellArc` that call borrows.
             let (task, below) = unsafe { (&*(*at).task, (*at).below) };
             if f(task) {
                 return true;
@@ -196,15 +196,9 @@ pub fn current_task() -> Option<TaskRef> {
     if top.is_null() {
         return None;
     }
-    // SAFETY: `top` is linked, so it is alive and its task pointer comes from
-    // `Arc::as_ptr` of an `Arc` that stays alive meanwhile (see `any_running`);
-    // the pointer (unsized to `dyn TaskCore`) is what `Arc::into_raw` of that
-    // `Arc`, unsized, returns. So the strong count may be incremented and the
-    // new reference adopted by `Arc::from_raw`.
-    let core = unsafe {
-        let task = (*top).task;
-        Arc::increment_strong_count(task);
-        Arc::from_raw(task)
-    };
+    // SAFETY: `top` is linked, so it is alive and its task pointer is the
+    // value of a `CellArc` that stays alive meanwhile (see `any_running`;
+    // every task cell lives in a `CellArc`), unsized to `dyn TaskCore`.
+    let core = unsafe { CellArc::clone_from_value_dyn(&*(*top).task) };
     Some(TaskRef::from_core(core))
 }

@@ -66,6 +66,7 @@
 // the thread that holds the claim of the completion cell.
 #![allow(unsafe_code)]
 
+use crate::cell_arc::{upcast, CellArc};
 use crate::continuation::{schedule, trampoline, ContShared};
 use crate::error::{PanicPayload, TaskError};
 use crate::handle::TaskHandle;
@@ -511,7 +512,7 @@ impl TaskGraph {
             NoHook,
         );
         let _ = run.done.set(cell.clone());
-        let handle = TaskHandle::from_raw(cell.clone());
+        let handle = TaskHandle::from_raw(upcast!(cell.clone()));
         if n == 0 {
             schedule(cell);
             return handle;
@@ -547,7 +548,7 @@ type DoneCell = TaskCell<GraphDone, Result<(), NodeFailed>, NoHook>;
 struct Run {
     layout: Arc<Layout>,
     counters: Box<[AtomicU32]>,
-    done: OnceLock<Arc<DoneCell>>,
+    done: OnceLock<CellArc<DoneCell>>,
     exec: RunExec,
     tally: Tally,
 }
@@ -743,7 +744,9 @@ impl Work<Result<(), NodeFailed>> for GraphDone {
     const RUN_INLINE: bool = false;
     type Shared = ContShared<()>;
 
-    fn run<H: Hook<Result<(), NodeFailed>>>(cell: Arc<TaskCell<Self, Result<(), NodeFailed>, H>>) {
+    fn run<H: Hook<Result<(), NodeFailed>>>(
+        cell: CellArc<TaskCell<Self, Result<(), NodeFailed>, H>>,
+    ) {
         // SAFETY: `run` is called by the thread that won the claim.
         let work = unsafe { cell.take_work() };
         let Some(mut work) = work else {

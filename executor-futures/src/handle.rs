@@ -33,6 +33,7 @@
 //! the completing thread (or at once, if already complete). A waker left by a
 //! dropped `.await` is released at the same time.
 
+use crate::cell_arc::CellArc;
 use crate::current;
 use crate::error::{Failure, GetTimeoutError, TaskError, WaitTimeoutError, WouldDeadlock};
 use crate::state::{StateWord, TaskState};
@@ -42,7 +43,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -122,14 +122,14 @@ fn spin_until_done(state: &StateWord, deadline: Option<Instant>) -> bool {
 
 /// The one waiting routine (module docs). `Ok(true)`: done; `Ok(false)`: deadline.
 fn wait_on<R: TaskCore + ?Sized>(
-    task: &Arc<R>,
+    task: &CellArc<R>,
     deadline: Option<Instant>,
 ) -> Result<bool, WouldDeadlock> {
     let state = task.state_word();
     if state.is_done() {
         return Ok(true);
     }
-    if current::is_running_here(Arc::as_ptr(task).cast::<()>()) {
+    if current::is_running_here(CellArc::as_ptr(task).cast::<()>()) {
         return Err(WouldDeadlock);
     }
     if spin_until_done(state, deadline) {
@@ -179,13 +179,13 @@ fn wait_on<R: TaskCore + ?Sized>(
 /// assert_eq!(futures::executor::block_on(handle).unwrap(), 8);
 /// ```
 pub struct TaskHandle<T> {
-    raw: Arc<dyn RawTask<T>>,
+    raw: CellArc<dyn RawTask<T>>,
     /// The outcome was handed out (by `get_timeout`, `try_get` or `poll`).
     finished: bool,
 }
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn from_raw(raw: Arc<dyn RawTask<T>>) -> Self {
+    pub(crate) fn from_raw(raw: CellArc<dyn RawTask<T>>) -> Self {
         TaskHandle {
             raw,
             finished: false,
@@ -244,13 +244,13 @@ impl<T> TaskHandle<T> {
     pub fn cancel(&self) -> bool {
         // A done task stays done: refuse it without the two reference-count
         // RMWs (clone, drop) of the cancel path.
-        !self.is_done() && self.raw.clone().cancel()
+        !self.is_done() && self.raw.cancel()
     }
 
     /// A cloneable, untyped reference to the task (to cancel or wait for it from
     /// elsewhere). It does not keep the output alive.
     pub fn task_ref(&self) -> TaskRef {
-        TaskRef::from_core(self.raw.clone().into_core())
+        TaskRef::from_core(self.raw.core())
     }
 
     /// Blocks until the task is done. Several threads may wait on one handle.
@@ -404,7 +404,7 @@ impl<T> TaskHandle<T> {
     }
 
     /// The cell (to register continuations on it).
-    pub(crate) fn raw(&self) -> &Arc<dyn RawTask<T>> {
+    pub(crate) fn raw(&self) -> &CellArc<dyn RawTask<T>> {
         &self.raw
     }
 
@@ -455,7 +455,7 @@ impl<T> Future for TaskHandle<T> {
         if let Some(result) = this.try_take() {
             return Poll::Ready(result);
         }
-        if current::is_running_here(Arc::as_ptr(&this.raw).cast::<()>()) {
+        if current::is_running_here(CellArc::as_ptr(&this.raw).cast::<()>()) {
             return Poll::Ready(Err(TaskError::WouldDeadlock));
         }
         if !this.raw.register_waker(cx.waker()) {
@@ -504,26 +504,26 @@ impl<T> fmt::Debug for TaskHandle<T> {
 /// ```
 #[derive(Clone)]
 pub struct TaskRef {
-    core: Arc<dyn TaskCore>,
+    core: CellArc<dyn TaskCore>,
     /// A copy of the cell's id: reading it needs no trip to the cell (a batch's
     /// ids, a registry scanned for one id).
     id: TaskId,
 }
 
 impl TaskRef {
-    pub(crate) fn from_core(core: Arc<dyn TaskCore>) -> TaskRef {
+    pub(crate) fn from_core(core: CellArc<dyn TaskCore>) -> TaskRef {
         let id = core.id();
         TaskRef { core, id }
     }
 
     /// `from_core` when the caller already read the cell's id.
-    pub(crate) fn from_core_with_id(core: Arc<dyn TaskCore>, id: TaskId) -> TaskRef {
+    pub(crate) fn from_core_with_id(core: CellArc<dyn TaskCore>, id: TaskId) -> TaskRef {
         debug_assert_eq!(core.id(), id);
         TaskRef { core, id }
     }
 
     /// The cell (to register continuations on it).
-    pub(crate) fn core(&self) -> &Arc<dyn TaskCore> {
+    pub(crate) fn core(&self) -> &CellArc<dyn TaskCore> {
         &self.core
     }
 
@@ -551,7 +551,7 @@ impl TaskRef {
     pub fn cancel(&self) -> bool {
         // As `TaskHandle::cancel`: a done task is refused at once. A completion
         // service's drop cancels every task it still lists, most of them done.
-        !self.is_done() && self.core.clone().cancel()
+        !self.is_done() && self.core.cancel()
     }
 
     /// Runs the task on the calling thread, now, if it has not started: Java's
@@ -602,7 +602,7 @@ impl TaskRef {
     /// assert_eq!(runs.load(Ordering::Relaxed), 1);
     /// ```
     pub fn try_run(&self) -> bool {
-        self.core.clone().run_inline()
+        self.core.run_inline()
     }
 
     /// Blocks until the task is done; see [`TaskHandle::wait`].

@@ -104,6 +104,8 @@
 mod async_task;
 mod bulk;
 mod callable;
+mod cell_alloc;
+mod cell_arc;
 mod combinators;
 mod continuation;
 mod current;

@@ -42,10 +42,11 @@
 //! other missed ones are skipped, so late runs never bunch up and the series
 //! stays on its grid (no drift).
 
+use crate::cell_arc::upcast;
 use crate::handle::{TaskHandle, TaskId, TaskRef};
 use crate::service::ExecutorService;
 use crate::state::TaskState;
-use crate::task::{DelayedCall, NoHook, RawTask, TaskCell};
+use crate::task::{DelayedCall, NoHook, TaskCell};
 use crate::time::{deadline_after, next_on_grid, Sleep};
 use crate::{Callable, GetTimeoutError, TaskError, WouldDeadlock};
 use executor_core::integration::{Executor, Job, Timer, TimerKey};
@@ -423,7 +424,7 @@ where
     T: Send + 'static,
 {
     let cell = TaskCell::new(DelayedCall(task), (), NoHook);
-    let job = Job::from_runnable(cell.clone());
+    let job = cell.clone().into_job();
     let scheduled = match exec.pool_ref() {
         Some(pool) => pool.timer().schedule_job(due, job),
         // Not a pool: the process-wide timer hands the job to the executor.
@@ -440,7 +441,7 @@ where
     };
     match scheduled {
         Ok(key) => Ok(ScheduledHandle {
-            handle: TaskHandle::from_raw(cell as Arc<dyn RawTask<T>>),
+            handle: TaskHandle::from_raw(upcast!(cell)),
             entry: Some(key),
             due: Due::Once(due),
         }),

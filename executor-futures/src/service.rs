@@ -3,12 +3,13 @@
 
 use crate::async_task::AsyncWork;
 use crate::bulk;
+use crate::cell_arc::{upcast, CellArc};
 use crate::error::{BatchRejected, Failure, InvokeAnyError};
 use crate::handle::{TaskHandle, TaskId, TaskRef};
 use crate::task::{Call, Hook, NoHook, OnComplete, TaskCell, TaskCore, Work};
 use crate::wait_set::{refused_inputs, MapCall};
 use crate::Callable;
-use executor_core::integration::{Executor, Job};
+use executor_core::integration::Executor;
 use executor_core::Rejected;
 use futures_task::{FutureObj, Spawn, SpawnError};
 use std::future::Future;
@@ -21,15 +22,15 @@ fn queue<E, W, T, H>(
     exec: &E,
     (work, shared): (W, W::Shared),
     hook: H,
-) -> Result<Arc<TaskCell<W, T, H>>, Rejected<W>>
+) -> Result<CellArc<TaskCell<W, T, H>>, Rejected<W>>
 where
     E: Executor + ?Sized,
     W: Work<T>,
     T: Send + 'static,
     H: Hook<T>,
 {
-    let cell = TaskCell::new(work, shared, hook);
-    match exec.execute_job(Job::from_runnable(cell.clone())) {
+    let (cell, job) = TaskCell::new_queued(work, shared, hook);
+    match exec.execute_job(job) {
         Ok(()) => Ok(cell),
         Err(rejected) => {
             let reason = rejected.reason();
@@ -47,7 +48,10 @@ where
 fn queue_all<E, W, T, H>(
     exec: &E,
     mut tasks: impl Iterator<Item = (W, H)>,
-) -> Result<Vec<(Arc<TaskCell<W, T, H>>, TaskId)>, BatchRejected<(Arc<TaskCell<W, T, H>>, TaskId), W>>
+) -> Result<
+    Vec<(CellArc<TaskCell<W, T, H>>, TaskId)>,
+    BatchRejected<(CellArc<TaskCell<W, T, H>>, TaskId), W>,
+>
 where
     E: Executor + ?Sized,
     W: Work<T, Shared = ()>,
@@ -76,10 +80,10 @@ where
     }
     let mut jobs = Vec::with_capacity(lower.saturating_sub(1));
     for (work, hook) in tasks {
-        let cell = TaskCell::new(work, (), hook);
+        let (cell, job) = TaskCell::new_queued(work, (), hook);
         // Read while the new cell is in cache: the handles carry it.
         let id = TaskCore::id(&*cell);
-        jobs.push(Job::from_runnable(cell.clone()));
+        jobs.push(job);
         cells.push((cell, id));
     }
     match exec.execute_jobs(jobs) {
@@ -121,14 +125,14 @@ where
         Ok(cells) => Ok(crate::MapResults::new(
             cells
                 .into_iter()
-                .map(|(c, _)| TaskHandle::from_raw(c))
+                .map(|(c, _)| TaskHandle::from_raw(upcast!(c)))
                 .collect(),
             deadline,
         )),
         Err(e) => {
             let (accepted, refused) = e.into_parts();
             for (cell, _) in accepted {
-                TaskHandle::from_raw(cell).cancel();
+                TaskHandle::from_raw(upcast!(cell)).cancel();
             }
             Err(refused_inputs(
                 refused.map(|calls| calls.into_iter().map(|Call(c)| c).collect()),
@@ -185,7 +189,7 @@ pub trait ExecutorService: Executor {
         T: Send + 'static,
     {
         match queue(self, (Call(task), ()), NoHook) {
-            Ok(cell) => Ok(TaskHandle::from_raw(cell)),
+            Ok(cell) => Ok(TaskHandle::from_raw(upcast!(cell))),
             Err(rejected) => Err(rejected.map(|Call(task)| task)),
         }
     }
@@ -235,7 +239,7 @@ pub trait ExecutorService: Executor {
         F: FnOnce(TaskHandle<T>) + Send + 'static,
     {
         match queue(self, (Call(task), ()), OnComplete(on_complete)) {
-            Ok(cell) => Ok(TaskRef::from_core(cell)),
+            Ok(cell) => Ok(TaskRef::from_core(upcast!(cell))),
             Err(rejected) => Err(rejected.map(|Call(task)| task)),
         }
     }
@@ -289,10 +293,10 @@ pub trait ExecutorService: Executor {
             .map(|cells| {
                 cells
                     .into_iter()
-                    .map(|(c, _)| TaskHandle::from_raw(c))
+                    .map(|(c, _)| TaskHandle::from_raw(upcast!(c)))
                     .collect()
             })
-            .map_err(|e| e.map(|(c, _)| TaskHandle::from_raw(c), |Call(task)| task))
+            .map_err(|e| e.map(|(c, _)| TaskHandle::from_raw(upcast!(c)), |Call(task)| task))
     }
 
     /// [`submit_with`](ExecutorService::submit_with) for a batch: each callable
@@ -348,12 +352,12 @@ pub trait ExecutorService: Executor {
         .map(|cells| {
             cells
                 .into_iter()
-                .map(|(c, id)| TaskRef::from_core_with_id(c, id))
+                .map(|(c, id)| TaskRef::from_core_with_id(upcast!(c), id))
                 .collect()
         })
         .map_err(|e| {
             e.map(
-                |(c, id)| TaskRef::from_core_with_id(c, id),
+                |(c, id)| TaskRef::from_core_with_id(upcast!(c), id),
                 |Call(task)| task,
             )
         })
@@ -523,7 +527,7 @@ pub trait ExecutorService: Executor {
         F::Output: Send + 'static,
     {
         match queue(self, AsyncWork::new(future, self), NoHook) {
-            Ok(cell) => Ok(TaskHandle::from_raw(cell)),
+            Ok(cell) => Ok(TaskHandle::from_raw(upcast!(cell))),
             Err(rejected) => Err(rejected.map(|w| w.into_future().expect("never polled"))),
         }
     }
@@ -560,7 +564,7 @@ pub trait ExecutorService: Executor {
         H: FnOnce(TaskHandle<F::Output>) + Send + 'static,
     {
         match queue(self, AsyncWork::new(future, self), OnComplete(on_complete)) {
-            Ok(cell) => Ok(TaskRef::from_core(cell)),
+            Ok(cell) => Ok(TaskRef::from_core(upcast!(cell))),
             Err(rejected) => Err(rejected.map(|w| w.into_future().expect("never polled"))),
         }
     }

@@ -1,13 +1,14 @@
-//! The task cell: one `Arc` allocation per task holding the state word, the stage
+//! The task cell: one allocation per task (a [`CellArc`], cut from a page of
+//! the allocating thread: `cell_alloc.rs`) holding the state word, the stage
 //! (the work, then the output), the work's shared part, the completion hook and the
-//! waiters. The cell *is* the job the pool queues ([`Runnable`]), and handles point
+//! waiters. The cell *is* the job the pool queues ([`RawRunnable`]), and handles point
 //! at it.
 //!
 //! ## Who touches what
 //!
 //! The **stage** (work or output) is an `UnsafeCell` with no lock: the state word
-//! decides who owns it, and exactly one thread does at any time. This is the only
-//! `unsafe` of the crate besides `current.rs`; every access goes through
+//! decides who owns it, and exactly one thread does at any time. Every access
+//! goes through
 //! [`TaskCell::stage_mut`], whose callers justify their ownership by one of these
 //! rules:
 //!
@@ -66,7 +67,7 @@
 //! the way out instead, so the hook still runs exactly once.
 //!
 //! ```text
-//!   idle, hook still in aux ──last Arc dropped──▶ drop stage (future: leaves
+//!   idle, hook still in aux ──last ref dropped──▶ drop stage (future: leaves
 //!   its executor's set) ──▶ drop shared ──▶ drop tail: hook taken
 //!   ──▶ hook(handle of a stand-in: same id, CANCELLED from birth)
 //! ```
@@ -93,72 +94,44 @@
 //!   the `TaskRef`, of a waker, or the runner after the poll), with the panic
 //!   caught like every other hook's (`quietly`). No lock of this crate is held.
 //!
-//! ## What a task costs, and why the cell is still one `Arc` (measured)
+//! ## What a task costs, and why the cell has its own allocator (measured)
 //!
 //! `submit` + `get` of a callable from outside (issue 21's `submit_collect`)
-//! does these atomic RMWs on the cell: the `Arc` clone for the job (submitter),
-//! the claim CAS and the terminal CAS (runner), the runner's `Arc` decrement,
-//! and the handle's strong and weak decrements when it frees the cell
-//! (consumer); the pool's submission adds its own. `benches/src/bin/cell_cost.rs`
-//! counts instructions with callgrind (1,115 per task for `submit` in a loop,
-//! 1,013 with `submit_all`, measured on the branch that made `Tail::drop`
-//! free a cell with nothing registered without building an empty list: ~47
-//! saved; the lock-free dependents list merged after it keeps that path a
-//! single load).
+//! does these atomic RMWs on the cell: the claim CAS and the terminal CAS
+//! (runner), the runner's reference decrement, and the handle's decrement
+//! when it frees the cell (consumer), plus one `fetch_sub` on the cell's page;
+//! the pool's submission adds its own. With `std`'s `Arc` it also paid the
+//! clone for the job and the weak decrement at the free: [`CellArc`] makes
+//! the cell with both references (`new_queued`) and frees it after a load of
+//! the weak count (`cell_arc.rs`).
 //!
-//! The largest single cost is not here but in the allocator. Sampled with
-//! `perf` on 2 workers (`cell_cost wall`), the submitting thread is the
-//! bottleneck and spends about a third of its time in glibc's `malloc`/`free`
-//! of cells (`_int_malloc`, `_int_free`, `malloc_consolidate`). Counted with
-//! callgrind per thread (`cell_cost batch`, 1 worker): of the submitting
-//! thread's 585 instructions per task, 390 are `malloc` and `free` of the
-//! cell; in a `CompletionService::submit_all` (completion_first) 261 of 330.
+//! The largest single cost was the allocator. Sampled with `perf` on 2
+//! workers (`cell_cost wall`), the submitting thread was the bottleneck and
+//! spent about a third of its time in glibc's `malloc`/`free` of cells
+//! (`_int_malloc`, `_int_free`, `malloc_consolidate`): a batch frees its
+//! ~100,000 cells into the fastbins, the next allocation of 64 KiB or more
+//! consolidates them, and the next batch's cells are split one by one from
+//! the coalesced chunk. A per-thread free list of cells would not help (the
+//! batch is held before any cell is freed), and a cache as large as a batch
+//! would hold its peak for good. So cells are cut from per-thread pages by a
+//! bump, and each page goes back when its last cell is freed
+//! (`cell_alloc.rs`), as Java's thread-local allocation buffers plus
+//! collection do.
 //!
-//! * **Not the size class.** The cell of a callable returning a `u64` is 72
-//!   bytes (88 with the `Arc` header, a 96-byte glibc chunk), a completion
-//!   service's (timed callable and hook) 88 (chunk 112): both are under the
-//!   fastbin limit (128) already, so moving rarely used fields (the aux
-//!   mutex, the waiters) out of the cell would not change glibc's path.
-//! * **The pattern.** A batch frees its ~100,000 cells into the fastbins; the
-//!   next `malloc` or `free` of 64 KiB or more (any `Vec` of handles, the
-//!   caller's included) runs `malloc_consolidate` over all of them, and the
-//!   next batch's cells are then split one by one from the coalesced chunk
-//!   (a single-threaded probe: 390 instructions per `malloc`+`free` pair in that
-//!   pattern, 237 when the fastbins are reused, whatever the size).
-//! * **What a cell allocator would buy.** `benches::probe_alloc` (per-thread
-//!   free lists, about what a per-thread cell cache or mimalloc costs) brings
-//!   the submitting thread from 585 to 288 instructions per task
-//!   (`cell_alloc_probe batch`) and a completion service's `submit_all` from
-//!   ~360 to ~170 (`first`); `compare_alloc_probe` (the whole process on
-//!   it), 3 pairs at load 7-10: submit_collect 192/170, 147/140, 327/240 ns
-//!   per task, completion_first 647/502, 639/531, 603/529 µs.
-//!
-//! A per-thread free list of cells does not give that: these workloads hold
-//! the whole batch (10,000 or 100,000 cells) before any is freed, so only a
-//! cache as large as the batch helps, and a cache holding a batch's peak for
-//! good is a policy for the application's allocator (a global allocator such
-//! as mimalloc or jemalloc), not for a library. glibc's own cache emulated it
-//! in `cell_cost` alone (`GLIBC_TUNABLES=glibc.malloc.tcache_count=65535`:
-//! 186 → 161, 200 → 169, 206 → 169 ns per task; `tcache_count=1024`
-//! nothing), but made `compare`, with several pools in one process, slower
-//! (137/197, 143/188, 173/346 ns). What would remove the cost is a cell
-//! allocator of our own that gives memory back: cells cut from per-thread
-//! pages of, say, 64 cells, each page freed when its last cell is (a count
-//! per page, decremented by whichever thread frees a cell), as Java's
-//! thread-local allocation buffers plus collection do. That needs a
-//! reference count of our own, since `std`'s `Arc` takes no custom allocator
-//! on stable Rust: every `Arc<TaskCell>` of this crate, the `Arc<dyn …>` of
-//! handles, task refs and continuations, the async task's waker (a
-//! `RawWakerVTable` instead of `Wake`) and `Job::from_runnable` would change,
-//! and the count would save the two RMWs `Arc` adds (the clone for the job,
-//! the weak decrement at the free). Not done yet: too large to land with its
-//! loom models in the session that measured it.
+//! Counted with callgrind per thread (`benches/src/bin/cell_cost.rs`, 100,000
+//! tasks, 1 worker), instructions per task on the submitting thread, glibc
+//! `Arc` cells → page cells: `batch` (`submit_all`) 642 → 258, `completion`
+//! (a `CompletionService`, `take` of every result) 1,278 → 877; the worker's
+//! stayed (370 → 372, 935 → 959). Before it was built, the same page design
+//! as the whole process's global allocator (a probe, not kept) had predicted
+//! 310 for `batch`, and `cell_alloc_probe` (per-thread free lists) 313.
 
 // The stage is guarded by the state word instead of a mutex (see above): measured
 // with callgrind, the slot mutex cost three lock/unlock pairs (six atomic RMWs,
 // ~110 instructions) per task.
 #![allow(unsafe_code)]
 
+use crate::cell_arc::{upcast, CellArc};
 use crate::continuation::{self, DepList, Drained, Firer, Registration};
 use crate::current;
 use crate::error::{PanicPayload, TaskError};
@@ -169,10 +142,11 @@ use crate::state::{
 };
 use crate::sync::{lock, lock_mut, Mutex, UnsafeCell};
 use crate::Callable;
-use executor_core::integration::{payload_message, report_run, RunOutcome, Runnable, Waiter};
+use executor_core::integration::{
+    payload_message, report_run_raw, Job, RawRunnable, RunOutcome, Waiter,
+};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 use std::task::Waker;
 
 /// The outcome a runner produces: a value or a panic payload.
@@ -187,7 +161,7 @@ pub(crate) trait Work<T>: Send + Sized + 'static {
     type Shared: Send + Sync + 'static;
 
     /// Runs the cell; called by the thread that won `transition_to_running`.
-    fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>);
+    fn run<H: Hook<T>>(cell: CellArc<TaskCell<Self, T, H>>);
 
     /// The work was dropped for good (the task is over): release what `shared`
     /// still holds.
@@ -236,7 +210,7 @@ impl<T: Send + 'static, F: FnOnce(TaskHandle<T>) + Send + 'static> Hook<T> for O
         // The freed cell cannot be referenced any more: the hook gets a stand-in,
         // created done (cancelled), under the same id.
         let stand_in = TaskCell::<Gone, T, NoHook>::abandoned(id);
-        quietly(move || self.complete(TaskHandle::from_raw(stand_in)));
+        quietly(move || self.complete(TaskHandle::from_raw(upcast!(stand_in))));
     }
 }
 
@@ -248,7 +222,7 @@ impl<T> Work<T> for Gone {
     const RUN_INLINE: bool = false;
     type Shared = ();
 
-    fn run<H: Hook<T>>(_cell: Arc<TaskCell<Self, T, H>>) {
+    fn run<H: Hook<T>>(_cell: CellArc<TaskCell<Self, T, H>>) {
         unreachable!("a stand-in cell is created done: nothing claims it")
     }
 }
@@ -259,9 +233,9 @@ pub(crate) trait TaskCore: Send + Sync {
     fn state_word(&self) -> &StateWord;
     fn id(&self) -> TaskId;
     /// `cancel()`: true iff this call moved the task to cancelled.
-    fn cancel(self: Arc<Self>) -> bool;
+    fn cancel(&self) -> bool;
     /// Claims a pending task and runs it on this thread; false if it could not.
-    fn run_inline(self: Arc<Self>) -> bool;
+    fn run_inline(&self) -> bool;
     /// Registers a waiter; `None` if the task is already done (nothing registered).
     fn add_waiter(&self, waiter: Waiter) -> Option<u64>;
     /// Removes a waiter registered with `add_waiter` (after a timeout).
@@ -284,7 +258,8 @@ pub(crate) trait RawTask<T>: TaskCore {
     /// The handle is gone: clear `JOIN_INTEREST`, drop a stored output and waker.
     /// Only the cell's unique [`TaskHandle`] calls this, once.
     fn drop_interest(&self);
-    fn into_core(self: Arc<Self>) -> Arc<dyn TaskCore>;
+    /// A new untyped reference to the cell.
+    fn core(&self) -> CellArc<dyn TaskCore>;
 }
 
 /// The work and the output never coexist (the work is consumed or dropped before
@@ -396,7 +371,8 @@ impl<T, H: Hook<T>> Tail<T, H> {
             let dependents = self.dependents.close();
             // Untyped: the callbacks see a `TaskRef`, and a continuation cell
             // never leaves its upstream (it holds the upstream's handle).
-            let stand_in: Arc<dyn TaskCore> = TaskCell::<Gone, (), NoHook>::abandoned(self.id);
+            let stand_in: CellArc<dyn TaskCore> =
+                upcast!(TaskCell::<Gone, (), NoHook>::abandoned(self.id));
             let state = stand_in.state_word().load();
             continuation::fire_all(state, &|| stand_in.clone(), dependents, Firer::Other);
         }
@@ -418,8 +394,8 @@ impl<T: Send + 'static> TaskCell<Gone, T, NoHook> {
     /// The stand-in for a task whose cell was freed before it was done (module
     /// docs, "Freed before done"): created cancelled, under the task's `id`, for
     /// the handle its hook receives.
-    pub(crate) fn abandoned(id: TaskId) -> Arc<Self> {
-        Arc::new(TaskCell {
+    pub(crate) fn abandoned(id: TaskId) -> CellArc<Self> {
+        CellArc::new(TaskCell {
             state: StateWord::new(CANCELLED | JOIN_INTEREST),
             stage: UnsafeCell::new(Stage::Empty),
             shared: (),
@@ -465,19 +441,28 @@ fn dispose<T>(output: Option<Output<T>>) -> Option<Box<dyn std::any::Any + Send>
 }
 
 impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
-    pub(crate) fn new(work: W, shared: W::Shared, hook: H) -> Arc<Self> {
-        Self::with_state(INITIAL, work, shared, hook)
+    pub(crate) fn new(work: W, shared: W::Shared, hook: H) -> CellArc<Self> {
+        CellArc::new(Self::with_state(INITIAL, work, shared, hook))
+    }
+
+    /// A new cell and the job that queues it: born with two references (the
+    /// caller's and the job's), so no clone is paid (`cell_arc.rs`).
+    #[inline]
+    pub(crate) fn new_queued(work: W, shared: W::Shared, hook: H) -> (CellArc<Self>, Job) {
+        let (cell, job) = CellArc::new_pair(Self::with_state(INITIAL, work, shared, hook));
+        (cell, job.into_job())
     }
 
     /// A cell that is not queued yet (no `NOTIFIED`): a continuation, made
     /// runnable later by `transition_to_notified` when its upstream is done
     /// (`continuation.rs`). Nothing can claim it before that.
-    pub(crate) fn new_deferred(work: W, shared: W::Shared, hook: H) -> Arc<Self> {
-        Self::with_state(JOIN_INTEREST, work, shared, hook)
+    pub(crate) fn new_deferred(work: W, shared: W::Shared, hook: H) -> CellArc<Self> {
+        CellArc::new(Self::with_state(JOIN_INTEREST, work, shared, hook))
     }
 
-    fn with_state(state: usize, work: W, shared: W::Shared, hook: H) -> Arc<Self> {
-        Arc::new(TaskCell {
+    #[inline]
+    fn with_state(state: usize, work: W, shared: W::Shared, hook: H) -> Self {
+        TaskCell {
             state: StateWord::new(state),
             stage: UnsafeCell::new(Stage::Work(work)),
             shared,
@@ -490,7 +475,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
                 dependents: DepList::new(),
                 output: PhantomData,
             },
-        })
+        }
     }
 
     pub(crate) fn state(&self) -> &StateWord {
@@ -567,6 +552,42 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         drop_quietly(hook);
         work.expect("an executor returned a job as rejected after running it")
     }
+}
+
+/// The methods that need the cell's own reference (every `TaskCell` lives in
+/// a [`CellArc`]).
+impl<W: Work<T>, T: Send + 'static, H: Hook<T>> CellArc<TaskCell<W, T, H>> {
+    /// Gives up this reference as the job that runs the cell.
+    #[inline]
+    pub(crate) fn into_job(self) -> Job {
+        let p = CellArc::into_value_raw(self);
+        // SAFETY: `p` stands for the reference given up here, which
+        // `run_raw`/`abandon_raw` of the cell's type take back.
+        unsafe { Job::from_raw_runnable::<TaskCell<W, T, H>>(p.cast()) }
+    }
+
+    /// The job ran: claim and run the cell (or report that there was nothing
+    /// to run).
+    #[inline]
+    pub(crate) fn run_job(self) {
+        if self.state.transition_to_running() == Claim::Claimed {
+            W::run(self);
+        } else {
+            self.report_skipped_run();
+        }
+    }
+
+    /// The job was dropped unrun: abandon the cell.
+    pub(crate) fn abandon_job(self) {
+        let outcome = self.state.transition_to_abandoned();
+        self.after_cancel(outcome);
+    }
+
+    /// Reports this cell's run to the pool (its job's key is the value's
+    /// address: `into_job`).
+    pub(crate) fn report(&self, outcome: RunOutcome) {
+        report_run_raw(CellArc::as_ptr(self).cast(), outcome);
+    }
 
     /// Steps 2–5 of the completion (module docs). An output nobody will read is
     /// dropped *before* the waiters are woken, so a woken waiter observes it gone.
@@ -576,7 +597,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// Last, it reports the run to the pool (`executor_core::integration::report_run`): a
     /// panic that no handle will receive (none is left, or the task was
     /// cancelled while it ran) goes to the pool's panic handler with it.
-    pub(crate) fn finish(self: Arc<Self>, result: Output<T>) {
+    pub(crate) fn finish(self, result: Output<T>) {
         let panicked = result.is_err();
         // A panic payload nobody will read, for the pool's panic handler.
         let mut unobserved = None;
@@ -613,7 +634,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
             }
         }
         if panicked {
-            report_run(&self, RunOutcome::Panicked { unobserved });
+            self.report(RunOutcome::Panicked { unobserved });
         }
     }
 
@@ -622,7 +643,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// then fires the dependents (if it saw `DEPENDENTS`: last, because a
     /// runner may go on with a continuation made ready, `continuation.rs`).
     #[inline(never)]
-    fn notify_done(self: &Arc<Self>, prev: usize, by: Firer) {
+    fn notify_done(&self, prev: usize, by: Firer) {
         if prev & WAITING != 0 {
             let waiters = lock(&self.tail.aux).waiters.take();
             if let Some(mut waiters) = waiters {
@@ -637,14 +658,14 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         if H::PRESENT {
             let hook = lock(&self.tail.aux).hook.take();
             if let Some(hook) = hook {
-                let handle = TaskHandle::from_raw(self.clone() as Arc<dyn RawTask<T>>);
+                let handle = TaskHandle::from_raw(upcast!(self.clone()));
                 quietly(move || hook.complete(handle));
             }
         }
         if prev & DEPENDENTS != 0 {
             let dependents = self.tail.dependents.close();
             let state = self.state.load();
-            continuation::fire_all(state, &|| self.clone(), dependents, by);
+            continuation::fire_all(state, &|| upcast!(self.clone()), dependents, by);
         }
     }
 
@@ -655,7 +676,7 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
     /// or an async task's job that finds it done or claimed by another run
     /// (which counts it), is not a completed task.
     #[cold]
-    fn report_skipped_run(self: &Arc<Self>) {
+    fn report_skipped_run(&self) {
         let s = self.state.load();
         let outcome = if !W::RUN_INLINE || s & CANCELLED != 0 {
             RunOutcome::NotCompleted
@@ -664,11 +685,11 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
         } else {
             RunOutcome::Completed
         };
-        report_run(self, outcome);
+        self.report(outcome);
     }
 
     /// Finishes a cancel or abandon transition.
-    pub(crate) fn after_cancel(self: Arc<Self>, outcome: Cancel) -> bool {
+    pub(crate) fn after_cancel(self, outcome: Cancel) -> bool {
         match outcome {
             Cancel::Refused => false,
             Cancel::WasRunning { prev } => {
@@ -689,25 +710,25 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCell<W, T, H> {
 
     /// Runs the body of a claimed cell as the current task; gives the cell back.
     #[inline]
-    pub(crate) fn run_as_current<R>(self: Arc<Self>, f: impl FnOnce() -> R) -> (Arc<Self>, R) {
-        let r = current::run_as_current(&self, f);
+    pub(crate) fn run_as_current<R>(self, f: impl FnOnce() -> R) -> (Self, R) {
+        let r = current::run_as_current(&*self, f);
         (self, r)
     }
 }
 
-impl<W: Work<T>, T: Send + 'static, H: Hook<T>> Runnable for TaskCell<W, T, H> {
+// SAFETY: `into_job` is the only maker of such jobs: its pointer is the value
+// of a `CellArc<Self>` whose reference it stands for, taken back once here.
+// The cell is `Send + Sync`, so any thread may run or drop it.
+unsafe impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawRunnable for TaskCell<W, T, H> {
     #[inline]
-    fn run(self: Arc<Self>) {
-        if self.state.transition_to_running() == Claim::Claimed {
-            W::run(self);
-        } else {
-            self.report_skipped_run();
-        }
+    unsafe fn run_raw(ptr: *const ()) {
+        // SAFETY: the trait's contract (see above).
+        unsafe { CellArc::from_value_raw(ptr.cast::<Self>()) }.run_job();
     }
 
-    fn abandon(self: Arc<Self>) {
-        let outcome = self.state.transition_to_abandoned();
-        self.after_cancel(outcome);
+    unsafe fn abandon_raw(ptr: *const ()) {
+        // SAFETY: the trait's contract (see above).
+        unsafe { CellArc::from_value_raw(ptr.cast::<Self>()) }.abandon_job();
     }
 }
 
@@ -720,15 +741,23 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> TaskCore for TaskCell<W, T, H> {
         self.tail.id
     }
 
-    fn cancel(self: Arc<Self>) -> bool {
+    fn cancel(&self) -> bool {
         let outcome = self.state.transition_to_cancelled();
-        self.after_cancel(outcome)
+        if let Cancel::Refused = outcome {
+            return false;
+        }
+        // SAFETY: every `TaskCell` is made in a `CellArc` (`new`,
+        // `new_deferred`, `new_queued`, `abandoned`).
+        let this = unsafe { CellArc::clone_from_value(self) };
+        this.after_cancel(outcome)
     }
 
-    fn run_inline(self: Arc<Self>) -> bool {
+    fn run_inline(&self) -> bool {
         if W::RUN_INLINE && self.state.transition_to_running() == Claim::Claimed {
+            // SAFETY: as in `cancel`.
+            let this = unsafe { CellArc::clone_from_value(self) };
             // A waiter: its task's continuations are queued, not run next here.
-            continuation::waiter_runs(|| W::run(self));
+            continuation::waiter_runs(|| W::run(this));
             true
         } else {
             false
@@ -854,8 +883,9 @@ impl<W: Work<T>, T: Send + 'static, H: Hook<T>> RawTask<T> for TaskCell<W, T, H>
         }
     }
 
-    fn into_core(self: Arc<Self>) -> Arc<dyn TaskCore> {
-        self
+    fn core(&self) -> CellArc<dyn TaskCore> {
+        // SAFETY: as in `cancel`.
+        upcast!(unsafe { CellArc::clone_from_value(self) })
     }
 }
 
@@ -871,7 +901,7 @@ where
     type Shared = ();
 
     #[inline]
-    fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
+    fn run<H: Hook<T>>(cell: CellArc<TaskCell<Self, T, H>>) {
         run_callable(cell, |Call(callable)| callable);
     }
 }
@@ -879,7 +909,7 @@ where
 /// The run of a claimed callable cell: takes the work out, calls the callable
 /// `unwrap` finds in it as the current task, and finishes the cell.
 #[inline]
-fn run_callable<W, C, T, H>(cell: Arc<TaskCell<W, T, H>>, unwrap: impl FnOnce(W) -> C)
+fn run_callable<W, C, T, H>(cell: CellArc<TaskCell<W, T, H>>, unwrap: impl FnOnce(W) -> C)
 where
     W: Work<T>,
     C: Callable<T>,
@@ -911,7 +941,7 @@ where
     const RUN_INLINE: bool = false;
     type Shared = ();
 
-    fn run<H: Hook<T>>(cell: Arc<TaskCell<Self, T, H>>) {
+    fn run<H: Hook<T>>(cell: CellArc<TaskCell<Self, T, H>>) {
         run_callable(cell, |DelayedCall(callable)| callable);
     }
 }
@@ -927,6 +957,7 @@ mod loom_model {
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    use std::sync::Arc;
     use std::task::{Context, Poll, Wake};
 
     #[derive(Default)]
@@ -942,8 +973,8 @@ mod loom_model {
     fn loom_run_cancel_and_waker_registration() {
         loom::model(|| {
             let cell = TaskCell::new(Call(|| 7u32), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
-            let mut handle = TaskHandle::from_raw(cell as Arc<dyn RawTask<u32>>);
+            let job = cell.clone().into_job();
+            let mut handle = TaskHandle::<u32>::from_raw(upcast!(cell));
             let canceller = handle.task_ref();
             let runner = thread::spawn(move || job.run());
             let cancel = thread::spawn(move || canceller.cancel());
@@ -989,8 +1020,8 @@ mod loom_model {
             let drops = Arc::new(AtomicUsize::new(0));
             let d = drops.clone();
             let cell = TaskCell::new(Call(move || Counted(d)), (), NoHook);
-            let job: Arc<dyn Runnable> = cell.clone();
-            let handle = TaskHandle::from_raw(cell as Arc<dyn RawTask<Counted>>);
+            let job = cell.clone().into_job();
+            let handle = TaskHandle::<Counted>::from_raw(upcast!(cell));
             let runner = thread::spawn(move || job.run());
             drop(handle);
             runner.join().unwrap();
@@ -1061,9 +1092,9 @@ mod loom_model {
                 (),
                 NoHook,
             );
-            let job: Arc<dyn Runnable> = cell.clone();
+            let job = cell.clone().into_job();
             let inline = cell.clone();
-            let abandon = thread::spawn(move || job.abandon());
+            let abandon = thread::spawn(move || drop(job));
             let claim = thread::spawn(move || inline.run_inline());
             let cancelled = cell.clone().cancel();
             abandon.join().unwrap();
