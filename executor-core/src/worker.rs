@@ -1,7 +1,8 @@
 //! A worker thread: its main loop, how it finds work, and what it runs while
 //! it waits for something (`crate::wait` has the rule).
 //!
-//! Each worker owns a LIFO deque (jobs its own jobs submit stay on it while hot)
+//! Each worker owns a LIFO deque (jobs its own jobs submit stay on it while hot;
+//! the newest spawned one in a slot in front of it, `crate::deque`)
 //! and a FIFO buffer of outside jobs, and finds work in this order: its deque,
 //! the pool timer's fired jobs (delayed jobs now due; with none, it fires due
 //! timers itself if the timer thread is late: `crate::timer`, "Fired jobs go
@@ -51,7 +52,7 @@
 //! child waiting that second while other workers idle (tokio issue #4941),
 //! and our jobs are closures that may run as long as they like. Go's
 //! `runnext` keeps both properties, and so does this rule: a thief takes a
-//! peer's **lone** job (the deque holds one, the newest) only if that peer
+//! peer's **lone** job (the deque and its slot hold one, the newest) only if that peer
 //! has finished no job for at least [`LONE_STEAL_DELAY`] (the peer's count
 //! of finished jobs, which its `run_job` writes anyway, is the clock). A
 //! chain's owner finishes a job every link, so its lone job stays; a job that
@@ -104,6 +105,7 @@
 //! submissions from a job find the local deque.
 
 use crate::batch::Batch;
+use crate::deque::LocalDeque;
 use crate::error::Rejected;
 use crate::job::Job;
 use crate::lifecycle::State;
@@ -113,7 +115,6 @@ use crossbeam_deque::{Injector, Steal, Worker};
 use crossbeam_utils::Backoff;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -182,8 +183,9 @@ pub(crate) enum Kind {
 /// A worker's two queues, made before its thread starts (the registry keeps
 /// their stealers).
 pub(crate) struct Queues {
-    /// LIFO: jobs spawned from inside the pool.
-    pub(crate) deque: Worker<Job>,
+    /// LIFO: jobs spawned from inside the pool (a deque and a slot for the
+    /// newest, `crate::deque`).
+    pub(crate) deque: LocalDeque,
     /// FIFO: outside jobs taken from the injector.
     pub(crate) outside: Worker<Job>,
 }
@@ -191,7 +193,7 @@ pub(crate) struct Queues {
 impl Queues {
     pub(crate) fn new() -> Queues {
         Queues {
-            deque: Worker::new_lifo(),
+            deque: LocalDeque::new(),
             outside: Worker::new_fifo(),
         }
     }
@@ -201,7 +203,7 @@ impl Queues {
 pub(crate) struct WorkerThread {
     registry: Arc<Registry>,
     index: usize,
-    deque: Worker<Job>,
+    deque: LocalDeque,
     /// FIFO buffer of outside jobs taken from the injector ("Outside work is
     /// FIFO" in the module docs).
     outside: Worker<Job>,
@@ -305,16 +307,18 @@ impl WorkerThread {
         if state > limit {
             return Err(reg.reject(task, state));
         }
-        self.deque.push(task.into_job());
+        // Into the slot, with a SeqCst swap that is also the handshakes'
+        // fence: the SeqCst loads below are ordered after it (`crate::deque`).
+        self.deque.push_fenced(task.into_job());
         reg.counters[self.index].bump_submitted();
-        fence(Ordering::SeqCst);
         if reg.lifecycle.state() >= State::Stop {
-            if let Some(job) = self.deque.pop() {
+            // Only the job just pushed (the slot's), never an older one.
+            if let Some(job) = self.deque.pop_pushed() {
                 return Err(reg.reject(T::from_job(job), State::Stop));
             }
             // A thief owns it: the drain hands it back, or a worker runs it.
         }
-        // The fence above also orders the push before the sleepers check.
+        // The push's swap also orders it before the sleepers check.
         reg.spare_wanted(reg.sleep.notify_one_fenced());
         Ok(())
     }
@@ -462,7 +466,7 @@ impl WorkerThread {
                     continue;
                 }
                 // A length check is cheap; a steal attempt pins an epoch.
-                match stealers[victim].len() {
+                match stealers[victim].len_up_to_two() {
                     0 => continue,
                     1 if !self.lone_due(victim, &mut now) => continue,
                     _ => {}
