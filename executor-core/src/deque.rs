@@ -420,6 +420,15 @@ impl Stealer {
         }
     }
 
+    /// Takes the deque's oldest job and, if the deque holds more, up to
+    /// half of the rest (at most 31) onto `dest`'s deque; never the slot's
+    /// job. For a thief whose own deque and slot are empty.
+    #[inline]
+    pub(crate) fn steal_batch_and_pop(&self, dest: &LocalDeque) -> Steal<Job> {
+        debug_assert_ne!(dest.mine.get(), Mine::Put);
+        self.deque.steal_batch_and_pop(&dest.deque)
+    }
+
     /// Jobs queued (a snapshot).
     #[inline]
     pub(crate) fn len(&self) -> usize {
@@ -512,6 +521,29 @@ mod tests {
             run(job);
         }
         assert_eq!(RAN.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_batch_steal_takes_the_oldest_and_leaves_the_slot_job() {
+        static ORDER: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+        let q = LocalDeque::new();
+        for i in 0..100 {
+            q.push(Job::new(move || ORDER.lock().unwrap().push(i)));
+        }
+        q.push_fenced(Job::new(|| ORDER.lock().unwrap().push(100)));
+        let thief = LocalDeque::new();
+        match q.stealer().steal_batch_and_pop(&thief) {
+            Steal::Success(job) => run(job),
+            _ => panic!("a batch to steal"),
+        }
+        let moved = thief.len();
+        assert!((1..=31).contains(&moved), "{moved} jobs moved");
+        assert_eq!(q.len(), 101 - 1 - moved);
+        // The owner's newest is still its slot's job.
+        run(q.pop().unwrap());
+        // The stolen one is among the oldest (crossbeam picks which).
+        let order = ORDER.lock().unwrap().clone();
+        assert!(order[0] <= moved && order[1] == 100, "{order:?}");
     }
 
     #[test]
