@@ -190,7 +190,7 @@ fn current_cpu() -> usize {
 /// The stealers of one spare slot's queues (made once, reused by the next
 /// spare in the slot).
 pub(crate) struct SpareStealers {
-    pub(crate) deque: Stealer<crate::job::Job>,
+    pub(crate) deque: crate::deque::Stealer,
     pub(crate) outside: Stealer<crate::job::Job>,
 }
 

@@ -78,6 +78,7 @@ mod batch;
 mod broadcast;
 mod builder;
 mod compensate;
+mod deque;
 mod elastic;
 mod error;
 mod exclusive;

@@ -16,13 +16,13 @@
 //!   its jobs); a shorter one is pushed job by job, the sleepers checked at its
 //!   first job and every [`BATCH_NOTIFY_EVERY`] jobs after.
 //! * From one of the pool's own workers: that worker's deque (see
-//!   `WorkerThread::push_local`): check RUNNING, push, `fence(SeqCst)`, re-check.
-//!   If the re-check sees STOP, the worker pops the job back (its deque is LIFO and
-//!   only thieves take from the other end, so a successful pop returns exactly the
-//!   job just pushed) and rejects it; if the pop finds nothing, a thief (the drain
-//!   of `shutdown_now`, or another worker) owns it and the submission stands. The
-//!   fence pairs with the one in `shutdown_now` after the state change: either the
-//!   drain sees the job or the worker sees STOP.
+//!   `WorkerThread::push_local`): check RUNNING, push into the deque's slot
+//!   with a SeqCst swap (the fence, see `crate::deque`), re-check. If the
+//!   re-check sees STOP, the worker takes the job back from the slot and
+//!   rejects it; if a thief (the drain of `shutdown_now`, or another worker)
+//!   took it, the submission stands. The swap pairs with the fence in
+//!   `shutdown_now` after the state change: either the drain sees the job or
+//!   the worker sees STOP.
 //!
 //! ### What an outside submission costs (measured, issue 21)
 //!
@@ -103,6 +103,7 @@
 
 use crate::batch::{Batch, Claim, TICKET_MIN};
 use crate::compensate::Compensation;
+use crate::deque::Stealer as DequeStealer;
 use crate::elastic::Elastic;
 use crate::error::{RejectReason, Rejected};
 use crate::job::Job;
@@ -240,7 +241,7 @@ pub(crate) struct Registry {
     pub(crate) injector: Injector<Job>,
     /// One queue per worker for `broadcast` jobs; only that worker takes from it.
     pub(crate) broadcasts: Box<[Injector<Job>]>,
-    pub(crate) stealers: Box<[Stealer<Job>]>,
+    pub(crate) stealers: Box<[DequeStealer]>,
     /// The workers' FIFO buffers of outside jobs taken from the injector.
     pub(crate) outside: Box<[Stealer<Job>]>,
     pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
@@ -343,7 +344,7 @@ impl Registry {
     ) -> Self {
         let n = queues.len();
         let all = n + comp.slot_count();
-        let stealers: Vec<Stealer<Job>> = queues.iter().map(|q| q.deque.stealer()).collect();
+        let stealers: Vec<DequeStealer> = queues.iter().map(|q| q.deque.stealer()).collect();
         let outside = queues.iter().map(|q| q.outside.stealer()).collect();
         Registry {
             name,
@@ -603,7 +604,10 @@ impl Registry {
         for batch in &listed {
             out.extend(self.take_batch(batch));
         }
-        for stealer in self.outside.iter().chain(self.stealers.iter()) {
+        for stealer in self.outside.iter() {
+            drain(&|| stealer.steal(), &mut out);
+        }
+        for stealer in self.stealers.iter() {
             drain(&|| stealer.steal(), &mut out);
         }
         for queue in self.broadcasts.iter() {
@@ -876,7 +880,7 @@ impl Registry {
             // A listed batch's ticket (in the injector) stands for its jobs.
             queued: (self.injector.len() + self.batched.load(Ordering::Relaxed))
                 .saturating_sub(crate::sync_lock(&self.batches).len())
-                + self.stealers.iter().map(Stealer::len).sum::<usize>()
+                + self.stealers.iter().map(DequeStealer::len).sum::<usize>()
                 + self.outside.iter().map(Stealer::len).sum::<usize>()
                 + self
                     .comp
