@@ -421,12 +421,6 @@ impl Sleep {
         (self.counts.load(Ordering::SeqCst) / ONE_SLEEPING) as usize
     }
 
-    /// The caller is the only searcher, nobody sleeps and nobody is blocked:
-    /// every other worker runs a job.
-    pub(crate) fn only_searcher_all_others_run(&self) -> bool {
-        self.counts.load(Ordering::Relaxed) == ONE_SEARCHING
-    }
-
     /// Nobody searching and nobody asleep: every worker runs a job or blocks.
     pub(crate) fn all_running(&self) -> bool {
         let c = self.counts.load(Ordering::SeqCst);
@@ -458,22 +452,6 @@ mod tests {
         assert!(!s.stop_searching());
         assert!(s.stop_searching());
         assert_eq!(s.idle_workers(), 0);
-    }
-
-    #[test]
-    fn only_searcher_means_nobody_else_searches_sleeps_or_blocks() {
-        let s = Sleep::new(3);
-        s.start_searching();
-        assert!(s.only_searcher_all_others_run());
-        s.start_searching();
-        assert!(!s.only_searcher_all_others_run(), "two searchers");
-        assert!(!s.stop_searching());
-        s.block();
-        assert!(!s.only_searcher_all_others_run(), "a blocked worker");
-        assert!(s.unblock());
-        assert!(s.only_searcher_all_others_run());
-        assert!(s.stop_searching());
-        assert!(!s.only_searcher_all_others_run(), "nobody searches");
     }
 
     #[test]

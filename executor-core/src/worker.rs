@@ -90,31 +90,7 @@
 //! (about 2.3 or 22 µs per job, rayon alike) whether or not it parks early.
 //! Only half the workers (at least one) search that long at a time; one over that
 //! cap sleeps right after its backoff, so idle workers neither take the CPU a
-//! submitting thread needs nor keep pulling the queues' cache lines away from it.
-//!
-//! **The last free CPU.** A searcher that is the only one, while every other
-//! worker runs a job and none of them has finished one since the search
-//! began, also sleeps right after its backoff: its peers are in long jobs,
-//! so no work will come from them soon, only from outside, and a sleeper is
-//! woken by the submission (it is counted as asleep, see `crate::sleep`).
-//! Searching on, it only holds a CPU, and that is the one an outside thread
-//! needs. Measured with `perf sched timehist` on `latency_probe` (2 workers,
-//! 2 vCPUs, the `latency` row's open loop: 20 µs jobs and one 2 ms job in
-//! 100): the submitting thread waited more than 1 ms for a CPU 19-23 times
-//! in 4 rounds (rayon's: 4), in 17 of 23 while the other CPU sat idle for
-//! most of the wait; at the moment it woke, that CPU ran our other worker,
-//! searching, which parked 35-80 µs later. The kernel puts a waking thread
-//! on an idle CPU if there is one, else where it last ran (here behind the
-//! 2 ms job, whose slice it may not preempt), and does not move it when the
-//! searcher's CPU turns idle a moment later (the waiting thread is cache-hot,
-//! and the CPU's idle periods are short). The stalled submitter then submits
-//! a burst at once (a 2 ms stall is 70 jobs), and the burst's tail waits
-//! behind it: that is where `latency`'s p99 came from. A peer that finishes
-//! jobs (a chain of spawns, a stream) keeps the full search, and so does a
-//! searcher with a sleeping peer (`round_trip`: the pool's part of a round
-//! trip still wakes nobody). On 16-64 cores the rule fires only when every
-//! other worker is in a long job: rarely, and then for the same reason.
-//! The same loop serves fork-join waits (`join`,
+//! submitting thread needs nor keep pulling the queues' cache lines away from it. The same loop serves fork-join waits (`join`,
 //! scopes): the worker keeps running jobs (its own first) until the awaited
 //! condition holds. Other waits ([`wait_until`](crate::integration::wait_until)) run only
 //! the running job's own subtree (the deque above its *floor*, the deque's
@@ -613,9 +589,6 @@ impl WorkerThread {
         let mut full_search = reg.sleep.start_searching_under(max_searchers) || !main_loop;
         let backoff = Backoff::new();
         let mut idle_since: Option<Instant> = None;
-        // Jobs the others had finished when this search began (see
-        // `peers_in_long_jobs`).
-        let peers_done = if main_loop { self.peers_done() } else { 0 };
         loop {
             if let Some(job) = self.find_work(reg.lifecycle.state() >= State::Stop) {
                 if reg.sleep.stop_searching() && reg.shared_work_visible() {
@@ -632,10 +605,7 @@ impl WorkerThread {
                 continue;
             }
             let since = *idle_since.get_or_insert_with(Instant::now);
-            if full_search
-                && since.elapsed() < SEARCH_BEFORE_PARK
-                && !(main_loop && self.peers_in_long_jobs(peers_done))
-            {
+            if full_search && since.elapsed() < SEARCH_BEFORE_PARK {
                 std::thread::yield_now();
                 continue;
             }
@@ -661,30 +631,6 @@ impl WorkerThread {
             // Woken (or the re-check found something): search normally now.
             full_search = true;
         }
-    }
-
-    /// "The last free CPU" in the module docs: true if this worker is the
-    /// only one searching, no worker sleeps or blocks (every other one runs a
-    /// job), and none of them has finished a job since this search began
-    /// (`done_then`, from [`WorkerThread::peers_done`]): their jobs are long,
-    /// so nothing will come from them soon, and this search only holds a CPU.
-    #[inline]
-    fn peers_in_long_jobs(&self, done_then: u64) -> bool {
-        self.registry.num_threads() > 1
-            && self.registry.sleep.only_searcher_all_others_run()
-            && self.peers_done() == done_then
-    }
-
-    /// Jobs finished by the other workers (spares included), summed: it
-    /// moves iff one of them finished a job.
-    fn peers_done(&self) -> u64 {
-        self.registry
-            .counters
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != self.index)
-            .map(|(_, c)| c.completed())
-            .sum()
     }
 
     /// Pushes `join`'s second half onto this worker's deque: no lifecycle check and
