@@ -152,11 +152,11 @@ fn a_chain_of_spawns_runs_every_link_once() {
     });
 }
 
-/// `latency`'s shape (worker.rs, "The last free CPU"): one worker runs a long
-/// job while outside jobs trickle in; the other worker, the only searcher,
-/// parks right after its backoff between them (its peer finishes nothing), so
-/// every one of these jobs lands while it sleeps or is about to: a lost
-/// wake-up would hang here. The long job ends only after all of them ran.
+/// `latency`'s shape: one worker runs a long job while outside jobs trickle
+/// in, each waited for, with a pause after every 8th; the other worker goes
+/// idle between them and often parks (its peer finishes nothing meanwhile),
+/// so many of these jobs land while it sleeps or is about to: a lost wake-up
+/// would hang here. The long job ends only after all of them ran.
 #[test]
 fn outside_jobs_while_the_other_worker_runs_a_long_job() {
     bounded_for(LONG * 6, || {
