@@ -54,31 +54,37 @@ fn one_million_jobs_spawned_inside_exactly_once() {
     });
 }
 
+/// Submits `n` jobs from this thread, each waited for before the next, with
+/// a `pause` after every `pause_every`-th; asserts that all `n` ran.
+fn submit_each_and_wait(pool: &ThreadPool, n: usize, pause_every: usize, pause: Duration) {
+    let done = Arc::new(AtomicUsize::new(0));
+    let me = std::thread::current();
+    for i in 0..n {
+        let (d, t) = (done.clone(), me.clone());
+        pool.execute(move || {
+            d.fetch_add(1, Ordering::SeqCst);
+            t.unpark();
+        })
+        .unwrap();
+        while done.load(Ordering::SeqCst) <= i {
+            std::thread::park_timeout(Duration::from_millis(100));
+        }
+        if i % pause_every == 0 {
+            std::thread::sleep(pause);
+        }
+    }
+    assert_eq!(done.load(Ordering::SeqCst), n);
+}
+
 /// 100,000 submissions, each waited for, so the workers repeatedly go idle and
 /// (often) to sleep between them: a lost wake-up would hang here.
 #[test]
 fn submissions_to_a_pool_that_keeps_falling_asleep() {
     bounded_for(LONG * 6, || {
         let pool = ThreadPool::new(2).unwrap();
-        let done = Arc::new(AtomicUsize::new(0));
-        let me = std::thread::current();
-        for i in 0..100_000usize {
-            let (d, t) = (done.clone(), me.clone());
-            pool.execute(move || {
-                d.fetch_add(1, Ordering::SeqCst);
-                t.unpark();
-            })
-            .unwrap();
-            while done.load(Ordering::SeqCst) <= i {
-                std::thread::park_timeout(Duration::from_millis(100));
-            }
-            if i % 1000 == 0 {
-                // Long enough for the spinning workers to park.
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
+        // 1 ms: long enough for the spinning workers to park.
+        submit_each_and_wait(&pool, 100_000, 1000, Duration::from_millis(1));
         pool.close();
-        assert_eq!(done.load(Ordering::SeqCst), 100_000);
     });
 }
 
@@ -143,5 +149,33 @@ fn a_chain_of_spawns_runs_every_link_once() {
             pool.close();
             log.assert_all(1);
         }
+    });
+}
+
+/// `latency`'s shape: one worker runs a long job while outside jobs trickle
+/// in, each waited for, with a pause after every 8th; the other worker goes
+/// idle between them and often parks (its peer finishes nothing meanwhile),
+/// so many of these jobs land while it sleeps or is about to: a lost wake-up
+/// would hang here. The long job ends only after all of them ran.
+#[test]
+fn outside_jobs_while_the_other_worker_runs_a_long_job() {
+    bounded_for(LONG * 6, || {
+        let pool = ThreadPool::new(2).unwrap();
+        let release = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let r = release.clone();
+        pool.execute(move || {
+            started_tx.send(()).unwrap();
+            while r.load(Ordering::SeqCst) == 0 {
+                std::hint::spin_loop();
+            }
+        })
+        .unwrap();
+        started_rx.recv().unwrap();
+        // 30 µs: long enough for the idle worker to finish its backoff.
+        submit_each_and_wait(&pool, 5_000, 8, Duration::from_micros(30));
+        release.store(1, Ordering::SeqCst);
+        pool.close();
+        assert_eq!(pool.stats().completed, 5_001);
     });
 }

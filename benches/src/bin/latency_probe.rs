@@ -6,6 +6,9 @@
 //! waited: idle time there is capacity the scheduler left unused with work
 //! queued; none means the wait was only queueing behind running jobs.
 //!
+//! `POOL=rayon` runs the same loop on a rayon pool (for `perf sched` of
+//! both pools under the same load).
+//!
 //! ```text
 //! ROUNDS=5 cargo run --release -p benches --bin latency_probe
 //! ```
@@ -45,6 +48,13 @@ fn main() {
         .unwrap_or(1000)
         * 1000;
     for round in 0..rounds() {
+        let rayon_pool = (std::env::var("POOL").as_deref() == Ok("rayon")).then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(THREADS)
+                .thread_name(|i| format!("rayon-{i}"))
+                .build()
+                .expect("rayon pool")
+        });
         let pool = ThreadPool::new(THREADS).expect("pool");
         let recs: Arc<Vec<Rec>> = Arc::new((0..JOBS).map(|_| Rec::default()).collect());
         let mean = (SHORT.as_secs_f64() * (LONG_EVERY - 1) as f64 + LONG.as_secs_f64())
@@ -63,12 +73,14 @@ fn main() {
             recs[i]
                 .submitted
                 .store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            pool.execute(move || {
+            let job = move || {
                 let r = &recs2[i];
                 r.start
                     .store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 r.worker.store(
-                    executor_core::current_thread_index().unwrap_or(99) as u64,
+                    executor_core::current_thread_index()
+                        .or_else(rayon::current_thread_index)
+                        .unwrap_or(99) as u64,
                     Ordering::Relaxed,
                 );
                 work_for(if i % LONG_EVERY == LONG_EVERY - 1 {
@@ -79,8 +91,11 @@ fn main() {
                 r.end
                     .store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 drop(tx);
-            })
-            .expect("accepted");
+            };
+            match &rayon_pool {
+                Some(r) => r.spawn(job),
+                None => pool.execute(job).expect("accepted"),
+            }
         }
         drop(tx);
         let _ = rx.recv_timeout(Duration::from_secs(60));
