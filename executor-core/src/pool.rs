@@ -202,6 +202,12 @@ impl ThreadPool {
     /// [`is_cancelled`](crate::is_cancelled). Does not wait for running jobs.
     /// A second call returns an empty list.
     ///
+    /// A returned job still stands for its task: the handle of a submitted task
+    /// resolves when you run the job (normally) or drop it (as not run, i.e.
+    /// cancelled). While you hold it, a `get` on that handle waits, as Java's
+    /// `Future.get` does for a task `shutdownNow` returned; drop the list if you
+    /// do not mean to run it.
+    ///
     /// # Examples
     ///
     /// ```

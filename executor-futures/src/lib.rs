@@ -90,7 +90,8 @@
 //!    or other work; waiting on oneself, blocking or with `.await` from inside
 //!    an async task, is [`TaskError::WouldDeadlock`].
 //! 8. The jobs `shutdown_now` hands back resolve their handles when run (normally)
-//!    or dropped (cancelled): no `get` hangs on a drained task.
+//!    or dropped (cancelled): no `get` hangs on a drained task once its job is
+//!    run or dropped (while the caller holds the job, `get` waits for it).
 //! 9. When a pool terminates, every async task spawned on it that is still
 //!    pending (waiting for a wake) is cancelled and its future dropped, before
 //!    `await_termination` returns `Ok`: no task, and no cycle of tasks awaiting
